@@ -1,0 +1,40 @@
+# Everything runs inside a project-local virtualenv so a fresh machine needs only Python.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
+ORACLE_STAMP := $(VENV)/.oracle-$(shell cat setup.cfg | cksum | cut -d' ' -f1)
+PYTEST_ARGS ?=
+
+.PHONY: venv test demo parity fixtures bench clean
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test]"
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+venv: $(STAMP)
+
+test: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/demo.py --workdir demo_output
+
+# The oracle extra (transformers 4.x + torch CPU) is only needed to regenerate golden
+# fixtures and to re-run the live comparison against Hugging Face.
+$(ORACLE_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e ".[test,oracle]"
+	rm -f $(VENV)/.oracle-*
+	touch $@
+
+fixtures: $(ORACLE_STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/make_parity_fixtures.py --out tests/fixtures/parity
+
+parity: $(ORACLE_STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q -m oracle tests/test_parity_live.py
+
+clean:
+	rm -rf $(VENV) demo_output .pytest_cache
