@@ -1,0 +1,114 @@
+"""Task models built on an AlbertEncoder: pretraining (MLM + SOP) and sequence classification."""
+
+import keras
+
+from albert_tf.modeling.encoder import INPUT_NAMES, AlbertEncoder, encoder_inputs
+from albert_tf.modeling.heads import AlbertClassificationHead, AlbertMaskedLMHead
+
+
+def _deserialize_encoder(encoder):
+    if isinstance(encoder, dict):
+        return keras.saving.deserialize_keras_object(encoder)
+    return encoder
+
+
+@keras.saving.register_keras_serializable(package="albert_tf")
+class AlbertPretrainer(keras.Model):
+    """Encoder + masked-LM head + sentence-order head.
+
+    Inputs: the encoder's three int32 inputs plus `masked_lm_positions` [B, P] int32.
+    Outputs: `mlm_logits` [B, P, V] and `sop_logits` [B, 2], both float32.
+
+    Args:
+        encoder: an `AlbertEncoder`.
+        max_predictions_per_seq: optional static P.
+
+    Example:
+    >>> from albert_tf.config import AlbertConfig
+    >>> from albert_tf.modeling.encoder import AlbertEncoder
+    >>> encoder = AlbertEncoder(AlbertConfig(vocab_size=50, embedding_size=8, hidden_size=16,
+    ...                                      num_hidden_layers=1, num_attention_heads=2, intermediate_size=16))
+    >>> model = AlbertPretrainer(encoder)
+    >>> out = model({"input_word_ids": [[2, 7, 4, 3]], "input_mask": [[1, 1, 1, 1]],
+    ...              "input_type_ids": [[0, 0, 0, 0]], "masked_lm_positions": [[2]]})
+    >>> tuple(out["mlm_logits"].shape), tuple(out["sop_logits"].shape)
+    ((1, 1, 50), (1, 2))
+    """
+
+    def __init__(self, encoder, max_predictions_per_seq=None, **kwargs):
+        encoder = _deserialize_encoder(encoder)
+        config = encoder.albert_config
+        kwargs.setdefault("name", "albert_pretrainer")
+
+        # === Layers ===
+        mlm_head = AlbertMaskedLMHead(encoder.embeddings, hidden_act=config.hidden_act,
+                                      initializer_range=config.initializer_range, name="predictions")
+        sop_head = AlbertClassificationHead(2, dropout_rate=0.0, initializer_range=config.initializer_range,
+                                            name="seq_relationship")
+
+        # === Functional Model ===
+        inputs = encoder_inputs(encoder.sequence_length)
+        inputs["masked_lm_positions"] = keras.Input(shape=(max_predictions_per_seq,), dtype="int32",
+                                                    name="masked_lm_positions")
+        encoded = encoder({name: inputs[name] for name in INPUT_NAMES})
+        outputs = {
+            "mlm_logits": mlm_head(encoded["sequence_output"], inputs["masked_lm_positions"]),
+            "sop_logits": sop_head(encoded["pooled_output"]),
+        }
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+
+        # === Config ===
+        self.encoder = encoder
+        self.mlm_head = mlm_head
+        self.sop_head = sop_head
+        self.max_predictions_per_seq = max_predictions_per_seq
+
+    def get_config(self):
+        return {"encoder": keras.saving.serialize_keras_object(self.encoder),
+                "max_predictions_per_seq": self.max_predictions_per_seq, "name": self.name,
+                "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="albert_tf")
+class AlbertClassifier(keras.Model):
+    """Encoder + dropout + dense on the pooled output: GLUE/CLUE-style classification.
+
+    `num_classes=1` gives a regression output (STS-B). Output: float32 logits [B, C].
+
+    Args:
+        encoder: an `AlbertEncoder`.
+        num_classes: number of labels.
+        dropout_rate: classifier dropout (0.1 in the reference fine-tuning code).
+    """
+
+    def __init__(self, encoder, num_classes, dropout_rate=0.1, **kwargs):
+        encoder = _deserialize_encoder(encoder)
+        kwargs.setdefault("name", "albert_classifier")
+
+        # === Layers ===
+        head = AlbertClassificationHead(num_classes, dropout_rate=dropout_rate,
+                                        initializer_range=encoder.albert_config.initializer_range,
+                                        name="classifier")
+
+        # === Functional Model ===
+        inputs = encoder_inputs(encoder.sequence_length)
+        logits = head(encoder(inputs)["pooled_output"])
+        super().__init__(inputs=inputs, outputs=logits, **kwargs)
+
+        # === Config ===
+        self.encoder = encoder
+        self.head = head
+        self.num_classes = num_classes
+        self.dropout_rate = dropout_rate
+
+    def get_config(self):
+        return {"encoder": keras.saving.serialize_keras_object(self.encoder), "num_classes": self.num_classes,
+                "dropout_rate": self.dropout_rate, "name": self.name, "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
