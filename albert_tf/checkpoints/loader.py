@@ -1,0 +1,178 @@
+"""Load any supported checkpoint into a model, and save a model in the TF1 or Hugging Face layout.
+
+Formats, detected from the path and the variable names:
+  * TF1 name-based checkpoints: Google/official, TF-Hub (`module/` prefix), brightmart/albert_zh,
+    with or without optimizer slots (this project writes the Google layout too);
+  * Hugging Face: `model.safetensors`, or `pytorch_model.bin` through torch's safe loader;
+  * this project's `.keras` files (any ALBERT task model; its encoder/head weights are mapped).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from albert_tf.checkpoints import huggingface, tf1
+from albert_tf.checkpoints.names import BRIGHTMART, GOOGLE, blame_field, layout_of, model_slots
+from albert_tf.checkpoints.report import CheckpointMismatchError, LoadReport
+from albert_tf.config import AlbertConfig
+
+logger = logging.getLogger("albert_tf")
+
+KERAS = "keras"
+HUGGINGFACE = "huggingface"
+
+
+@dataclasses.dataclass
+class CheckpointWeights:
+    """Weights of a checkpoint under canonical TF1 names, plus what was left out on reading."""
+
+    source: str
+    format: str
+    layout: str
+    weights: Dict[str, np.ndarray]
+    skipped: List[str]
+    unmapped: List[str]
+
+
+def _find_in_directory(directory):
+    for name in (huggingface.SAFETENSORS, huggingface.PYTORCH_BIN):
+        if os.path.exists(os.path.join(directory, name)):
+            return os.path.join(directory, name)
+    keras_files = [f for f in os.listdir(directory) if f.endswith(".keras")]
+    if len(keras_files) == 1 and not any(f.endswith(".index") for f in os.listdir(directory)):
+        return os.path.join(directory, keras_files[0])
+    return directory
+
+
+def read_checkpoint(path: str) -> CheckpointWeights:
+    """Read any supported checkpoint into canonical TF1 names (no model needed)."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        path = _find_in_directory(path)
+    if path.endswith((".safetensors", ".bin")):
+        source, state = huggingface.read_hf_state(path)
+        weights, skipped, unmapped = huggingface.hf_to_tf1(state, source)
+        return CheckpointWeights(source, HUGGINGFACE, GOOGLE, weights, skipped, unmapped)
+    if path.endswith(".keras"):
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"model file not found: {path}")
+        import keras
+
+        import albert_tf.modeling  # noqa: F401  (registers the classes the file names)
+        model = keras.saving.load_model(path)
+        return CheckpointWeights(path, KERAS, layout_of(getattr(model, "encoder", model)), export_weights(model),
+                                 [], [])
+    prefix, weights, skipped = tf1.read_tf1_checkpoint(path)
+    layout = tf1.detect_layout(weights, prefix)
+    return CheckpointWeights(prefix, "tf1", layout, weights, skipped, [])
+
+
+def export_weights(model) -> Dict[str, np.ndarray]:
+    """The model's weights as {canonical TF1 name: array}, in the TF1 orientation."""
+    out = {}
+    for slot in model_slots(model):
+        value = np.asarray(slot.variable.numpy())
+        out[slot.name] = value.T if slot.transposed else value
+    return out
+
+
+def assign_weights(model, checkpoint: CheckpointWeights, allow_partial: bool = False) -> LoadReport:
+    """Copy canonical weights into `model` and report; nothing is assigned if the load is refused."""
+    model_layout = layout_of(getattr(model, "encoder", model))
+    if checkpoint.layout != model_layout:
+        wanted = "project_first" if checkpoint.layout == BRIGHTMART else "factorized"
+        raise CheckpointMismatchError(
+            f"{checkpoint.source} uses the {checkpoint.layout} layout but the model was built with "
+            f"config field 'embedding_layout'={'project_first' if model_layout == BRIGHTMART else 'factorized'!r}; "
+            f"set 'embedding_layout': {wanted!r} in the config (brightmart/albert_zh checkpoints also need the "
+            "right 'ln_type', which names cannot reveal)")
+    report = LoadReport(source=checkpoint.source, layout=f"{checkpoint.format}/{checkpoint.layout}",
+                        skipped=list(checkpoint.skipped), unused=list(checkpoint.unmapped))
+    pending = []
+    remaining = dict(checkpoint.weights)
+    for slot in model_slots(model):
+        if slot.name not in remaining:
+            (report.newly_initialized if slot.is_head else report.missing).append(slot.name)
+            continue
+        value = remaining.pop(slot.name)
+        if slot.transposed:
+            value = value.T
+        want = tuple(slot.variable.shape)
+        if tuple(value.shape) != want:
+            have = tuple(value.T.shape) if slot.transposed else tuple(value.shape)
+            model_shape = want[::-1] if slot.transposed else want
+            field = blame_field(slot.name, have, model_shape)
+            if slot.name == "output_weights" and field == "num_classes":
+                field = "num_classes (task label count)"
+            report.shape_mismatches.append((slot.name, have, model_shape, field))
+            continue
+        pending.append((slot, value))
+        report.matched.append(slot.name)
+    report.unused += sorted(remaining)
+    report.raise_if_incomplete(allow_partial)
+    for slot, value in pending:
+        slot.variable.assign(value.astype(slot.variable.dtype))
+    return report
+
+
+def load_weights(model, path: str, allow_partial: bool = False, verbose: bool = True) -> LoadReport:
+    """Load a checkpoint of any supported format into a built model; returns the report.
+
+    Missing encoder weights, leftover encoder weights and shape mismatches raise
+    `CheckpointMismatchError` naming the config field at fault, unless `allow_partial`.
+    Task-head weights absent from a pretrained checkpoint are reported as newly initialized.
+    """
+    report = assign_weights(model, read_checkpoint(path), allow_partial=allow_partial)
+    if verbose:
+        logger.info("%s", report.summary())
+    return report
+
+
+def find_config(path: str) -> Optional[str]:
+    """The config json that sits next to a checkpoint, if any."""
+    path = os.fspath(path)
+    directory = path if os.path.isdir(path) else os.path.dirname(path)
+    for name in ("albert_config.json", "config.json"):
+        candidate = os.path.join(directory or ".", name)
+        if os.path.exists(candidate):
+            return candidate
+    return None
+
+
+def load_config_for(path: str, config_file: Optional[str] = None) -> AlbertConfig:
+    """The AlbertConfig of a checkpoint: the given file, or the json next to the checkpoint."""
+    config_file = config_file or find_config(path)
+    if config_file is None:
+        raise FileNotFoundError(f"no albert_config.json or config.json next to {path}; pass the config file")
+    with open(config_file, encoding="utf-8") as handle:
+        data = json.load(handle)
+    if data.get("model_type") == "albert" or "layer_norm_eps" in data:
+        return AlbertConfig.from_hf_dict(data, source=config_file)
+    return AlbertConfig.from_json_file(config_file)
+
+
+def save_tf1(model, prefix: str, global_step: Optional[int] = None, write_config: bool = True) -> str:
+    """Write the model in the TF1 layout of its config (Google, or brightmart for project_first)."""
+    tf1.write_tf1_checkpoint(export_weights(model), prefix, global_step=global_step)
+    if write_config:
+        config = getattr(model, "encoder", model).albert_config
+        config_path = os.path.join(os.path.dirname(os.path.abspath(prefix)), "albert_config.json")
+        AlbertConfig.from_dict(config.to_official_dict()).to_json_file(config_path)
+    return prefix
+
+
+def save_hf(model, directory: str) -> str:
+    """Write model.safetensors + config.json readable by Hugging Face `AlbertFor*`."""
+    config = getattr(model, "encoder", model).albert_config
+    hf_config = config.to_hf_dict()
+    weights = export_weights(model)
+    if "output_weights" in weights:
+        hf_config["architectures"] = ["AlbertForSequenceClassification"]
+        hf_config["num_labels"] = int(weights["output_weights"].shape[0])
+    return huggingface.write_hf(weights, directory, hf_config)

@@ -1,0 +1,141 @@
+"""TF1 name-based checkpoints: the Google/TF-Hub layout and the brightmart/albert_zh layout."""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import tempfile
+from typing import Dict, Optional
+
+import numpy as np
+import tensorflow as tf
+
+from albert_tf.checkpoints.names import BRIGHTMART, GOOGLE
+
+_SLOT_SUFFIXES = ("/adam_m", "/adam_v", "/lamb_m", "/lamb_v", "/Momentum", "/Adam", "/Adam_1")
+_BOOKKEEPING = re.compile(r"(^|/)(global_step|AdamWeightDecayOptimizer[^/]*|LAMBOptimizer[^/]*|beta[12]_power|"
+                          r"good_steps|loss_scale|current_loss_scale)($|/)")
+HUB_PREFIX = "module/"
+
+
+class CheckpointFormatError(ValueError):
+    """A file that is not a readable checkpoint of a supported layout."""
+
+
+def resolve_checkpoint_prefix(path: str) -> str:
+    """Accept a prefix, a `.index`/`.data-*` file, or a directory; return the prefix."""
+    path = os.fspath(path)
+    if path.endswith(".index"):
+        path = path[: -len(".index")]
+    path = re.sub(r"\.data-\d{5}-of-\d{5}$", "", path)
+    if os.path.isdir(path):
+        latest = tf.train.latest_checkpoint(path)
+        if latest:
+            return latest
+        indexes = sorted(glob.glob(os.path.join(path, "*.index")))
+        if len(indexes) == 1:
+            return indexes[0][: -len(".index")]
+        if not indexes:
+            raise FileNotFoundError(f"no TF checkpoint (*.index) in directory {path}")
+        raise CheckpointFormatError(f"several checkpoints in {path} and no 'checkpoint' state file; name one of: "
+                                    + ", ".join(os.path.basename(i)[:-6] for i in indexes))
+    if not tf.io.gfile.exists(path + ".index"):
+        if tf.io.gfile.exists(path):
+            raise CheckpointFormatError(f"{path} is not a TF checkpoint prefix (no {path}.index next to it)")
+        raise FileNotFoundError(f"checkpoint not found: {path} (looked for {path}.index)")
+    return path
+
+
+def is_tf1_checkpoint(path: str) -> bool:
+    try:
+        resolve_checkpoint_prefix(path)
+        return True
+    except (FileNotFoundError, CheckpointFormatError):
+        return False
+
+
+def _is_skipped(name: str) -> bool:
+    return name.endswith(_SLOT_SUFFIXES) or bool(_BOOKKEEPING.search(name)) or name == "_CHECKPOINTABLE_OBJECT_GRAPH"
+
+
+def read_tf1_checkpoint(path: str):
+    """Read model variables of a TF1 checkpoint.
+
+    Returns (prefix, {name: array} without optimizer slots or a `module/` prefix, skipped names).
+    """
+    prefix = resolve_checkpoint_prefix(path)
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+        shapes = reader.get_variable_to_shape_map()
+    except (tf.errors.OpError, ValueError) as err:
+        raise CheckpointFormatError(f"cannot read checkpoint {prefix}: it is truncated or corrupt "
+                                    f"({type(err).__name__}: {str(err).splitlines()[0]})") from err
+    if "_CHECKPOINTABLE_OBJECT_GRAPH" in shapes:
+        raise CheckpointFormatError(
+            f"{prefix} is a TF2 object-based checkpoint, not a name-based TF1 one; load it with "
+            "tf.train.Checkpoint(model=...) or convert it with the same model code that wrote it")
+    weights, skipped = {}, []
+    for name in sorted(shapes):
+        if _is_skipped(name):
+            skipped.append(name)
+            continue
+        key = name[len(HUB_PREFIX):] if name.startswith(HUB_PREFIX) else name
+        try:
+            weights[key] = reader.get_tensor(name)
+        except (tf.errors.OpError, ValueError) as err:
+            raise CheckpointFormatError(f"cannot read variable {name!r} of {prefix}: the data file is truncated "
+                                        f"or corrupt ({str(err).splitlines()[0]})") from err
+    if not weights:
+        raise CheckpointFormatError(f"{prefix} holds no model variables")
+    return prefix, weights, skipped
+
+
+def detect_layout(weights: Dict[str, np.ndarray], source: str = "checkpoint") -> str:
+    """GOOGLE or BRIGHTMART from variable names; refuses layouts that are not ALBERT as released."""
+    names = set(weights)
+    for name, value in weights.items():
+        # albert_zh "*_google_fast" groups FFN kernels as [H/16, I/16, 16]: a different model.
+        if "ffn" in name and name.endswith("kernel") and np.ndim(value) != 2:
+            raise CheckpointFormatError(
+                f"{source}: variable {name} has shape {list(np.shape(value))}; this is albert_zh's non-standard "
+                "'*_google_fast' layout (grouped FFN kernels), which no released ALBERT code can run. "
+                "Use the standard albert_*_zh_google checkpoints instead.")
+    if any(n.startswith("bert/encoder/layer_shared/") for n in names) or "bert/embeddings/word_embeddings_2" in names:
+        return BRIGHTMART
+    if any(n.startswith("bert/encoder/transformer/group_") for n in names):
+        return GOOGLE
+    if any(n.startswith("bert/encoder/layer_") for n in names):
+        raise CheckpointFormatError(f"{source}: looks like a BERT checkpoint (bert/encoder/layer_N), not ALBERT")
+    raise CheckpointFormatError(f"{source}: no ALBERT encoder variables found (expected "
+                                "'bert/encoder/transformer/group_*' or 'bert/encoder/layer_shared/*'); "
+                                f"first names: {sorted(names)[:5]}")
+
+
+def write_tf1_checkpoint(weights: Dict[str, np.ndarray], prefix: str, global_step: Optional[int] = None) -> str:
+    """Write `{name: array}` as a TF1 name-based checkpoint at `prefix`, atomically.
+
+    The files are written under a temporary prefix in the same directory and renamed, data
+    before index, so a reader never sees an index that points at missing data.
+    """
+    prefix = os.fspath(prefix)
+    directory = os.path.dirname(os.path.abspath(prefix)) or "."
+    tf.io.gfile.makedirs(directory)
+    tmp_dir = tempfile.mkdtemp(prefix=".tmp_ckpt_", dir=directory)
+    try:
+        tmp_prefix = os.path.join(tmp_dir, "ckpt")
+        items = dict(weights)
+        if global_step is not None:
+            items["global_step"] = np.asarray(global_step, dtype=np.int64)
+        names = sorted(items)
+        tf.raw_ops.SaveV2(prefix=tmp_prefix, tensor_names=names, shape_and_slices=[""] * len(names),
+                          tensors=[tf.convert_to_tensor(items[n]) for n in names])
+        data_files = sorted(glob.glob(tmp_prefix + ".data-*"))
+        for data in data_files:
+            os.replace(data, prefix + data[len(tmp_prefix):])
+        os.replace(tmp_prefix + ".index", prefix + ".index")
+    finally:
+        for leftover in glob.glob(os.path.join(tmp_dir, "*")):
+            os.unlink(leftover)
+        os.rmdir(tmp_dir)
+    return prefix

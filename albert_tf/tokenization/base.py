@@ -1,0 +1,80 @@
+"""What both Python tokenizers share: special ids, settings, packing for the model."""
+
+import dataclasses
+import hashlib
+from typing import Optional, Sequence
+
+from albert_tf.tokenization import packing
+
+
+def file_sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenizerSettings:
+    """Everything that changes ids for a given text; recorded next to checkpoints and exports.
+
+    Args:
+        type: "sentencepiece" or "wordpiece".
+        vocab_file: base name of the `.model` / `vocab.txt` asset.
+        vocab_sha256: hash of that file, so a swapped vocabulary cannot go unnoticed.
+        vocab_size: number of ids.
+        do_lower_case: lowercase before tokenizing.
+        keep_accents: SentencePiece only: skip NFKD + combining-mark removal.
+        remove_space: SentencePiece only: collapse whitespace first.
+        split_digit_comma: SentencePiece only: re-split pieces ending in digit + ",".
+        max_chars_per_word: WordPiece only: longer words become `[UNK]`.
+        special_ids: ids of pad/unk/cls/sep/mask.
+    """
+
+    type: str
+    vocab_file: str
+    vocab_sha256: str
+    vocab_size: int
+    do_lower_case: bool
+    keep_accents: bool = False
+    remove_space: bool = True
+    split_digit_comma: bool = True
+    max_chars_per_word: int = 200
+    special_ids: dict = dataclasses.field(default_factory=dict)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data):
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown tokenizer setting(s) {unknown}; known: {sorted(known)}")
+        return cls(**data)
+
+
+class TokenizerBase:
+    """Mixin: subclasses set `pad_id`, `unk_id`, `cls_id`, `sep_id`, `mask_id` and `encode`."""
+
+    def special_ids(self):
+        return {"pad": self.pad_id, "unk": self.unk_id, "cls": self.cls_id,
+                "sep": self.sep_id, "mask": self.mask_id}
+
+    def pack(self, text_a: str, text_b: Optional[str] = None, *, max_seq_length: int):
+        """Encodes one example into `PackedInputs` (lists), pair truncation longest-first."""
+        ids_b = None if text_b is None else self.encode(text_b)
+        return packing.pack(self.encode(text_a), ids_b, max_seq_length=max_seq_length,
+                            cls_id=self.cls_id, sep_id=self.sep_id, pad_id=self.pad_id)
+
+    def pack_batch(self, texts_a: Sequence[str], texts_b: Optional[Sequence[str]] = None, *,
+                   max_seq_length: int):
+        """Encodes a batch into int32 arrays `[batch, max_seq_length]`."""
+        ids_a = self.encode_batch(texts_a)
+        ids_b = [None] * len(ids_a) if texts_b is None else self.encode_batch(texts_b)
+        if len(ids_b) != len(ids_a):
+            raise ValueError(f"texts_a has {len(ids_a)} items but texts_b has {len(ids_b)}")
+        return packing.stack([
+            packing.pack(a, b, max_seq_length=max_seq_length, cls_id=self.cls_id,
+                         sep_id=self.sep_id, pad_id=self.pad_id) for a, b in zip(ids_a, ids_b)])

@@ -1,0 +1,35 @@
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+REALDATA = Path(os.environ.get("ALBERT_TF_REALDATA", Path(__file__).resolve().parents[2] / "shared" / "realdata"))
+
+
+@pytest.fixture
+def tiny_config():
+    from albert_tf.config import AlbertConfig
+
+    return AlbertConfig(vocab_size=64, embedding_size=8, hidden_size=16, num_hidden_layers=3,
+                        num_attention_heads=2, intermediate_size=24, max_position_embeddings=32)
+
+
+def padded_batch(vocab_size=64, batch=3, seq=10, seed=0, predictions=3):
+    """int32 inputs with ragged real lengths and both segment ids."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(5, vocab_size, size=(batch, seq)).astype(np.int32)
+    mask = np.ones((batch, seq), np.int32)
+    types = np.zeros((batch, seq), np.int32)
+    for b in range(batch):
+        n = seq - 3 * b
+        mask[b, n:] = 0
+        ids[b, n:] = 0
+        types[b, n // 2:n] = 1
+    positions = np.stack([rng.choice(max(seq - 3 * b, predictions), predictions, replace=False)
+                          for b in range(batch)]).astype(np.int32)
+    return dict(input_word_ids=ids, input_mask=mask, input_type_ids=types, masked_lm_positions=positions)
