@@ -68,7 +68,7 @@ def read_tf1_checkpoint(path: str):
     try:
         reader = tf.train.load_checkpoint(prefix)
         shapes = reader.get_variable_to_shape_map()
-    except (tf.errors.OpError, ValueError) as err:
+    except (tf.errors.OpError, ValueError, IndexError, RuntimeError) as err:
         raise CheckpointFormatError(f"cannot read checkpoint {prefix}: it is truncated or corrupt "
                                     f"({type(err).__name__}: {str(err).splitlines()[0]})") from err
     if "_CHECKPOINTABLE_OBJECT_GRAPH" in shapes:
@@ -83,7 +83,7 @@ def read_tf1_checkpoint(path: str):
         key = name[len(HUB_PREFIX):] if name.startswith(HUB_PREFIX) else name
         try:
             weights[key] = reader.get_tensor(name)
-        except (tf.errors.OpError, ValueError) as err:
+        except (tf.errors.OpError, ValueError, IndexError, RuntimeError) as err:
             raise CheckpointFormatError(f"cannot read variable {name!r} of {prefix}: the data file is truncated "
                                         f"or corrupt ({str(err).splitlines()[0]})") from err
     if not weights:

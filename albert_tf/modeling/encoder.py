@@ -76,6 +76,12 @@ class AlbertEncoder(keras.Model):
             for block in groups[config.group_of_layer(layer_index)]:
                 x = block(x, attention_bias)
             layer_outputs.append(x)
+        for group in groups:
+            for block in group:
+                if not block.built:
+                    # With G > L some groups are never applied; released checkpoints still hold
+                    # their weights, so they exist here too and round-trip.
+                    block.build((None, None, config.hidden_size))
         pooled = pooler(x[:, 0, :])
         outputs = {"sequence_output": x, "pooled_output": pooled, "encoder_outputs": layer_outputs}
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
