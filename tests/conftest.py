@@ -6,6 +6,12 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+# Two logical CPUs, so MirroredStrategy can be exercised on a CPU-only machine. This must
+# happen before TensorFlow initializes its devices.
+_cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 REALDATA = Path(os.environ.get("ALBERT_TF_REALDATA", Path(__file__).resolve().parents[2] / "shared" / "realdata"))

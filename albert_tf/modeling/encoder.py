@@ -46,6 +46,9 @@ class AlbertEncoder(keras.Model):
         if isinstance(config, dict):
             config = AlbertConfig.from_dict(config)
         config.validate()
+        if sequence_length is not None and sequence_length > config.max_position_embeddings:
+            raise ValueError(f"sequence_length {sequence_length} exceeds config field 'max_position_embeddings' "
+                             f"({config.max_position_embeddings})")
         kwargs.setdefault("name", "albert_encoder")
 
         # === Layers ===

@@ -57,7 +57,9 @@ class AlbertSelfAttention(keras.layers.Layer):
         k = self._split_heads(self.key(x))
         v = self._split_heads(self.value(x))
         scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2)))
-        scores = ops.cast(scores, "float32") * (1.0 / math.sqrt(self.head_size)) + attention_bias
+        # Keras autocasts the bias to the compute dtype; the sum and softmax run in float32.
+        scale = 1.0 / math.sqrt(self.head_size)
+        scores = ops.cast(scores, "float32") * scale + ops.cast(attention_bias, "float32")
         probs = ops.softmax(scores, axis=-1)
         probs = self.probs_dropout(probs, training=training)
         context = ops.matmul(ops.cast(probs, v.dtype), v)  # [B, N, S, D]

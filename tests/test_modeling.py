@@ -1,0 +1,122 @@
+"""Model behaviour: shapes, sharing, serialization, mixed precision, XLA, distribution."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from albert_tf.config import AlbertConfig, preset
+from albert_tf.modeling import AlbertClassifier, AlbertEncoder, AlbertPretrainer
+from conftest import padded_batch
+
+ENCODER_INPUTS = ("input_word_ids", "input_mask", "input_type_ids")
+
+
+def _encoder_batch(**kwargs):
+    return {k: v for k, v in padded_batch(**kwargs).items() if k in ENCODER_INPUTS}
+
+
+@pytest.mark.parametrize("name, millions", [("albert_base_v2", 11.68), ("albert_large_v2", 17.68),
+                                            ("albert_xlarge_v2", 58.72), ("albert_xxlarge_v2", 222.6)])
+def test_parameter_counts_match_the_paper(name, millions):
+    assert round(AlbertEncoder(preset(name)).count_params() / 1e6, 2 if millions < 100 else 1) == millions
+
+
+def test_one_weight_set_per_group_applied_repeatedly():
+    config = AlbertConfig(vocab_size=50, embedding_size=8, hidden_size=16, num_hidden_layers=6, num_hidden_groups=2,
+                          inner_group_num=3, num_attention_heads=2, intermediate_size=16)
+    encoder = AlbertEncoder(config)
+    blocks = [block for group in encoder.groups for block in group]
+    assert len(blocks) == 6
+    per_block = len(blocks[0].weights)
+    embed_and_pool = len(encoder.embeddings.weights) + len(encoder.pooler.weights)
+    assert len(encoder.weights) == embed_and_pool + 6 * per_block
+    out = encoder(_encoder_batch(vocab_size=50))
+    assert len(out["encoder_outputs"]) == 6
+
+
+def test_keras_file_round_trip_gives_identical_outputs(tmp_path, tiny_config):
+    model = AlbertPretrainer(AlbertEncoder(tiny_config.replace(hidden_act="relu", ln_type="preln")))
+    batch = padded_batch()
+    before = model(batch)
+    model.save(str(tmp_path / "pretrainer.keras"))
+    loaded = keras.saving.load_model(str(tmp_path / "pretrainer.keras"))
+    after = loaded(batch)
+    for key in before:
+        np.testing.assert_array_equal(before[key], after[key])
+    # the MLM head is still tied to the loaded word table
+    assert loaded.mlm_head.embedding is loaded.encoder.embeddings
+    assert loaded.encoder.albert_config == model.encoder.albert_config
+
+
+def test_classifier_keras_round_trip(tmp_path, tiny_config):
+    model = AlbertClassifier(AlbertEncoder(tiny_config), num_classes=3)
+    batch = _encoder_batch()
+    model.save(str(tmp_path / "clf.keras"))
+    np.testing.assert_array_equal(model(batch), keras.saving.load_model(str(tmp_path / "clf.keras"))(batch))
+
+
+def test_sequence_longer_than_positions_is_a_clear_error(tiny_config):
+    encoder = AlbertEncoder(tiny_config)
+    ids = np.ones((1, tiny_config.max_position_embeddings + 1), np.int32)
+    with pytest.raises((ValueError, tf.errors.InvalidArgumentError), match="max_position_embeddings"):
+        encoder({"input_word_ids": ids, "input_mask": ids, "input_type_ids": 0 * ids})
+    # a static length that is too long fails when the model is built
+    with pytest.raises(ValueError, match="max_position_embeddings"):
+        AlbertEncoder(tiny_config, sequence_length=tiny_config.max_position_embeddings + 1)
+
+
+def test_mlm_logits_only_at_masked_positions(tiny_config):
+    model = AlbertPretrainer(AlbertEncoder(tiny_config))
+    batch = padded_batch(predictions=2)
+    out = model(batch)
+    assert out["mlm_logits"].shape == (3, 2, tiny_config.vocab_size)
+    assert out["sop_logits"].shape == (3, 2)
+
+
+def test_mixed_precision_stays_close_to_float32(tiny_config):
+    reference = AlbertPretrainer(AlbertEncoder(tiny_config))
+    batch = padded_batch()
+    expected = reference(batch)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = AlbertPretrainer(AlbertEncoder(tiny_config))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    model.set_weights(reference.get_weights())
+    assert model.encoder.weights[0].dtype == "float32"  # variables stay fp32
+    out = model(batch)
+    assert out["mlm_logits"].dtype == "float32" and out["sop_logits"].dtype == "float32"
+    # bf16 matmuls, fp32 LayerNorm/softmax: within bf16 rounding of the fp32 model
+    np.testing.assert_allclose(out["mlm_logits"], expected["mlm_logits"], atol=0.1, rtol=0.05)
+
+
+def test_xla_compiled_forward_matches_eager(tiny_config):
+    encoder = AlbertEncoder(tiny_config)
+    batch = _encoder_batch()
+    compiled = tf.function(lambda x: encoder(x)["sequence_output"], jit_compile=True)
+    np.testing.assert_allclose(compiled(batch), encoder(batch)["sequence_output"], atol=1e-5)
+
+
+def test_dropout_only_in_training(tiny_config):
+    encoder = AlbertEncoder(tiny_config.replace(hidden_dropout_prob=0.3))
+    batch = _encoder_batch()
+    np.testing.assert_array_equal(encoder(batch)["sequence_output"], encoder(batch)["sequence_output"])
+    assert not np.allclose(encoder(batch, training=True)["sequence_output"], encoder(batch)["sequence_output"])
+
+
+def test_trains_under_mirrored_strategy(tiny_config):
+    cpus = tf.config.list_logical_devices("CPU")
+    if len(cpus) < 2:
+        pytest.skip("needs two logical CPUs (configured in conftest before TF initializes)")
+    strategy = tf.distribute.MirroredStrategy([d.name for d in cpus[:2]])
+    assert strategy.num_replicas_in_sync == 2
+    with strategy.scope():
+        model = AlbertClassifier(AlbertEncoder(tiny_config), num_classes=2, dropout_rate=0.0)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    batch = _encoder_batch(batch=8, seq=8, seed=3)
+    labels = (batch["input_word_ids"][:, 1] % 2).astype(np.int32)
+    history = model.fit(batch, labels, batch_size=8, epochs=40, verbose=0)
+    losses = history.history["loss"]
+    assert losses[-1] < 0.5 * losses[0]
