@@ -16,9 +16,9 @@ TOLERANCE = 1e-4
 INPUTS = ("input_word_ids", "input_mask", "input_type_ids", "masked_lm_positions")
 
 
-def _run_case(case, source):
-    golden = np.load(PARITY / case / "golden.npz")
-    config = load_config_for(str(PARITY / case))
+def _run_case(case, source, root=PARITY):
+    golden = np.load(root / case / "golden.npz")
+    config = load_config_for(str(root / case))
     model = AlbertPretrainer(AlbertEncoder(config))
     report = load_weights(model, str(source))
     inputs = {name: golden[name] for name in INPUTS}
@@ -27,9 +27,16 @@ def _run_case(case, source):
     return golden, report, outputs, encoded
 
 
-@pytest.mark.parametrize("case", ["shared_g1_k1", "groups_g2_k2", "relu"])
+HF_CASES = ["shared_g1_k1", "groups_g2_k2", "relu"]
+
+
+@pytest.mark.parametrize("case", HF_CASES)
 def test_huggingface_weights_give_oracle_outputs(case):
-    golden, report, outputs, encoded = _run_case(case, PARITY / case)
+    check_hf_case(case, PARITY)
+
+
+def check_hf_case(case, root):
+    golden, report, outputs, encoded = _run_case(case, root / case, root)
     assert report.clean and not report.newly_initialized, report.summary()
     np.testing.assert_allclose(encoded["sequence_output"], golden["sequence_output"], atol=TOLERANCE, rtol=0)
     np.testing.assert_allclose(encoded["pooled_output"], golden["pooled_output"], atol=TOLERANCE, rtol=0)
@@ -40,8 +47,11 @@ def test_huggingface_weights_give_oracle_outputs(case):
 
 
 def test_official_tf1_checkpoint_loads_cleanly_and_matches_hf_tf1_loader():
-    case = PARITY / "tf1_official"
-    golden, report, outputs, encoded = _run_case("tf1_official", case / "model.ckpt-125000")
+    check_tf1_case(PARITY)
+
+
+def check_tf1_case(root):
+    golden, report, outputs, encoded = _run_case("tf1_official", root / "tf1_official" / "model.ckpt-125000", root)
     assert report.clean and not report.unused and not report.newly_initialized, report.summary()
     # every variable has adam_m and adam_v, plus global_step
     assert len(report.skipped) == 2 * len(report.matched) + 1

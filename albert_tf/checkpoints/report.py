@@ -46,7 +46,7 @@ class LoadReport:
         lines = [f"checkpoint {self.source} (layout: {self.layout}): {len(self.matched)} matched, "
                  f"{len(self.missing)} missing, {len(self.shape_mismatches)} shape mismatches, "
                  f"{len(self.unused)} unused, {len(self.newly_initialized)} newly initialized, "
-                 f"{len(self.skipped)} optimizer/bookkeeping variables skipped"]
+                 f"{len(self.skipped)} optimizer/bookkeeping/alias variables skipped"]
         for name, have, want, field in self.shape_mismatches:
             lines.append(f"  shape mismatch: {name}: checkpoint {list(have)} vs model {list(want)} "
                          f"(check config field '{field}')")

@@ -1,0 +1,92 @@
+"""albert-convert: convert an ALBERT checkpoint between layouts.
+
+Reads any supported checkpoint (TF1 Google / TF-Hub / brightmart, Hugging Face safetensors or
+pytorch_model.bin, this project's .keras) and writes it as a TF1 checkpoint (readable by the
+original TF1 code and by Hugging Face's TF1 loader), Hugging Face safetensors, or a .keras file.
+
+Examples:
+  albert-convert --input albert_base/model.ckpt-best --output_format hf --output out/albert_base_hf
+  albert-convert --input albert-base-v2/ --output_format tf1 --output out/tf1/model.ckpt
+  python -m albert_tf.cli.convert --input albert_tiny_zh/albert_model.ckpt \
+      --config albert_tiny_zh/albert_config_tiny.json --output_format keras --output tiny.keras
+"""
+
+import logging
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep the CUDA probing noise out of a CLI's output
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string("input", None, "Checkpoint to read: TF1 prefix/.index/directory, model.safetensors, "
+                                   "pytorch_model.bin, a directory holding one, or a .keras file.")
+flags.DEFINE_string("config", None, "Config json (official albert_config.json or Hugging Face config.json). "
+                                    "Defaults to the one next to --input.")
+flags.DEFINE_string("preset", None, "Use a released model's config instead of --config (e.g. albert_base_v2).")
+flags.DEFINE_enum("output_format", "tf1", ["tf1", "hf", "keras"], "Layout to write.")
+flags.DEFINE_string("output", None, "TF1: checkpoint prefix; hf: directory; keras: file ending in .keras.")
+flags.DEFINE_enum("model", "pretrainer", ["pretrainer", "encoder"],
+                  "pretrainer keeps the MLM and SOP heads when the checkpoint has them.")
+flags.DEFINE_boolean("allow_partial", False, "Convert even if encoder weights are missing (they stay random).")
+flags.DEFINE_integer("global_step", None, "global_step to store in a TF1 checkpoint.")
+
+
+def convert(input_path, output, output_format="tf1", config=None, model_kind="pretrainer", allow_partial=False,
+            global_step=None):
+    """Library entry point of the converter; returns the load report."""
+    from albert_tf.checkpoints import load_config_for, read_checkpoint, save_hf, save_tf1
+    from albert_tf.checkpoints.loader import assign_weights
+    from albert_tf.modeling import AlbertEncoder, AlbertPretrainer
+
+    checkpoint = read_checkpoint(input_path)  # fails fast on missing or corrupt input
+    if config is None:
+        config = load_config_for(input_path)
+    encoder = AlbertEncoder(config)
+    model = AlbertPretrainer(encoder) if model_kind == "pretrainer" else encoder
+    report = assign_weights(model, checkpoint, allow_partial=allow_partial)
+    if output_format == "tf1":
+        save_tf1(model, output, global_step=global_step)
+    elif output_format == "hf":
+        save_hf(model, output)
+    else:
+        if not output.endswith(".keras"):
+            raise ValueError(f"--output for keras must end in .keras, got {output}")
+        directory = os.path.dirname(os.path.abspath(output))
+        os.makedirs(directory, exist_ok=True)
+        tmp = os.path.join(directory, f".tmp.{os.path.basename(output)}")
+        model.save(tmp)
+        os.replace(tmp, output)
+    return report
+
+
+def main(argv):
+    del argv
+    from albert_tf.checkpoints import load_config_for
+    from albert_tf.config import preset
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if FLAGS.preset and FLAGS.config:
+        raise app.UsageError("give --config or --preset, not both")
+    config = preset(FLAGS.preset) if FLAGS.preset else None
+    if FLAGS.config:
+        config = load_config_for(FLAGS.input, FLAGS.config)
+    report = convert(FLAGS.input, FLAGS.output, FLAGS.output_format, config=config, model_kind=FLAGS.model,
+                     allow_partial=FLAGS.allow_partial, global_step=FLAGS.global_step)
+    print(report.summary())
+    print(f"wrote {FLAGS.output_format} checkpoint to {FLAGS.output}")
+
+
+def run():
+    flags.mark_flags_as_required(["input", "output"])
+    try:
+        app.run(main)
+    except (FileNotFoundError, ValueError) as err:  # clear one-line errors for the command line
+        print(f"albert-convert: error: {err}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    run()
