@@ -68,6 +68,7 @@ def test_wordpiece_layer_matches_python(wp_tok, lower):
     assert graph_ids(layers.layer_for(tok), texts) == tok.encode_batch(texts)
 
 
+@pytest.mark.realdata
 def test_real_corpora_sample():
     en = SentencePieceTokenizer(testlib.realdata_path("assets/albert_en_spm/30k-clean.model"))
     zh = WordPieceTokenizer(testlib.realdata_path("assets/albert_zh/vocab.txt"))

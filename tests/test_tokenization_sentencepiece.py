@@ -58,6 +58,7 @@ def reference_pieces(sp, text):
     return new_pieces
 
 
+@pytest.mark.realdata
 def test_known_answer_ids(albert_en):
     for text, want in KNOWN_ANSWERS:
         assert [albert_en.cls_id] + albert_en.encode(text) + [albert_en.sep_id] == want
@@ -107,6 +108,7 @@ def test_digit_comma_rule_matches_reference_loop(tiny, text):
     assert tiny.encode(text) == tiny.convert_tokens_to_ids(tiny.tokenize(text))
 
 
+@pytest.mark.realdata
 def test_digit_comma_rule_real_model(albert_en):
     texts = ["It cost $1,000, not 2,000,000, ok", "x1,2, and 3,5,7, ", "1,000,", "99,", "a9,b"]
     for text in texts:
@@ -154,6 +156,7 @@ def test_offsets_point_into_original_text(tiny):
     assert text[enc.offsets[span[0]][0]:enc.offsets[span[1]][1]] == "NA\u0308IVE"
 
 
+@pytest.mark.realdata
 def test_char_span_to_token_span_answers(albert_en):
     context = "The Broncos won Super Bowl 50 in 2016, beating the Panthers 24–10 at Levi's Stadium."
     enc = albert_en.encode_with_offsets(context)
@@ -164,6 +167,7 @@ def test_char_span_to_token_span_answers(albert_en):
     assert char_span_to_token_span(enc.offsets, 3, 4) is None  # only whitespace
 
 
+@pytest.mark.realdata
 def test_squad_offsets_sample(albert_en):
     import json
     path = testlib.realdata_path("squad/dev-v1.1.json")
@@ -185,13 +189,14 @@ def test_squad_offsets_sample(albert_en):
     assert total > 500 and exact / total >= 0.99
 
 
-def test_ids_pieces_text_roundtrip(tiny, albert_en):
-    for tok in (tiny, albert_en):
-        text = "the quick brown fox 1,000, dollars"
-        ids = tok.encode(text)
-        assert tok.convert_tokens_to_ids(tok.convert_ids_to_tokens(ids)) == ids
-        assert tok.decode(ids) == tok.normalize(text)
-        assert tok.decode([tok.cls_id] + ids + [tok.sep_id, tok.pad_id]) == tok.normalize(text)
+@pytest.mark.parametrize("name", ["tiny", "albert_en"])
+def test_ids_pieces_text_roundtrip(request, name):
+    tok = request.getfixturevalue(name)
+    text = "the quick brown fox 1,000, dollars"
+    ids = tok.encode(text)
+    assert tok.convert_tokens_to_ids(tok.convert_ids_to_tokens(ids)) == ids
+    assert tok.decode(ids) == tok.normalize(text)
+    assert tok.decode([tok.cls_id] + ids + [tok.sep_id, tok.pad_id]) == tok.normalize(text)
 
 
 def test_long_text_is_truncated_when_packed(tiny):

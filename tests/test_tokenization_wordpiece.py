@@ -135,6 +135,7 @@ def test_vocab_without_specials_is_refused(tmp_path):
         WordPieceTokenizer(path)
 
 
+@pytest.mark.realdata
 def test_real_vocab_ids(albert_zh):
     assert albert_zh.special_ids() == {"pad": 0, "unk": 100, "cls": 101, "sep": 102, "mask": 103}
     lines = tok_io.read_lines(testlib.realdata_path("lcqmc/dev.txt"))[:300]

@@ -28,6 +28,7 @@ class TokenizerSettings:
         keep_accents: SentencePiece only: skip NFKD + combining-mark removal.
         remove_space: SentencePiece only: collapse whitespace first.
         split_digit_comma: SentencePiece only: re-split pieces ending in digit + ",".
+        replace_quotes: SentencePiece only: Hugging Face's ``` `` ```/`''` -> `"` rewrite.
         max_chars_per_word: WordPiece only: longer words become `[UNK]`.
         special_ids: ids of pad/unk/cls/sep/mask.
     """
@@ -40,6 +41,7 @@ class TokenizerSettings:
     keep_accents: bool = False
     remove_space: bool = True
     split_digit_comma: bool = True
+    replace_quotes: bool = False
     max_chars_per_word: int = 200
     special_ids: dict = dataclasses.field(default_factory=dict)
 

@@ -19,15 +19,23 @@ from albert_tf.tokenization import unicode_tables
 @functools.lru_cache(maxsize=None)
 def _lower_fixups():
     """`{char: python_lower}` for characters where `tf.strings.lower` disagrees with `str.lower`."""
-    chars = [chr(cp) for cp in range(1, unicode_tables._MAX_CODE_POINT)  # pylint: disable=protected-access
-             if not 0xD800 <= cp <= 0xDFFF and cp != 0x0A]
+    # Every cased letter lives below U+20000 (planes 0 and 1); NUL and "\n" are handled apart.
+    chars = [chr(cp) for cp in range(1, 0x20000) if not 0xD800 <= cp <= 0xDFFF and cp != 0x0A]
     # One big "\n"-joined string keeps this to a single op; "\n" is uncased and never produced.
-    lowered = tf.strings.lower("\n".join(chars), encoding="utf-8").numpy().decode("utf-8")
-    out = lowered.split("\n")
-    if len(out) != len(chars):  # unexpected; fall back to a per-character comparison
-        out = [s.decode("utf-8") for s in
-               tf.strings.lower(tf.constant(chars), encoding="utf-8").numpy()]
+    with tf.init_scope():  # measured eagerly even when first needed while tracing a graph
+        lowered = tf.strings.lower("\n".join(chars), encoding="utf-8").numpy().decode("utf-8")
+        out = lowered.split("\n")
+        if len(out) != len(chars):  # unexpected; fall back to a per-character comparison
+            out = [s.decode("utf-8") for s in
+                   tf.strings.lower(tf.constant(chars), encoding="utf-8").numpy()]
     return {c: c.lower() for c, low in zip(chars, out) if c.lower() != low}
+
+
+@functools.lru_cache(maxsize=None)
+def prepare():
+    """Builds the tables now (layers call this at construction, outside any graph)."""
+    _lower_fixups()
+    regex_classes()
 
 
 @functools.lru_cache(maxsize=None)
@@ -63,20 +71,29 @@ def python_lower(x):
     """`str.lower()` for a 1-D string tensor."""
     has_nul = tf.reduce_any(tf.strings.regex_full_match(x, "(?s).*\\x00.*"))
 
-    def piecewise():
-        parts = tf.strings.split(x, "\x00")
-        return tf.strings.reduce_join(parts.with_flat_values(_lower_no_nul(parts.flat_values)),
-                                      axis=-1, separator="\x00")
+    def escaped():
+        # TF string ops read NUL as end of string, so hide it behind an escape that lowering keeps:
+        # "\x01" -> "\x01\x02", "\x00" -> "\x01\x03" (controls are uncased and, like NUL, are
+        # no cased context for final sigma), lower, then undo ("\x01" only ever starts a pair).
+        s = tf.strings.regex_replace(x, "\\x01", "\x01\x02")
+        s = tf.strings.regex_replace(s, "\\x00", "\x01\x03")
+        s = _lower_no_nul(s)
+        s = tf.strings.regex_replace(s, "\\x01\\x03", "\x00")
+        return tf.strings.regex_replace(s, "\\x01\\x02", "\x01")
 
-    return tf.cond(has_nul, piecewise, lambda: _lower_no_nul(x))
+    return tf.cond(has_nul, escaped, lambda: _lower_no_nul(x))
 
 
-def albert_preprocess(x, *, do_lower_case=True, keep_accents=False, remove_space=True):
+def albert_preprocess(x, *, do_lower_case=True, keep_accents=False, remove_space=True,
+                      replace_quotes=False):
     """In-graph `preprocessing.preprocess_text` for a 1-D string tensor."""
     classes = regex_classes()
     if remove_space:
         x = tf.strings.regex_replace(x, classes["python_ws"] + "+", " ")
         x = tf.strings.regex_replace(x, "^ | $", "")
+    if replace_quotes:
+        x = tf.strings.regex_replace(x, "``", '"')
+        x = tf.strings.regex_replace(x, "''", '"')
     if not keep_accents:
         x = tf_text.normalize_utf8(x, "NFKD")
         x = tf.strings.regex_replace(x, classes["combining"], "")

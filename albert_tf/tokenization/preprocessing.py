@@ -2,8 +2,9 @@
 
 Order matters and is the reference's: collapse whitespace (`" ".join(text.strip().split())`),
 then NFKD and drop every character with a non-zero combining class (unless `keep_accents`),
-then `str.lower()` (when `do_lower_case`). The reference does *not* rewrite ``` `` ``` / `''`
-quotes (Hugging Face's slow tokenizer does; see docs/tokenization.md).
+then `str.lower()` (when `do_lower_case`). The original google-research/albert code does *not*
+rewrite ``` `` ``` / `''` to `"`; Hugging Face's `AlbertTokenizer` (after XLNet) does, right after
+the whitespace collapse: `replace_quotes=True` selects that variant (see docs/tokenization.md).
 
 `normalize_with_alignment` computes the same string plus, for every output character, the span
 of original characters it came from, so token offsets can point into the text the user gave us.
@@ -27,10 +28,13 @@ def _strip_accents(text):
     return unicodedata.normalize("NFKD", text).translate(_drop_combining_table())
 
 
-def preprocess_text(text, *, do_lower_case=True, keep_accents=False, remove_space=True):
+def preprocess_text(text, *, do_lower_case=True, keep_accents=False, remove_space=True,
+                    replace_quotes=False):
     """Returns `text` normalized exactly as ALBERT does before SentencePiece."""
     if remove_space:
         text = " ".join(text.split())  # split() also strips, as in the reference.
+    if replace_quotes:
+        text = text.replace("``", '"').replace("''", '"')
     if not keep_accents:
         text = _strip_accents(text)
     if do_lower_case:
@@ -38,7 +42,24 @@ def preprocess_text(text, *, do_lower_case=True, keep_accents=False, remove_spac
     return text
 
 
-def normalize_with_alignment(text, *, do_lower_case=True, keep_accents=False, remove_space=True):
+def _replace_quotes_aligned(text, spans):
+    # "``" and "''" cannot overlap each other, so one left-to-right scan equals the two
+    # successive str.replace calls; the '"' spans both original quote characters.
+    chars, new_spans, i = [], [], 0
+    while i < len(text):
+        if text[i:i + 2] in ("``", "''"):
+            chars.append('"')
+            new_spans.append((spans[i][0], spans[i + 1][1]))
+            i += 2
+        else:
+            chars.append(text[i])
+            new_spans.append(spans[i])
+            i += 1
+    return "".join(chars), new_spans
+
+
+def normalize_with_alignment(text, *, do_lower_case=True, keep_accents=False, remove_space=True,
+                             replace_quotes=False):
     """Like `preprocess_text`, also returning `(starts, ends)`: original span of each output char.
 
     Whitespace runs collapse to one space whose span is the whole run; a character that expands
@@ -65,6 +86,8 @@ def normalize_with_alignment(text, *, do_lower_case=True, keep_accents=False, re
         chars = list(text)
         spans = [(i, i + 1) for i in range(len(text))]
     collapsed = "".join(chars)
+    if replace_quotes:
+        collapsed, spans = _replace_quotes_aligned(collapsed, spans)
     if not keep_accents:
         collapsed, spans = offsets_lib.transform_aligned(collapsed, spans, _strip_accents)
     if do_lower_case:

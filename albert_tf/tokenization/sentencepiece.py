@@ -58,6 +58,8 @@ class SentencePieceTokenizer(base.TokenizerBase):
         keep_accents: skip NFKD and accent removal.
         remove_space: collapse runs of whitespace and strip the ends.
         split_digit_comma: apply the reference's `▁1,000,` -> `▁1,000` + `,` rule.
+        replace_quotes: rewrite ``` `` ``` and `''` to `"` as Hugging Face's `AlbertTokenizer`
+            does (the original ALBERT code, used to pretrain the released models, does not).
 
     Example:
         >>> tok = SentencePieceTokenizer("30k-clean.model")
@@ -68,7 +70,8 @@ class SentencePieceTokenizer(base.TokenizerBase):
     """
 
     def __init__(self, model_file=None, *, model_proto=None, do_lower_case=True,
-                 keep_accents=False, remove_space=True, split_digit_comma=True):
+                 keep_accents=False, remove_space=True, split_digit_comma=True,
+                 replace_quotes=False):
         if (model_file is None) == (model_proto is None):
             raise ValueError("pass exactly one of model_file or model_proto")
         if model_file is not None:
@@ -80,6 +83,7 @@ class SentencePieceTokenizer(base.TokenizerBase):
         self.keep_accents = bool(keep_accents)
         self.remove_space = bool(remove_space)
         self.split_digit_comma = bool(split_digit_comma)
+        self.replace_quotes = bool(replace_quotes)
         self.sp = spm.SentencePieceProcessor(model_proto=self.model_proto)
         ids = {name: self._special_id(piece) for name, piece in _SPECIAL_PIECES.items()}
         self.pad_id, self.unk_id = ids["pad"], ids["unk"]
@@ -115,13 +119,14 @@ class SentencePieceTokenizer(base.TokenizerBase):
             vocab_sha256=hashlib.sha256(self.model_proto).hexdigest(),
             vocab_size=self.vocab_size, do_lower_case=self.do_lower_case,
             keep_accents=self.keep_accents, remove_space=self.remove_space,
-            split_digit_comma=self.split_digit_comma, special_ids=self.special_ids())
+            split_digit_comma=self.split_digit_comma, replace_quotes=self.replace_quotes,
+            special_ids=self.special_ids())
 
     # === Text -> ids ===
     def normalize(self, text: str) -> str:
         return preprocessing.preprocess_text(
             text, do_lower_case=self.do_lower_case, keep_accents=self.keep_accents,
-            remove_space=self.remove_space)
+            remove_space=self.remove_space, replace_quotes=self.replace_quotes)
 
     def _rewrite_ids(self, ids):
         if not self._id_rewrites or self._id_rewrites.keys().isdisjoint(ids):
@@ -151,7 +156,7 @@ class SentencePieceTokenizer(base.TokenizerBase):
         """Ids, pieces and `(start, end)` spans in the original `text` (whitespace trimmed)."""
         normalized, starts, ends = preprocessing.normalize_with_alignment(
             text, do_lower_case=self.do_lower_case, keep_accents=self.keep_accents,
-            remove_space=self.remove_space)
+            remove_space=self.remove_space, replace_quotes=self.replace_quotes)
         b2c = offsets_lib.byte_to_char_index(normalized)
         ids, tokens, spans = [], [], []
         for p in self.sp.encode(normalized, out_type="proto").pieces:

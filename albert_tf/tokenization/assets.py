@@ -1,0 +1,148 @@
+"""Tokenizer assets next to a checkpoint, and the settings record that keeps them honest.
+
+A model directory holds the vocabulary file (`*.model` or `vocab.txt`) and `tokenizer_config.json`
+with the `TokenizerSettings` (type, lowercasing, accents, digit-comma rule, vocab sha256, special
+ids). Training, fine-tuning and export all load the tokenizer from there, and
+`check_settings_match` refuses to continue when two records disagree, naming the setting.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+
+from albert_tf.tokenization import base
+from albert_tf.tokenization import sentencepiece as sp_lib
+from albert_tf.tokenization import wordpiece as wp_lib
+
+CONFIG_NAME = "tokenizer_config.json"
+
+
+class TokenizerMismatchError(ValueError):
+    """Two tokenizer settings records disagree (e.g. a cased export of an uncased model)."""
+
+
+def _as_settings(obj):
+    if isinstance(obj, base.TokenizerSettings):
+        return obj
+    if isinstance(obj, dict):
+        return base.TokenizerSettings.from_dict(obj)
+    return obj.settings  # a tokenizer
+
+
+def check_settings_match(expected, actual, *, context="tokenizer",
+                         ignore=("vocab_file",)):
+    """Raises `TokenizerMismatchError` naming every differing setting.
+
+    Args:
+        expected, actual: `TokenizerSettings`, their dicts, or tokenizers.
+        context: words for the error message, e.g. "checkpoint vs export".
+        ignore: fields that may differ (by default the vocab file's name; its hash is compared).
+    """
+    a, b = _as_settings(expected).to_dict(), _as_settings(actual).to_dict()
+    diffs = [f"{k}: {a.get(k)!r} != {b.get(k)!r}" for k in sorted(set(a) | set(b))
+             if k not in ignore and a.get(k) != b.get(k)]
+    if diffs:
+        raise TokenizerMismatchError(f"{context} settings disagree: " + "; ".join(diffs))
+
+
+def tokenizer_from_assets(path, **settings):
+    """A tokenizer from a `.model` file, a `vocab.txt`, or a directory holding one.
+
+    Args:
+        path: vocabulary file or model directory (see `load_tokenizer`).
+        **settings: constructor options (`do_lower_case`, `keep_accents`, ...).
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        return load_tokenizer(path, **settings)
+    if path.endswith(".model"):
+        return sp_lib.SentencePieceTokenizer(path, **settings)
+    if path.endswith(".txt"):
+        return wp_lib.WordPieceTokenizer(path, **settings)
+    raise ValueError(f"{path}: expected a SentencePiece .model or a WordPiece vocab .txt")
+
+
+def _constructor_kwargs(settings):
+    if settings.type == "sentencepiece":
+        return {"do_lower_case": settings.do_lower_case, "keep_accents": settings.keep_accents,
+                "remove_space": settings.remove_space,
+                "split_digit_comma": settings.split_digit_comma,
+                "replace_quotes": settings.replace_quotes}
+    if settings.type == "wordpiece":
+        return {"do_lower_case": settings.do_lower_case,
+                "max_chars_per_word": settings.max_chars_per_word}
+    raise ValueError(f"unknown tokenizer type {settings.type!r}")
+
+
+def load_tokenizer(model_dir, **overrides):
+    """Loads the tokenizer stored in `model_dir`.
+
+    With `tokenizer_config.json` present, its settings are used and the vocabulary hash is
+    verified; explicit `overrides` that contradict the record raise `TokenizerMismatchError`.
+    Without it, a single `*.model` (SentencePiece, uncased) or `vocab.txt` (WordPiece, uncased)
+    is used with `overrides`.
+    """
+    model_dir = os.fspath(model_dir)
+    config_path = os.path.join(model_dir, CONFIG_NAME)
+    if not os.path.exists(config_path):
+        models = sorted(f for f in os.listdir(model_dir) if f.endswith(".model"))
+        vocabs = sorted(f for f in os.listdir(model_dir) if f == "vocab.txt")
+        found = models + vocabs
+        if len(found) != 1:
+            raise FileNotFoundError(
+                f"{model_dir}: no {CONFIG_NAME} and {len(found)} vocabulary files "
+                f"({found}); expected exactly one *.model or vocab.txt")
+        return tokenizer_from_assets(os.path.join(model_dir, found[0]), **overrides)
+    with open(config_path, encoding="utf-8") as f:
+        try:
+            recorded = base.TokenizerSettings.from_dict(json.load(f))
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{config_path}: {e}") from e
+    vocab_path = os.path.join(model_dir, recorded.vocab_file)
+    if not os.path.exists(vocab_path):
+        raise FileNotFoundError(f"{config_path} names {recorded.vocab_file}, missing in {model_dir}")
+    kwargs = _constructor_kwargs(recorded)
+    conflicts = {k: v for k, v in overrides.items() if k in kwargs and kwargs[k] != v}
+    if conflicts:
+        raise TokenizerMismatchError(
+            f"{config_path} records " + ", ".join(f"{k}={kwargs[k]!r}" for k in conflicts) +
+            " but the caller asked for " + ", ".join(f"{k}={v!r}" for k, v in conflicts.items()))
+    kwargs.update(overrides)
+    tokenizer = tokenizer_from_assets(vocab_path, **kwargs)
+    check_settings_match(recorded, tokenizer, context=f"{config_path} vs {vocab_path}")
+    return tokenizer
+
+
+def save_tokenizer_assets(tokenizer, model_dir):
+    """Copies the vocabulary into `model_dir` and writes `tokenizer_config.json`.
+
+    Refuses to overwrite a different tokenizer already recorded there. Files are written to a
+    temporary name and renamed, so an interrupted save leaves no half-written record.
+    Returns the path of the settings file.
+    """
+    model_dir = os.fspath(model_dir)
+    os.makedirs(model_dir, exist_ok=True)
+    settings = tokenizer.settings
+    config_path = os.path.join(model_dir, CONFIG_NAME)
+    if os.path.exists(config_path):
+        with open(config_path, encoding="utf-8") as f:
+            check_settings_match(json.load(f), settings,
+                                 context=f"existing {config_path} vs new tokenizer")
+    vocab_dst = os.path.join(model_dir, settings.vocab_file)
+    fd, tmp = tempfile.mkstemp(dir=model_dir, prefix=".tmp-vocab-")
+    with os.fdopen(fd, "wb") as f:
+        if settings.type == "sentencepiece":
+            f.write(tokenizer.model_proto)
+        elif tokenizer.vocab_file:
+            with open(tokenizer.vocab_file, "rb") as src:
+                shutil.copyfileobj(src, f)
+        else:
+            f.write(("\n".join(tokenizer.vocab) + "\n").encode("utf-8"))
+    os.replace(tmp, vocab_dst)
+    fd, tmp = tempfile.mkstemp(dir=model_dir, prefix=".tmp-tokcfg-")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(settings.to_dict(), f, indent=2, sort_keys=True)
+        f.write("\n")
+    os.replace(tmp, config_path)
+    return config_path
