@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -
 ORACLE_STAMP := $(VENV)/.oracle-$(shell cat setup.cfg | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: venv test demo parity fixtures bench clean
+.PHONY: venv test demo parity fixtures bench-tokenizers tokenizer-agreement clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,19 @@ fixtures: $(ORACLE_STAMP)
 
 parity: $(ORACLE_STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q -m oracle tests/test_parity_live.py
+
+# Benchmarks need the peers of the `bench` extra; they are never part of `make test`.
+BENCH_STAMP := $(VENV)/.bench-$(shell cat setup.cfg | cksum | cut -d' ' -f1)
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e ".[test,bench]"
+	rm -f $(VENV)/.bench-*
+	touch $@
+
+bench-tokenizers: $(BENCH_STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) bench/bench_tokenizers.py
+
+tokenizer-agreement: $(ORACLE_STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) bench/tokenizer_agreement.py --oracle
 
 clean:
 	rm -rf $(VENV) demo_output .pytest_cache
