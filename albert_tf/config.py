@@ -7,7 +7,6 @@ unchanged, so a config survives a round trip through albert-tf byte-for-byte in 
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 import os
@@ -143,15 +142,11 @@ class AlbertConfig:
             if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
                 kwargs[field] = float(value)
         try:
-            config = cls.__new__(cls)
-            for f in dataclasses.fields(cls):
-                setattr(config, f.name, copy.deepcopy(f.default_factory()) if f.name == "extra" else f.default)
-            for key, value in kwargs.items():
-                setattr(config, key, value)
-            config.extra = extra
-        except TypeError as err:  # pragma: no cover - dataclass misuse
-            raise ConfigError(f"{source or 'config'}: {err}") from err
-        return config.validate(source)
+            return cls(**kwargs, extra=extra)
+        except ConfigError as err:
+            if source is None:
+                raise
+            raise ConfigError(f"{source}: {err}") from None
 
     def to_dict(self) -> Dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
