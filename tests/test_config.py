@@ -80,3 +80,10 @@ def test_released_albert_zh_configs_load():
         expected = "project_first" if "google" not in path.name else "factorized"
         assert config.embedding_layout == expected, path.name
     assert AlbertConfig.from_json_file(str(ALBERT_ZH / "albert_config_xxlarge.json")).ln_type == "preln"
+
+
+def test_invalid_field_in_file_names_file_and_field(tmp_path):
+    path = tmp_path / "albert_config.json"
+    path.write_text(json.dumps({"hidden_size": 100, "num_attention_heads": 12}))
+    with pytest.raises(ConfigError, match=r"albert_config.json: config field 'hidden_size'"):
+        AlbertConfig.from_json_file(str(path))
