@@ -19,21 +19,15 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "tokenization"))
 
 import tensorflow as tf  # noqa: E402
 
 from albert_tf.tokenization import (SentencePieceTokenizer, WordPieceTokenizer,  # noqa: E402
                                     char_span_to_token_span, iter_lines, layer_for)
+import tokenization_testlib as testlib  # noqa: E402  (the published known answers)
 
-KNOWN_ANSWERS = [
-    ("The quick brown fox jumps over the lazy dog.",
-     [2, 14, 2231, 886, 2385, 17659, 84, 14, 16792, 1952, 9, 3]),
-    ("Hello, my dog is cute", [2, 10975, 15, 51, 1952, 25, 10901, 3]),
-    ("BERT is designed to pre-train deep bidirectional representations from unlabeled text by "
-     "jointly conditioning on both left and right context in all layers.",
-     [2, 11502, 25, 1006, 20, 782, 8, 11809, 855, 1732, 19393, 18667, 37, 367, 21018, 69, 1854,
-      34, 11860, 19124, 27, 156, 225, 17, 193, 4141, 19, 65, 9124, 9, 3]),
-]
+KNOWN_ANSWERS = testlib.KNOWN_ANSWERS
 
 
 def realdata_dir():
