@@ -7,10 +7,7 @@ and written out as an explicit RE2 character class. Both sides therefore use the
 """
 
 import functools
-import sys
 import unicodedata
-
-_MAX_CODE_POINT = sys.maxunicode + 1
 
 # BERT's `_is_chinese_char` blocks (CJK Unified Ideographs and extensions, compatibility ideographs).
 CJK_RANGES = (
@@ -25,9 +22,14 @@ CJK_RANGES = (
 )
 
 
+# Planes 4-13 are unassigned and planes 15-16 are private use (no marks, spaces, punctuation or
+# CJK there), so scanning planes 0-3 and 14 gives the same tables ~3x faster at start-up.
+_SCANNED_RANGES = (range(0, 0x40000), range(0xE0000, 0xF0000))
+
+
 def _code_points(predicate):
     return tuple(
-        cp for cp in range(_MAX_CODE_POINT)
+        cp for block in _SCANNED_RANGES for cp in block
         if not 0xD800 <= cp <= 0xDFFF and predicate(chr(cp)))
 
 
