@@ -142,20 +142,35 @@ def unit_generators(random_seed: int, unit_index: int):
             np.random.default_rng(masking_seed))
 
 
-def _tokenize_document(lines, tokenizer, table, segmenter, stats):
-    document = []
+_ENCODE_BATCH_LINES = 4096  # lines per batched tokenizer call (its per-call overhead is large)
+
+
+def _tokenize_documents(documents_lines, tokenizer, table, segmenter, stats):
+    """Token documents (lists of (ids, word starts) segments); lines with no tokens are dropped."""
+    lines = [line for lines in documents_lines for line in lines]
     if segmenter is None:
-        for ids in tokenizer.encode_batch(lines):
-            if ids:
-                array = np.asarray(ids, np.int32)
-                document.append((array, table[array]))
+        encoded = []
+        for begin in range(0, len(lines), _ENCODE_BATCH_LINES):
+            encoded.extend(tokenizer.encode_batch(lines[begin:begin + _ENCODE_BATCH_LINES]))
+        segments = []
+        for ids in encoded:
+            array = np.asarray(ids, np.int32)
+            segments.append((array, table[array]))
     else:
+        segments = []
         for line in lines:
             ids, starts = segmenter.token_starts(tokenizer, line)
-            if ids:
-                document.append((np.asarray(ids, np.int32), np.asarray(starts, np.uint8)))
-    stats.tokens += sum(len(s[0]) for s in document)
-    return document
+            segments.append((np.asarray(ids, np.int32), np.asarray(starts, np.uint8)))
+    documents, cursor = [], 0
+    for lines_of_document in documents_lines:
+        document = [s for s in segments[cursor:cursor + len(lines_of_document)] if len(s[0])]
+        cursor += len(lines_of_document)
+        stats.tokens += sum(len(s[0]) for s in document)
+        if document:
+            documents.append(document)
+        else:
+            stats.skipped_empty_documents += 1
+    return documents
 
 
 def _features(instance, masked, settings, pad_id):
@@ -189,14 +204,10 @@ def process_unit(job) -> UnitResult:
     warnings: List[str] = []
     counters = corpus.ReadCounters()
 
-    documents = []
-    for lines in corpus.iter_documents(unit, counters, max_line_chars=settings.max_line_chars,
-                                       invalid_utf8=settings.invalid_utf8, warn=warnings.append):
-        document = _tokenize_document(lines, tokenizer, table, segmenter, stats)
-        if document:
-            documents.append(document)
-        else:
-            stats.skipped_empty_documents += 1
+    documents_lines = list(corpus.iter_documents(unit, counters, max_line_chars=settings.max_line_chars,
+                                                 invalid_utf8=settings.invalid_utf8, warn=warnings.append))
+    documents = _tokenize_documents(documents_lines, tokenizer, table, segmenter, stats)
+    del documents_lines
     stats.lines, stats.documents = counters.lines, len(documents)
     stats.skipped_long_lines = counters.skipped_long_lines
     stats.skipped_invalid_lines = counters.skipped_invalid_lines
