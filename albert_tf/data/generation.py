@@ -24,6 +24,8 @@ from albert_tf.data import word_boundaries
 from albert_tf.data.example_proto import serialize_example
 from albert_tf.data.statistics import GenerationStats
 from albert_tf.data.tfrecord import TEMP_PREFIX, TFRecordWriter
+from albert_tf.tokenization.assets import CONFIG_NAME as TOKENIZER_CONFIG
+from albert_tf.tokenization.assets import save_tokenizer_assets
 
 SHARD_PREFIX = "pretrain"
 MAX_POSITIONS = 512  # the position table of every released ALBERT model
@@ -270,6 +272,8 @@ def prepare_output_dir(output_dir: str, overwrite: bool, log: Callable[[str], No
             raise GenerationError(f"--output_dir={output_dir} already holds a dataset ({meta_lib.META_NAME}); "
                                   "pass --overwrite to replace it or choose another directory")
         os.remove(meta_path)  # first, so an interrupted overwrite never leaves a stale meta behind
+        if os.path.exists(os.path.join(output_dir, TOKENIZER_CONFIG)):
+            os.remove(os.path.join(output_dir, TOKENIZER_CONFIG))
     elif shards:
         log(f"removing {len(shards)} shard(s) of an unfinished earlier run in {output_dir}")
     for path in shards + glob.glob(os.path.join(output_dir, f"{TEMP_PREFIX}*")):
@@ -347,6 +351,8 @@ def generate(input_file: str, output_dir: str, settings: GenerationSettings, spe
                 for r in results],
         inputs=[{"path": os.path.abspath(p), "bytes": os.path.getsize(p)} for p in files],
         statistics=stats.summary(), created_by=f"albert-tf {__version__}")
+    # The vocabulary travels with the data, so the trainer can put it next to its checkpoints.
+    save_tokenizer_assets(tokenizer, output_dir)
     meta_lib.write_meta(meta, output_dir)
     for line in stats.report_lines("NSP" if settings.random_next_sentence else "SOP"):
         log(line)

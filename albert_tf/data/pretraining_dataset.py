@@ -140,7 +140,7 @@ def _to_model_inputs(batch):
 def pretraining_dataset(input_file: str, batch_size: int, *, is_training: bool = True, config=None,
                         input_context: Optional[tf.distribute.InputContext] = None, seed: Optional[int] = None,
                         shuffle_buffer: int = 10000, drop_remainder: Optional[bool] = None,
-                        check: bool = True) -> Tuple[tf.data.Dataset, meta_lib.DatasetMeta]:
+                        check: bool = True, skip_batches: int = 0) -> Tuple[tf.data.Dataset, meta_lib.DatasetMeta]:
     """Batches of model inputs (int32, static shapes) and the dataset's meta.
 
     Args:
@@ -152,6 +152,9 @@ def pretraining_dataset(input_file: str, batch_size: int, *, is_training: bool =
             (host) reads its own subset of the files (or of the records, with fewer files).
         seed: makes shuffling and dynamic masks reproducible.
         drop_remainder: default True for training (static shapes); eval keeps the last batch.
+        skip_batches: resume position: batches this pipeline already delivered. With a seed the
+            order is deterministic, so skipping (raw records, before parsing) restores the
+            exact input position of an interrupted run.
     """
     files = resolve_files(input_file)
     meta = load_dataset_meta(files)
@@ -179,12 +182,14 @@ def pretraining_dataset(input_file: str, batch_size: int, *, is_training: bool =
     if is_training:
         dataset = dataset.shuffle(shuffle_buffer, seed=seed)
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    if skip_batches:
+        dataset = dataset.skip(skip_batches)
     spec = record_spec(meta)
     dataset = dataset.map(lambda records: tf.io.parse_example(records, spec), num_parallel_calls=tf.data.AUTOTUNE)
     if meta.masking == "dynamic":
         from albert_tf.data import dynamic_masking  # pylint: disable=import-outside-toplevel
         mask_fn = dynamic_masking.dynamic_masking_fn(masking_config(meta), 0 if seed is None else seed)
         dataset = dataset.map(lambda batch: {k: tf.cast(v, tf.int32) for k, v in batch.items()})
-        dataset = dataset.enumerate().map(mask_fn, num_parallel_calls=tf.data.AUTOTUNE)
+        dataset = dataset.enumerate(start=skip_batches).map(mask_fn, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.map(_to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE), meta

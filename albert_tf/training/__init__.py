@@ -1,0 +1,1 @@
+"""Training runtime: distribution strategies, pretraining losses and step, checkpoints, logging."""

@@ -1,0 +1,41 @@
+"""Files written next to checkpoints (config, tokenizer, dataset meta, results), atomically.
+
+Uses tf.io.gfile so `--model_dir` may be a gs:// bucket (required on Cloud TPU).
+"""
+
+import json
+import os
+
+import tensorflow as tf
+
+
+def atomic_write_text(path: str, text: str):
+    """Write to a temporary name, then rename: readers never see a half-written file."""
+    directory, name = os.path.split(path)
+    temp = os.path.join(directory, f".tmp-{name}.{os.getpid()}")
+    with tf.io.gfile.GFile(temp, "w") as f:
+        f.write(text)
+    tf.io.gfile.rename(temp, path, overwrite=True)
+
+
+def write_json(path: str, data):
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def check_writable(model_dir: str):
+    """Fail before training when `model_dir` cannot be created or written."""
+    try:
+        tf.io.gfile.makedirs(model_dir)
+        probe = os.path.join(model_dir, f".write-probe.{os.getpid()}")
+        with tf.io.gfile.GFile(probe, "w") as f:
+            f.write("ok")
+        tf.io.gfile.remove(probe)
+    except (tf.errors.OpError, OSError) as error:
+        raise PermissionError(f"--model_dir={model_dir} is not writable: {error}") from None
+
+
+def copy_if_absent(source: str, destination: str):
+    if tf.io.gfile.exists(source) and not tf.io.gfile.exists(destination):
+        temp = os.path.join(os.path.dirname(destination), f".tmp-{os.path.basename(destination)}.{os.getpid()}")
+        tf.io.gfile.copy(source, temp, overwrite=True)
+        tf.io.gfile.rename(temp, destination, overwrite=True)
