@@ -49,6 +49,9 @@ flags.DEFINE_bool("jit_compile", False, "Compile the step with XLA.")
 flags.DEFINE_integer("cpu_devices", 0, "Split the CPU into this many logical devices (to try mirrored "
                      "strategies on one machine).")
 flags.DEFINE_bool("deterministic_ops", False, "Ask TensorFlow for deterministic kernels.")
+flags.DEFINE_enum("input_sharding", "auto", ["auto", "files", "records"], "Several hosts: files = each reads "
+                  "its own shards (auto, when there are enough); records = all read one shuffled stream and "
+                  "keep every n-th record (same global batches as one device).")
 # Outputs
 flags.DEFINE_string("model_dir", None, "Checkpoints, summaries and results (gs:// on TPU).")
 flags.DEFINE_integer("save_checkpoints_steps", 1000, "Checkpoint every N steps.")

@@ -140,7 +140,7 @@ def _to_model_inputs(batch):
 def pretraining_dataset(input_file: str, batch_size: int, *, is_training: bool = True, config=None,
                         input_context: Optional[tf.distribute.InputContext] = None, seed: Optional[int] = None,
                         shuffle_buffer: int = 10000, drop_remainder: Optional[bool] = None,
-                        check: bool = True, skip_batches: int = 0) -> Tuple[tf.data.Dataset, meta_lib.DatasetMeta]:
+                        check: bool = True, skip_batches: int = 0, input_sharding: str = "auto") -> Tuple[tf.data.Dataset, meta_lib.DatasetMeta]:
     """Batches of model inputs (int32, static shapes) and the dataset's meta.
 
     Args:
@@ -152,6 +152,10 @@ def pretraining_dataset(input_file: str, batch_size: int, *, is_training: bool =
             (host) reads its own subset of the files (or of the records, with fewer files).
         seed: makes shuffling and dynamic masks reproducible.
         drop_remainder: default True for training (static shapes); eval keeps the last batch.
+        input_sharding: with several input pipelines (hosts): "files" gives each its own
+            shards (least I/O; the default "auto" when there are enough files); "records" has
+            every host read the same shuffled stream and keep every n-th record, so the global
+            batches are exactly those of a single-device run.
         skip_batches: resume position: batches this pipeline already delivered. With a seed the
             order is deterministic, so skipping (raw records, before parsing) restores the
             exact input position of an interrupted run.
@@ -167,20 +171,26 @@ def pretraining_dataset(input_file: str, batch_size: int, *, is_training: bool =
         drop_remainder = is_training
 
     dataset = tf.data.Dataset.from_tensor_slices(files)
+    if input_sharding not in ("auto", "files", "records"):
+        raise ValueError(f"input_sharding must be auto, files or records, got {input_sharding!r}")
     shard_records = False
     if input_context is not None and input_context.num_input_pipelines > 1:
-        if len(files) >= input_context.num_input_pipelines:
-            dataset = dataset.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+        pipelines = input_context.num_input_pipelines
+        if input_sharding == "files" and len(files) < pipelines:
+            raise meta_lib.MetaError(f"{len(files)} shard file(s) cannot be split across {pipelines} input "
+                                     "pipelines; use input sharding by records or make more shards")
+        if input_sharding == "files" or (input_sharding == "auto" and len(files) >= pipelines):
+            dataset = dataset.shard(pipelines, input_context.input_pipeline_id)
         else:
             shard_records = True
     if is_training:
         dataset = dataset.shuffle(len(files), seed=seed).repeat()
     dataset = dataset.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 8),
                                  num_parallel_calls=tf.data.AUTOTUNE, deterministic=not is_training or seed is not None)
-    if shard_records:
-        dataset = dataset.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
     if is_training:
         dataset = dataset.shuffle(shuffle_buffer, seed=seed)
+    if shard_records:
+        dataset = dataset.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     if skip_batches:
         dataset = dataset.skip(skip_batches)

@@ -46,6 +46,7 @@ class JobSettings:
     jit_compile: bool = False
     cpu_devices: int = 0
     deterministic_ops: bool = False
+    input_sharding: str = "auto"
     save_checkpoints_steps: int = 1000
     keep_checkpoint_max: int = 5
     do_train: bool = True
@@ -152,7 +153,7 @@ def _dataset_fn(settings, config, is_training, input_file, global_batch, complet
         dataset, _ = data_lib.pretraining_dataset(
             input_file, per_replica, is_training=is_training, config=config, input_context=context,
             seed=settings.seed, drop_remainder=True, check=False,
-            skip_batches=completed_steps * local_replicas)
+            skip_batches=completed_steps * local_replicas, input_sharding=settings.input_sharding)
         return dataset
     return make
 

@@ -27,14 +27,11 @@ class TrainingDivergedError(RuntimeError):
 
 
 def variable_dict(variables) -> Dict[str, tf.Variable]:
-    """Variables keyed by their unique path: a checkpoint layout independent of object structure."""
-    named = {}
-    for index, variable in enumerate(variables):
-        key = variable.path if hasattr(variable, "path") else variable.name
-        if key in named:
-            key = f"{key}#{index}"
-        named[key] = variable
-    return named
+    """Variables keyed by position and leaf name: a checkpoint layout that does not depend on the
+    auto-numbered object names Keras gives (`lamb_1/...`, `seed_generator_3/...`), which change
+    with what else the process has built."""
+    return {f"{index:04d}/{getattr(v, 'path', v.name).rsplit('/', 1)[-1]}": v
+            for index, v in enumerate(variables)}
 
 
 @dataclasses.dataclass
