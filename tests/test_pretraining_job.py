@@ -157,7 +157,7 @@ def test_bad_input_fails_before_training(workspace, tmp_path):
     other = tmp_path / "wide.json"
     other.write_text(json.dumps({**TINY, "hidden_size": 48, "intermediate_size": 96}))
     pretraining_job.run(_settings(workspace, tmp_path / "wide", albert_config_file=str(other), num_train_steps=1,
-                                  steps_per_loop=1, save_checkpoints_steps=1, do_eval=False))
+                                  num_warmup_steps=0, steps_per_loop=1, save_checkpoints_steps=1, do_eval=False))
     from albert_tf.checkpoints import save_tf1  # noqa: F401  (the loader reads our TF2 dir via TF1 export)
     with pytest.raises((CheckpointMismatchError, ValueError)):
         pretraining_job.run(_settings(workspace, tmp_path / "e", init_checkpoint=str(tmp_path / "wide")))
@@ -202,7 +202,6 @@ def test_mirrored_over_four_cpus_gives_the_single_device_loss(workspace, tmp_pat
                                        "--strategy=mirrored", "--cpu_devices=4"),
                               capture_output=True, text=True, cwd=REPO, check=False)
     assert single.returncode == 0 and mirrored.returncode == 0, mirrored.stderr[-3000:]
-    assert "num_replicas_in_sync" not in mirrored.stderr or True
     np.testing.assert_allclose(_losses(mirrored.stderr), _losses(single.stderr), atol=2e-4)
 
 

@@ -84,11 +84,14 @@ def check_settings(settings: JobSettings):
     _need(settings.save_checkpoints_steps >= 1, "save_checkpoints_steps", "must be >= 1")
 
 
-def _configure_runtime(settings: JobSettings):
+def _configure_devices(settings: JobSettings):
     if settings.cpu_devices:
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration()] * settings.cpu_devices)
+
+
+def _configure_runtime(settings: JobSettings):
     if settings.deterministic_ops:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(settings.seed)
@@ -179,11 +182,12 @@ def _restore_or_initialize(settings, checkpoint, manager, model):
 
 def run(settings: JobSettings):
     check_settings(settings)
+    _configure_devices(settings)
+    # Multi-worker collectives must be configured before TensorFlow runs anything else.
+    strategy = strategies.make_strategy(settings.strategy, settings.tpu)
     _configure_runtime(settings)
     config = load_model_config(settings)
     files, meta = check_data(settings, config)
-    _need(meta.masking in ("static", "dynamic"), "input_file", f"unknown masking {meta.masking!r}")
-    strategy = strategies.make_strategy(settings.strategy, settings.tpu)
     replicas = strategy.num_replicas_in_sync
     _need(settings.train_batch_size % (replicas * settings.grad_accum_steps) == 0, "train_batch_size",
           f"{settings.train_batch_size} must divide by replicas ({replicas}) x --grad_accum_steps "
