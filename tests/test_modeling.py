@@ -109,7 +109,8 @@ def test_trains_under_mirrored_strategy(tiny_config):
     cpus = tf.config.list_logical_devices("CPU")
     if len(cpus) < 2:
         pytest.skip("needs two logical CPUs (configured in conftest before TF initializes)")
-    strategy = tf.distribute.MirroredStrategy([d.name for d in cpus[:2]])
+    strategy = tf.distribute.MirroredStrategy([d.name for d in cpus[:2]],
+                                              cross_device_ops=tf.distribute.ReductionToOneDevice())
     assert strategy.num_replicas_in_sync == 2
     with strategy.scope():
         model = AlbertClassifier(AlbertEncoder(tiny_config), num_classes=2, dropout_rate=0.0)
