@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -
 ORACLE_STAMP := $(VENV)/.oracle-$(shell cat setup.cfg | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: venv test demo parity fixtures bench-tokenizers tokenizer-agreement clean
+.PHONY: venv test demo parity fixtures bench-tokenizers tokenizer-agreement bench-pretraining-data \
+	bench-pretraining-step pretrain-acceptance clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +46,18 @@ $(BENCH_STAMP): $(STAMP)
 
 bench-tokenizers: $(BENCH_STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) bench/bench_tokenizers.py
+
+# The Model Garden peer needs its own venv (TF 2.20 + tf_keras): bench/peers/setup_modelgarden.sh
+bench-pretraining-data: $(BENCH_STAMP)
+	test -x .venv-modelgarden/bin/python || bash bench/peers/setup_modelgarden.sh
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) bench/bench_pretraining_data.py
+
+bench-pretraining-step: $(BENCH_STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) bench/bench_pretraining_step.py
+
+# Tiny ALBERT on real English text on CPU: held-out MLM/SOP accuracy vs baselines.
+pretrain-acceptance: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/pretrain_acceptance.py
 
 tokenizer-agreement: $(ORACLE_STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) bench/tokenizer_agreement.py --oracle

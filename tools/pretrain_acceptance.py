@@ -18,8 +18,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 REALDATA = Path(os.environ.get("ALBERT_TF_REALDATA", REPO.parent / "shared" / "realdata"))
-TINY = dict(vocab_size=30000, embedding_size=64, hidden_size=256, num_hidden_layers=4, num_attention_heads=4,
-            intermediate_size=1024, max_position_embeddings=512, hidden_dropout_prob=0.0,
+TINY = dict(vocab_size=30000, embedding_size=64, hidden_size=128, num_hidden_layers=2, num_attention_heads=2,
+            intermediate_size=512, max_position_embeddings=512, hidden_dropout_prob=0.0,
             attention_probs_dropout_prob=0.0, hidden_act="gelu", type_vocab_size=2, initializer_range=0.02,
             num_hidden_groups=1, inner_group_num=1)
 
@@ -70,8 +70,8 @@ def main():
                     f"--albert_config_file={workdir / 'albert_config.json'}", f"--model_dir={workdir / 'model'}",
                     f"--train_batch_size={args.batch_size}", f"--num_train_steps={steps}",
                     f"--num_warmup_steps={steps // 10}", f"--learning_rate={args.learning_rate}",
-                    "--steps_per_loop=100", f"--save_checkpoints_steps={max(steps // 4, 100)}", "--do_eval",
-                    "--max_eval_steps=0", "--eval_batch_size=64", "--jit_compile"], check=True, cwd=REPO)
+                    "--steps_per_loop=50", f"--save_checkpoints_steps={max(steps // 4, 100)}", "--do_eval",
+                    "--max_eval_steps=0", "--eval_batch_size=64"], check=True, cwd=REPO)
     results = json.loads((workdir / "model" / "eval_results.json").read_text())
     baseline = unigram_baseline(workdir / "heldout")
     print(json.dumps({"heldout_mlm_accuracy": results["mlm_accuracy"], "unigram_baseline": baseline,
