@@ -303,7 +303,11 @@ def test_mirrored_strategy_matches_one_device_for_the_same_global_batch():
     assert float(tf.linalg.global_norm(tape.gradient(loss, single.trainable_variables))) > 2.0
     _train_one_step(single, weights)
 
-    strategy = tf.distribute.MirroredStrategy([d.name for d in cpus[:2]])
+    # Reduction through one device rather than collective ops: TensorFlow numbers collective
+    # instances per strategy object, so a second collective MirroredStrategy in the same
+    # process (another test's) would collide with this one's instance keys.
+    strategy = tf.distribute.MirroredStrategy([d.name for d in cpus[:2]],
+                                              cross_device_ops=tf.distribute.ReductionToOneDevice())
     with strategy.scope():
         mirrored = _compile(_token_classifier(), create_optimizer("lamb", 1e-2, 10, 0), start)
     _train_one_step(mirrored, weights)
