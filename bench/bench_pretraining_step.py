@@ -22,18 +22,23 @@ Interleaving: workers build and warm up one after another (so compiles don't ove
 every round runs `--chunk` steps of each live worker in turn (order rotated per round) plus one
 peak-FLOP/s probe, until `--steps` steps were timed. Workers of one (batch, XLA) group are
 alive together and idle while another runs. Other load on the machine therefore hits every
-implementation about equally; ratios are the robust figures.
+implementation about equally; ratios are the robust figures. Other load only adds time, so the
+headline per configuration is its fastest timed step; the median step and the worker's CPU time
+per step are reported next to it.
 
 MFU = achieved FLOP/s / peak FLOP/s, achieved = 3 * 175e6 * B * 128 per step (ALBERT-base
 forward ~175 MFLOP per token at seq 128, x3 for forward + backward); peak = best observed
 rate of a chain of dependent 4096x4096 fp32 matmuls in a `tf.function` measured during the
-same run.
+same run. Peak RSS is the worker's ru_maxrss (build, compile and steps included).
 
 Usage:
   .venv/bin/python bench/bench_pretraining_step.py [--batches 8,32] [--steps 10] [--warmup 3]
       [--chunk 1] [--xla both|off|on] [--impls albert_tf,keras_hub,modelgarden]
       [--peer-python .venv-modelgarden/bin/python] [--out bench/results/pretraining_step.md]
 `--steps` and `--warmup` take one number or per-batch values, e.g. `--steps 8:6,32:3`.
+`--json F` also saves the raw results; `--reuse-json F --rerun 32:off` reruns only the listed
+(batch, XLA) groups on top of them, `--reuse-json F --render-only` only rewrites the report, and
+`--note TEXT` adds a line to it.
 """
 
 import argparse
@@ -269,16 +274,30 @@ class Worker:
                 return json.loads(line[len(MARK):])
         self.proc.wait()
         self.log.flush()
-        tail = Path(self.log_path).read_text(encoding="utf-8", errors="replace").strip().splitlines()[-6:]
+        if self.proc.returncode == -9:
+            raise RuntimeError(f"{self.name} was killed by SIGKILL (usually the kernel's out-of-memory killer; "
+                               "see dmesg)")
+        tail = [line for line in Path(self.log_path).read_text(encoding="utf-8", errors="replace").splitlines()
+                if line.strip() and "cuInit" not in line and "UserWarning" not in line][-4:]
         raise RuntimeError(f"{self.name} exited with {self.proc.returncode}: " + " | ".join(tail))
 
     def send(self, text):
         self.proc.stdin.write(text + "\n")
         self.proc.stdin.flush()
+        if text == "quit":
+            self.proc.stdin.close()
 
-    def close(self):
+    def request_quit(self):
         try:
             self.send("quit")
+        except (BrokenPipeError, OSError):
+            pass
+
+    def close(self):
+        """The worker's final report ({} if it died); sends "quit" unless `request_quit` did."""
+        try:
+            if not self.proc.stdin.closed:
+                self.request_quit()
             return self.read()
         except (RuntimeError, BrokenPipeError, OSError):
             return {}
@@ -363,6 +382,8 @@ def run_group(batch_size, jit, impls, steps, warmup, chunk, data, peer_python, t
         log(f"  round {round_index}: " + ", ".join(
             f"{impl} {results[(impl, batch_size, jit)]['chunks'][-1]:.2f}s/step" for impl in workers) +
             f", peak {peaks[-1] / 1e9:.0f} GFLOP/s")
+    for worker in [*workers.values(), probe]:  # all shut down together: TF teardown takes a while
+        worker.request_quit()
     for impl, worker in workers.items():
         results[(impl, batch_size, jit)]["peak_rss_mib"] = worker.close().get("peak_rss_mib")
     probe.close()
@@ -394,11 +415,13 @@ def summarize(entry, peak):
     chunks = entry["chunks"]
     if not chunks:
         return None
-    median = statistics.median(chunks)
+    # Other load only ever adds time, so the fastest step is the least disturbed estimate of the cost.
+    best = min(chunks)
     flops = FLOPS_PER_TOKEN * entry["batch"] * SEQ_LENGTH
     cpu = statistics.median(entry["cpu"]) if entry.get("cpu") else float("nan")
-    return {"ms": median * 1e3, "min_ms": min(chunks) * 1e3, "cpu_s": cpu, "steps_s": 1.0 / median,
-            "examples_s": entry["batch"] / median, "mfu": flops / median / peak, "gflops": flops / median / 1e9}
+    return {"best_ms": best * 1e3, "median_ms": statistics.median(chunks) * 1e3, "cpu_s": cpu,
+            "steps_s": 1.0 / best, "examples_s": entry["batch"] / best, "mfu": flops / best / peak,
+            "gflops": flops / best / 1e9}
 
 
 PEER_SHORT = {"keras_hub": "keras-hub", "modelgarden": "Model Garden"}
@@ -434,18 +457,19 @@ def render(results, peaks, runs, chunk, notes=()):
                      f"4096x4096 matmuls in a tf.function, one probe per round, interleaved with the steps; they "
                      f"ranged {min(peaks) / 1e9:.0f}-{peak / 1e9:.0f} GFLOP/s, median "
                      f"{statistics.median(peaks) / 1e9:.0f})")
-    lines.append("- model FLOPs per step: 3 x 175 MFLOP x batch x 128 tokens; MFU = model FLOPs / median step "
+    lines.append("- model FLOPs per step: 3 x 175 MFLOP x batch x 128 tokens; MFU = model FLOPs / best step "
                  "time / peak")
     lines.append(f"- timing: per (batch, XLA) group each implementation builds and runs its warmup step(s) in turn "
                  f"(the first includes tracing/compilation), then the implementations run {chunk} step(s) "
-                 "each in rotation; ms/step is the median over the timed chunks, min the fastest; CPU s/step is "
-                 "the process's user+system CPU time per step (median), less sensitive to the other load")
+                 "each in rotation. Other load only adds time, so the headline is the best (fastest) timed step; "
+                 "steps/s, examples/s, GFLOP/s and MFU derive from it. The median step and the process's CPU time "
+                 "per step (user+system, median) are shown too")
     for run in runs:
         lines.append(f"- command: `{run['command']}` (started {run['start']}, {run['minutes']:.1f} min wall; "
                      f"groups {', '.join(run['groups'])})")
     lines += [f"- note: {note}" for note in notes]
     lines.append("")
-    lines.append("| implementation | batch | XLA | ms/step (median) | min ms | CPU s/step | steps/s | examples/s "
+    lines.append("| implementation | batch | XLA | ms/step (best) | median ms | CPU s/step | steps/s | examples/s "
                  "| achieved GFLOP/s | MFU | peak RSS MiB | first step s (incl. compile) | timed steps |")
     lines.append("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     summaries = {}
@@ -462,19 +486,24 @@ def render(results, peaks, runs, chunk, notes=()):
                     lines.append(f"{head} failed: {error} |" + " |" * 9)
                     continue
                 rss = entry.get("peak_rss_mib")
+                if rss is not None:
+                    rss_cell = f"{rss:.0f}"
+                elif entry.get("error") and entry.get("rss_after_warmup_mib"):
+                    rss_cell = f"> {entry['rss_after_warmup_mib']:.0f} (killed)"
+                else:
+                    rss_cell = "?"
                 first = entry["warmup_s"][0] if entry.get("warmup_s") else None
                 lines.append(
-                    f"{head} {s['ms']:.0f} | {s['min_ms']:.0f} | {s['cpu_s']:.1f} | {s['steps_s']:.3f} | "
-                    f"{s['examples_s']:.2f} | {s['gflops']:.1f} | {100 * s['mfu']:.1f}% | "
-                    f"{'?' if rss is None else f'{rss:.0f}'} | {'-' if first is None else f'{first:.1f}'} | "
-                    f"{len(entry['chunks'])} |")
+                    f"{head} {s['best_ms']:.0f} | {s['median_ms']:.0f} | {s['cpu_s']:.1f} | {s['steps_s']:.3f} | "
+                    f"{s['examples_s']:.2f} | {s['gflops']:.1f} | {100 * s['mfu']:.1f}% | {rss_cell} | "
+                    f"{'-' if first is None else f'{first:.1f}'} | {len(entry['chunks'])} |")
 
     peers = [i for i in impls if i != "albert_tf"]
     lines += ["", "Ratios, albert-tf / peer at the same batch and XLA setting (< 1: albert-tf is faster). "
-              "Wall = median step time, min = fastest step, CPU = CPU seconds per step; "
-              "best peer = the peer with the lowest median step time.", ""]
-    lines.append("| batch | XLA | " + " | ".join(f"vs {PEER_SHORT[i]} (wall / min / CPU)" for i in peers) +
-                 " | vs best peer (wall) |")
+              "Each cell: best step / median step / CPU time per step; best peer = the peer with the fastest "
+              "best step.", ""]
+    lines.append("| batch | XLA | " + " | ".join(f"vs {PEER_SHORT[i]} (best / median / CPU)" for i in peers) +
+                 " | vs best peer (best step) |")
     lines.append("|---:|---|" + "---:|" * (len(peers) + 1))
 
     def ratio(a, b, key):
@@ -486,21 +515,22 @@ def render(results, peaks, runs, chunk, notes=()):
             cells = []
             for impl in peers:
                 peer = summaries.get((impl, batch, jit))
-                cells.append(" / ".join(ratio(ours, peer, k) for k in ("ms", "min_ms", "cpu_s")))
+                cells.append(" / ".join(ratio(ours, peer, k) for k in ("best_ms", "median_ms", "cpu_s")))
             available = [summaries[(i, batch, jit)] for i in peers if summaries.get((i, batch, jit))]
-            best = min(available, key=lambda x: x["ms"]) if available else None
-            cells.append(ratio(ours, best, "ms"))
+            best = min(available, key=lambda x: x["best_ms"]) if available else None
+            cells.append(ratio(ours, best, "best_ms"))
             lines.append(f"| {batch} | {_xla(jit)} | " + " | ".join(cells) + " |")
 
     if len(jits) > 1:
-        lines += ["", "Each implementation at its faster XLA setting (by median wall time), and albert-tf / best "
-                  "peer on that basis:", ""]
+        lines += ["", "Each implementation at its faster XLA setting (by best step), and albert-tf / best peer on "
+                  "that basis:", ""]
         lines.append("| batch | " + " | ".join(LABELS[i] for i in impls) + " | albert-tf / best peer |")
         lines.append("|---:|" + "---|" * len(impls) + "---:|")
         for batch in batches:
             best_of = {}
             for impl in impls:
-                options = [(summaries[(impl, batch, j)]["ms"], j) for j in jits if summaries.get((impl, batch, j))]
+                options = [(summaries[(impl, batch, j)]["best_ms"], j) for j in jits
+                           if summaries.get((impl, batch, j))]
                 if options:
                     best_of[impl] = min(options)
             cells = [f"{best_of[i][0]:.0f} ms (XLA {_xla(best_of[i][1])})" if i in best_of else "n/a" for i in impls]
@@ -536,6 +566,7 @@ def write_atomic(path, text):
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
 
@@ -555,6 +586,7 @@ def main():
     parser.add_argument("--rerun", help="with --reuse-json: only run these groups, e.g. 32:off,8:on "
                                         "(their earlier results are replaced)")
     parser.add_argument("--note", action="append", default=[], help="a line added to the report")
+    parser.add_argument("--render-only", action="store_true", help="with --reuse-json: only rewrite the report")
     # Worker mode (internal).
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
@@ -576,6 +608,13 @@ def main():
         results = {(e["impl"], e["batch"], e["jit"]): e for e in previous["results"]}
         peaks, runs, notes = previous["peaks"], previous.get("runs", []), previous.get("notes", [])
     groups = [(b, j) for b in batches for j in jits]
+    if args.render_only:
+        if not args.reuse_json:
+            raise SystemExit("--render-only needs --reuse-json")
+        text = render(results, peaks, runs, args.chunk, notes + args.note)
+        write_atomic(args.out, text)
+        print(text)
+        return
     if args.rerun:
         groups = [(int(b), {"off": False, "on": True}[x]) for b, x in (g.split(":") for g in args.rerun.split(","))]
         batches = sorted({b for b, _ in groups})
