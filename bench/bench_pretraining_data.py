@@ -348,19 +348,21 @@ def render(args, facts, rows, notes):
     L.append("")
     L.append("| scale | input MB | tool | status | wall s | MB/min | instances | "
              "peak RSS tree sum MiB | peak RSS single proc MiB | peak PSS sum MiB | procs | "
-             "CPU s (user+sys) |")
-    L.append("|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+             "CPU s (user+sys) | MB/CPU-min |")
+    L.append("|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         ok = r.get("status") == "ok"
         L.append("| {scale}× | {mb:.2f} | {tool} | {status} | {wall} | {mbmin} | {inst} | "
-                 "{rs} | {r1} | {ps} | {np} | {cpu} |".format(
+                 "{rs} | {r1} | {ps} | {np} | {cpu} | {mbcpu} |".format(
                      scale=r["scale"], mb=r["mb"], tool=r["tool"], status=r["status"],
                      wall=f"{r['wall_s']:.1f}" if "wall_s" in r else "–",
                      mbmin=f"{r['mb'] / (r['wall_s'] / 60):.2f}" if ok else "–",
                      inst=f"{r['instances']:,}" if ok and r.get("instances") is not None else "–",
                      rs=fmt_mib(r.get("peak_rss_sum")), r1=fmt_mib(r.get("peak_rss_single")),
                      ps=fmt_mib(r.get("peak_pss_sum")), np=r.get("max_procs", "–"),
-                     cpu=f"{r['user_s'] + r['sys_s']:.0f}" if "user_s" in r else "–"))
+                     cpu=f"{r['user_s'] + r['sys_s']:.0f}" if "user_s" in r else "–",
+                     mbcpu=(f"{r['mb'] / ((r['user_s'] + r['sys_s']) / 60):.2f}"
+                            if ok and r.get("user_s") else "–")))
     L.append("")
 
     def get(tool, scale):
@@ -406,7 +408,9 @@ def render(args, facts, rows, notes):
              "(interpreter and TensorFlow start-up included). RSS/PSS sampled from /proc every "
              f"{args.sample_interval} s (PSS every {args.pss_interval} s), summed over the tool's "
              "process tree; the RSS sum counts pages shared between forked workers once per "
-             "process, PSS splits them.")
+             "process, PSS splits them. CPU s = user+sys of the tool and its reaped children "
+             "(wait4); MB/CPU-min is the throughput per CPU-minute, less sensitive to other "
+             "load on the machine than wall clock.")
     L.append("- Peer WordPiece vocab: 30k-clean.vocab converted by "
              "bench/peers/spm_vocab_to_wordpiece.py (--char-words); peer's token count is "
              "within a few percent of SentencePiece's on this corpus (see that script's "
