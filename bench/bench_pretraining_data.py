@@ -40,6 +40,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine_info import cpu_model, mem_total_gib  # noqa: E402  (bench/ is the script's directory)
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench" / "peers"))
 
@@ -66,24 +68,8 @@ SETTINGS = dict(max_seq_length=128, max_predictions_per_seq=20, masked_lm_prob=0
 
 # ---------------------------------------------------------------- machine facts
 
-def cpu_model():
-    try:
-        for line in open("/proc/cpuinfo", encoding="utf-8"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
-def mem_total_gib():
-    try:
-        for line in open("/proc/meminfo", encoding="utf-8"):
-            if line.startswith("MemTotal:"):
-                return int(line.split()[1]) * 1024 / 2**30
-    except OSError:
-        pass
-    return float("nan")
 
 
 def loadavg():

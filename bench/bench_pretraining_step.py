@@ -52,6 +52,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine_info import cpu_model, mem_total_gib  # noqa: E402  (bench/ is the script's directory)
+
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -391,24 +393,8 @@ def run_group(batch_size, jit, impls, steps, warmup, chunk, data, peer_python, t
 
 # ============================================================== report
 
-def cpu_model():
-    try:
-        for line in open("/proc/cpuinfo", encoding="utf-8"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
-def mem_total_gib():
-    try:
-        for line in open("/proc/meminfo", encoding="utf-8"):
-            if line.startswith("MemTotal"):
-                return int(line.split()[1]) / 1024 ** 2
-    except OSError:
-        pass
-    return float("nan")
 
 
 def summarize(entry, peak):

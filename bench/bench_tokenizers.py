@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from machine_info import cpu_model  # noqa: E402  (bench/ is the script's directory)
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import tensorflow as tf  # noqa: E402
@@ -31,14 +33,6 @@ def realdata_dir():
     return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "realdata"
 
 
-def cpu_model():
-    try:
-        for line in open("/proc/cpuinfo", encoding="utf-8"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def best_of(repeats, fn):
