@@ -225,8 +225,8 @@ def run(settings: JobSettings):
             writer = tf.summary.create_file_writer(os.path.join(model_dir, "train")) if chief else None
             step = loop.train(iterator, manager, log=lambda message: logging.info("%s", message),
                               summary_writer=writer, global_batch_size=settings.train_batch_size)
-    if not chief:
-        tf.io.gfile.rmtree(save_dir) if tf.io.gfile.exists(save_dir) else None
+    if not chief and tf.io.gfile.exists(save_dir):
+        tf.io.gfile.rmtree(save_dir)
     if settings.do_eval:
         eval_data = strategy.distribute_datasets_from_function(_dataset_fn(
             settings, config, False, settings.eval_input_file or settings.input_file, settings.eval_batch_size))
