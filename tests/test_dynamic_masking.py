@@ -306,7 +306,8 @@ def test_drawn_ngram_lengths_favor_shorter():
     # ~124k draws away from the end: standard error <= 0.0015, 0.01 is 6+ sigma. 2000 draws
     # for each end column: standard error <= 0.011, 0.05 is 4.5+ sigma.
     np.testing.assert_allclose(frequencies[3], [6 / 11, 3 / 11, 2 / 11], atol=0.01)
-    np.testing.assert_allclose(frequencies[2], [2 / 3, 1 / 3, 0], atol=0.05)
+    # Two units left: n = 3 is cut to 2, as in the original (p(2) = 3/11 + 2/11).
+    np.testing.assert_allclose(frequencies[2], [6 / 11, 5 / 11, 0], atol=0.05)
     np.testing.assert_array_equal(frequencies[1], [1, 0, 0])
 
 
@@ -314,7 +315,7 @@ def test_drawn_ngram_lengths_reversed_when_not_favoring_shorter():
     config = config_with(favor_shorter_ngram=False)
     frequencies = drawn_length_frequencies(config)
     np.testing.assert_allclose(frequencies[3], [2 / 11, 3 / 11, 6 / 11], atol=0.01)
-    np.testing.assert_allclose(frequencies[2], [2 / 5, 3 / 5, 0], atol=0.05)
+    np.testing.assert_allclose(frequencies[2], [2 / 11, 9 / 11, 0], atol=0.05)
     np.testing.assert_array_equal(frequencies[1], [1, 0, 0])
 
 

@@ -206,6 +206,22 @@ def test_ngram_lengths_are_drawn_with_inverse_length_probabilities(favor_shorter
     np.testing.assert_allclose(histogram, expected, atol=0.02)
 
 
+def test_span_running_past_the_last_unit_is_cut_there_as_in_the_original():
+    # [CLS] w1 w2 [SEP] with a budget of 2: one span [w1 w2] needs unit w1 visited first (p 1/2)
+    # and n >= 2 drawn over all of 1..3 (p 3/11 + 2/11), so p = 5/22; renormalizing n over the
+    # units left would give 1/6. 6000 rows: standard error 0.0054.
+    settings = masking.MaskingSettings(max_predictions_per_seq=20, masked_lm_prob=0.5)
+    masker = masking.Masker(settings, vocab_size=1000, mask_id=4,
+                            stream=masking.UniformStream(np.random.default_rng(5)))
+    ids = np.array([2, 10, 11, 3], np.int32)
+    starts = np.array([0, 1, 1, 0], bool)
+    special = np.array([True, False, False, True])
+    outcomes = [masker.mask(ids, starts, special).span_lengths_used for _ in range(6000)]
+    assert all(sorted(used) in ([2], [1, 1]) for used in outcomes)
+    share_of_one_span = sum(used == [2] for used in outcomes) / len(outcomes)
+    assert abs(share_of_one_span - 5 / 22) < 0.025
+
+
 def test_budget_counts_special_tokens_and_rounds_half_to_even():
     settings = masking.MaskingSettings(max_predictions_per_seq=20, masked_lm_prob=0.15)
     assert masking.num_to_predict(10, settings) == 2      # 1.5 -> 2

@@ -11,8 +11,9 @@ the NumPy twin used when masks are written into the records):
 2. `num_to_predict = min(max_predictions_per_seq, max(1, round(num_tokens * masked_lm_prob)))`,
    counting every real token, specials included, and rounding half to even.
 3. Units are visited in a uniformly random order. For unit `i` a length `n` is drawn from
-   `p(n) ∝ 1/n` (reversed when `favor_shorter_ngram` is False), restricted to the units left from
-   `i` to the end. The span is units `i .. i+n-1`. If it does not fit the remaining budget, `n-1`,
+   `p(n) ∝ 1/n` (reversed when `favor_shorter_ngram` is False) over all of 1..ngram; a span that
+   would run past the row's last unit is cut there, as in the original. The span is units
+   `i .. i+n-1`. If it does not fit the remaining budget, `n-1`,
    `n-2`, ... are tried; if nothing fits, or the span touches an already covered token, the unit
    is skipped. Otherwise all the span's tokens are covered, until the budget is reached.
 4. Each covered token becomes [MASK] with p 0.8, stays with p 0.1, becomes a random id with p 0.1.
@@ -98,7 +99,7 @@ class SpanChoices(NamedTuple):
     unit_order: int32 `[B, S]`; ranks `0 .. num_units-1` hold a permutation of the row's units
         (the order they are tried in); later ranks are padding.
     ngram_lengths: int32 `[B, S]`; the span length drawn for each unit (indexed by unit, not by
-        rank), already restricted to the units left; 0 past `num_units`.
+        rank), already cut at the row's last unit; 0 past `num_units`.
     """
 
     unit_order: tf.Tensor
@@ -185,7 +186,7 @@ def _num_to_predict(input_mask, config: MaskingConfig):
 
 # === Rule 3: random order, n-gram lengths, span selection ===
 def _ngram_probabilities(ngram: int, favor_shorter_ngram: bool) -> np.ndarray:
-    """p(n) for n = 1..ngram before restricting to the units left."""
+    """p(n) for n = 1..ngram."""
     weights = 1.0 / np.arange(1, ngram + 1)
     if not favor_shorter_ngram:
         weights = weights[::-1]
@@ -208,19 +209,19 @@ def _random_unit_order(seed, num_units, max_units: int):
 
 
 def _draw_ngram_lengths(seed, num_units, max_units: int, config: MaskingConfig):
-    """Inverse-CDF draw of n per unit, renormalized over the n that fit before the row's end."""
-    probabilities = _ngram_probabilities(config.ngram, config.favor_shorter_ngram)
-    cumulative = np.cumsum(probabilities)
+    """Inverse-CDF draw of n per unit over all of 1..ngram, then cut at the row's last unit.
+
+    Cutting (rather than renormalizing over the lengths that fit) is what the original does, so
+    the spans near a row's end have the same length distribution as in its records.
+    """
+    cumulative = np.cumsum(_ngram_probabilities(config.ngram, config.favor_shorter_ngram))
     units_left = num_units[:, None] - tf.range(max_units)[None, :]
     longest = tf.clip_by_value(units_left, 0, config.ngram)  # [B, U]
-    allowed_mass = tf.gather(tf.constant(np.concatenate([[0.0], cumulative]), tf.float32), longest)
-    target = tf.random.stateless_uniform(tf.shape(longest), seed) * allowed_mass
-    # n = 1 + how many of the cumulative thresholds C_1 .. C_{longest-1} the target has passed.
+    target = tf.random.stateless_uniform(tf.shape(longest), seed)
+    # n = 1 + how many of the cumulative thresholds C_1 .. C_{ngram-1} the target has passed.
     thresholds = tf.constant(cumulative[:-1], tf.float32)
-    may_grow_to = tf.range(2, config.ngram + 1)
-    passed = (target[..., None] >= thresholds) & (may_grow_to <= longest[..., None])
-    lengths = 1 + tf.reduce_sum(tf.cast(passed, tf.int32), axis=-1)
-    return tf.where(longest > 0, lengths, 0)
+    drawn = 1 + tf.reduce_sum(tf.cast(target[..., None] >= thresholds, tf.int32), axis=-1)
+    return tf.minimum(drawn, longest)
 
 
 def _select_spans(units: WordUnits, num_to_predict, choices: SpanChoices, config: MaskingConfig):

@@ -6,7 +6,9 @@ Rules (the in-graph twin in `dynamic_masking` follows the same ones):
 2. `num_to_predict = min(max_predictions_per_seq, max(1, round(len(tokens) * masked_lm_prob)))`,
    counting [CLS]/[SEP] in `len(tokens)` as the original does (round half to even, Python's round).
 3. Units are visited in a random order. At unit i a span length n in 1..ngram is drawn with
-   p(n) ∝ 1/n (reversed when `favor_shorter_ngram` is off), restricted to the units left from i.
+   p(n) ∝ 1/n (reversed when `favor_shorter_ngram` is off) over all of 1..ngram, as the original
+   does; a span that would run past the last unit is cut there (with 2 units left the span
+   covers both with p 3/11 + 2/11 = 5/11).
    If the span would pass the budget, n shrinks one at a time; if even one unit passes it, or a
    span unit is already covered, the candidate is skipped. Selection stops at the budget.
 4. Each selected position: 80% [MASK], 10% kept, 10% a uniformly random id in [0, vocab_size).
@@ -78,13 +80,9 @@ class Masker:
         self.vocab_size = vocab_size
         self.mask_id = mask_id
         self.stream = stream
-        p = ngram_probabilities(settings.ngram, settings.favor_shorter_ngram)
-        # cdf_by_room[r] is the CDF of n restricted to n <= r (r = units left, capped at ngram).
-        self._cdf_by_room = np.ones((settings.ngram + 1, settings.ngram))
-        for room in range(1, settings.ngram + 1):
-            restricted = p[:room] / p[:room].sum()
-            self._cdf_by_room[room, :room] = np.cumsum(restricted)
-            self._cdf_by_room[room, room - 1] = 1.0
+        cdf = np.cumsum(ngram_probabilities(settings.ngram, settings.favor_shorter_ngram))
+        cdf[-1] = 1.0  # a draw just below 1 must not fall past the last length
+        self._cdf = cdf
 
     def units(self, is_start: np.ndarray, candidate: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """Candidate positions and the index (into them) where each unit begins."""
@@ -106,10 +104,7 @@ class Masker:
 
         draws = self.stream.take(2 * num_units) if num_units else np.zeros(0)
         order = np.argsort(draws[:num_units], kind="stable").tolist()
-        room = np.minimum(settings.ngram, num_units - np.arange(num_units))
-        ngram_draws = draws[num_units:]
-        cdf = self._cdf_by_room[room]
-        drawn_all = ((ngram_draws[:, None] >= cdf).sum(axis=1) + 1).tolist()
+        drawn_all = (np.searchsorted(self._cdf, draws[num_units:], side="right") + 1).tolist()
 
         covered = bytearray(num_units)
         drawn: List[int] = []
@@ -120,6 +115,7 @@ class Masker:
                 break
             n = drawn_all[unit]
             drawn.append(n)
+            n = min(n, num_units - unit)  # the span stops at the last unit
             size = bounds[unit + n] - bounds[unit]
             while n > 1 and count + size > budget:
                 n -= 1
