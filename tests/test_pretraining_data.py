@@ -13,7 +13,7 @@ import tensorflow as tf
 
 import pretraining_testlib as lib
 from albert_tf.data import corpus, generation, instances, masking, meta as meta_lib
-from albert_tf.data.example_proto import encode_varints, serialize_example
+from albert_tf.data.example_proto import encode_varints, serialize_example, serialize_examples
 from albert_tf.data.tfrecord import TFRecordWriter
 
 testlib = lib.testlib
@@ -151,26 +151,36 @@ def _synthetic_sequence(rng, length, start_probability=0.6):
     return ids, starts, special
 
 
+def _synthetic_rows(rng, count, min_length=8, max_length=128, start_probability=0.6):
+    sequences = [_synthetic_sequence(rng, int(rng.integers(min_length, max_length)), start_probability)
+                 for _ in range(count)]
+    return sequences, masking.pad_rows(sequences, max_length)
+
+
+def _masker(settings, seed):
+    return masking.Masker(settings, vocab_size=1000, mask_id=4, rng=np.random.default_rng(seed))
+
+
 def test_masking_rules_hold_on_many_sequences():
     settings = masking.MaskingSettings(max_predictions_per_seq=20, masked_lm_prob=0.15)
     rng = np.random.default_rng(0)
-    masker = masking.Masker(settings, vocab_size=1000, mask_id=4, stream=masking.UniformStream(rng))
-    replaced = {"mask": 0, "kept": 0, "random": 0}
+    sequences, rows = _synthetic_rows(rng, 400)
+    result = _masker(settings, 1).mask_rows(rows)
     empty = 0
-    for _ in range(400):
-        length = int(rng.integers(8, 128))
-        ids, starts, special = _synthetic_sequence(rng, length)
-        result = masker.mask(ids, starts, special)
-        positions = np.array(result.positions, dtype=int)
+    for row, (ids, starts, special) in enumerate(sequences):
+        length = len(ids)
+        k = int(result.num_predictions[row])
+        positions = result.positions[row, :k].astype(int)
+        assert not result.positions[row, k:].any() and not result.labels[row, k:].any()
         budget = masking.num_to_predict(length, settings)
         # Zero only when every whole word is longer than the budget (as in the original).
         assert len(positions) <= budget
         empty += len(positions) == 0
         assert list(positions) == sorted(set(positions.tolist()))
-        assert not special[positions.astype(int)].any()
-        np.testing.assert_array_equal(result.labels, ids[positions])
+        assert not special[positions].any()
+        np.testing.assert_array_equal(result.labels[row, :k], ids[positions])
         untouched = np.setdiff1d(np.arange(length), positions)
-        np.testing.assert_array_equal(result.input_ids[untouched], ids[untouched])
+        np.testing.assert_array_equal(result.input_ids[row, untouched], ids[untouched])
         # whole words: a unit is either fully selected or not at all
         candidates = np.flatnonzero(~special)
         begins_unit = starts[candidates] == 1
@@ -180,30 +190,67 @@ def test_masking_rules_hold_on_many_sequences():
         for unit in np.unique(unit_id):
             members = chosen[unit_id == unit]
             assert members.all() or not members.any()
-        replaced["mask"] += result.replaced_with_mask
-        replaced["kept"] += result.kept
-        replaced["random"] += result.randomized
-        assert (result.input_ids[positions] == 4).sum() >= result.replaced_with_mask
     assert empty < 20
-    total = sum(replaced.values())
-    assert abs(replaced["mask"] / total - 0.8) < 0.03
-    assert abs(replaced["kept"] / total - 0.1) < 0.02 and abs(replaced["random"] / total - 0.1) < 0.02
+    total = result.num_predictions.sum()
+    assert result.replaced_with_mask + result.kept + result.randomized == total
+    masked_to_mask = sum((result.input_ids[r, result.positions[r, :k]] == 4).sum()
+                         for r, k in enumerate(result.num_predictions))
+    assert masked_to_mask >= result.replaced_with_mask
+    assert abs(result.replaced_with_mask / total - 0.8) < 0.03
+    assert abs(result.kept / total - 0.1) < 0.02 and abs(result.randomized / total - 0.1) < 0.02
+
+
+def _reference_selection(units, budget, order, drawn):
+    """Rule 3 row by row, as the original loop: `units` are lists of positions."""
+    covered, used = set(), []
+    for unit in order[:len(units)]:
+        if len(covered) >= budget:
+            break
+        n = min(drawn[unit], len(units) - unit)  # the span stops at the last unit
+        while n > 1 and len(covered) + sum(len(u) for u in units[unit:unit + n]) > budget:
+            n -= 1
+        span = [position for u in units[unit:unit + n] for position in u]
+        if len(covered) + len(span) > budget or not covered.isdisjoint(span):
+            continue
+        covered.update(span)
+        used.append(n)
+    return sorted(covered), used
+
+
+@pytest.mark.parametrize("whole_word, ngram, prob", [(True, 3, 0.15), (True, 4, 0.5), (False, 3, 0.3),
+                                                     (True, 1, 0.2)])
+def test_vectorized_selection_equals_the_row_by_row_loop(whole_word, ngram, prob):
+    settings = masking.MaskingSettings(max_predictions_per_seq=12, masked_lm_prob=prob, ngram=ngram,
+                                       do_whole_word_mask=whole_word)
+    rng = np.random.default_rng(ngram)
+    sequences, rows = _synthetic_rows(rng, 300, min_length=4, max_length=48, start_probability=0.5)
+    units = masking.word_units(rows, whole_word)
+    budget = masking.num_to_predict(rows.lengths, settings)
+    order = np.argsort(np.where(np.arange(48) < units.num_units[:, None], rng.random((300, 48)), 2),
+                       axis=1, kind="stable")
+    drawn = rng.integers(1, ngram + 1, size=(300, 48))
+    selection = masking.select_spans(units, budget, order, drawn, ngram)
+    used_total = np.zeros(ngram + 1, np.int64)
+    for row in range(300):
+        unit_of = units.unit_id[row]
+        row_units = [np.flatnonzero(unit_of == u).tolist() for u in range(units.num_units[row])]
+        expected, used = _reference_selection(row_units, budget[row], order[row].tolist(),
+                                              drawn[row].tolist())
+        got = np.flatnonzero((unit_of >= 0) & selection.covered_units[row, np.maximum(unit_of, 0)])
+        assert got.tolist() == expected, f"row {row}"
+        used_total += np.bincount(used, minlength=ngram + 1).astype(np.int64)
+    np.testing.assert_array_equal(selection.ngram_used, used_total)
 
 
 @pytest.mark.parametrize("favor_shorter, expected", [(True, [6 / 11, 3 / 11, 2 / 11]),
                                                       (False, [2 / 11, 3 / 11, 6 / 11])])
 def test_ngram_lengths_are_drawn_with_inverse_length_probabilities(favor_shorter, expected):
-    # Long sequences and a large budget, so truncation of n at the sequence end is rare.
     settings = masking.MaskingSettings(max_predictions_per_seq=400, masked_lm_prob=0.5,
                                        favor_shorter_ngram=favor_shorter)
     rng = np.random.default_rng(1)
-    masker = masking.Masker(settings, vocab_size=1000, mask_id=4, stream=masking.UniformStream(rng))
-    drawn = []
-    for _ in range(60):
-        ids, starts, special = _synthetic_sequence(rng, 500, start_probability=1.0)
-        drawn.extend(masker.mask(ids, starts, special).span_lengths_drawn)
-    histogram = np.bincount(drawn, minlength=4)[1:] / len(drawn)
-    np.testing.assert_allclose(histogram, expected, atol=0.02)
+    _, rows = _synthetic_rows(rng, 60, min_length=499, max_length=500, start_probability=1.0)
+    drawn = _masker(settings, 2).mask_rows(rows).ngram_drawn[1:]
+    np.testing.assert_allclose(drawn / drawn.sum(), expected, atol=0.02)
 
 
 def test_span_running_past_the_last_unit_is_cut_there_as_in_the_original():
@@ -211,15 +258,26 @@ def test_span_running_past_the_last_unit_is_cut_there_as_in_the_original():
     # and n >= 2 drawn over all of 1..3 (p 3/11 + 2/11), so p = 5/22; renormalizing n over the
     # units left would give 1/6. 6000 rows: standard error 0.0054.
     settings = masking.MaskingSettings(max_predictions_per_seq=20, masked_lm_prob=0.5)
-    masker = masking.Masker(settings, vocab_size=1000, mask_id=4,
-                            stream=masking.UniformStream(np.random.default_rng(5)))
-    ids = np.array([2, 10, 11, 3], np.int32)
-    starts = np.array([0, 1, 1, 0], bool)
-    special = np.array([True, False, False, True])
-    outcomes = [masker.mask(ids, starts, special).span_lengths_used for _ in range(6000)]
-    assert all(sorted(used) in ([2], [1, 1]) for used in outcomes)
-    share_of_one_span = sum(used == [2] for used in outcomes) / len(outcomes)
-    assert abs(share_of_one_span - 5 / 22) < 0.025
+    sequence = (np.array([2, 10, 11, 3], np.int32), np.array([0, 1, 1, 0], np.uint8),
+                np.array([True, False, False, True]))
+    result = _masker(settings, 5).mask_rows(masking.pad_rows([sequence] * 6000, 4))
+    assert (result.num_predictions == 2).all()
+    one_span, two_single = result.ngram_used[2], result.ngram_used[1]
+    assert one_span + two_single // 2 == 6000 and two_single % 2 == 0
+    assert abs(one_span / 6000 - 5 / 22) < 0.025
+
+
+def test_batch_serialization_equals_one_record_at_a_time():
+    rng = np.random.default_rng(3)
+    ints = {"input_ids": rng.integers(0, 40000, (50, 16)), "flags": rng.integers(0, 2, (50, 16)),
+            "large": rng.integers(-3, 1 << 40, (50, 2)), "label": rng.integers(0, 2, (50, 1))}
+    floats = {"weights": rng.random((50, 5))}
+    records = serialize_examples(ints, floats)
+    for row, record in enumerate(records):
+        assert record == serialize_example({k: v[row].tolist() for k, v in ints.items()},
+                                           {k: v[row].tolist() for k, v in floats.items()})
+    example = tf.train.Example.FromString(records[7])
+    assert list(example.features.feature["large"].int64_list.value) == ints["large"][7].tolist()
 
 
 def test_budget_counts_special_tokens_and_rounds_half_to_even():
@@ -385,19 +443,19 @@ def test_existing_dataset_is_not_overwritten_silently(tmp_path, corpus_file, ass
 def test_interrupted_run_leaves_no_shard_under_a_final_name(tmp_path, corpus_file, assets, monkeypatch):
     spec = generation.TokenizerSpec(spm_model_file=str(assets["spm"]))
     calls = {"n": 0}
-    real = generation.serialize_example
+    real = generation.serialize_examples
 
-    def failing(*args, **kwargs):
+    def failing(*args, **kwargs):  # the second dupe pass: the first is already in the shard
         calls["n"] += 1
-        if calls["n"] > 50:
+        if calls["n"] > 1:
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(generation, "serialize_example", failing)
+    monkeypatch.setattr(generation, "serialize_examples", failing)
     with pytest.raises(KeyboardInterrupt):
         _generate(tmp_path, corpus_file, spec)
     assert list((tmp_path / "out").iterdir()) == []
-    monkeypatch.setattr(generation, "serialize_example", real)
+    monkeypatch.setattr(generation, "serialize_examples", real)
     _, meta = _generate(tmp_path, corpus_file, spec)  # a rerun starts cleanly
     assert meta.instances > 0
 

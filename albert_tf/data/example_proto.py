@@ -94,4 +94,94 @@ def serialize_example(int_features: Mapping[str, Sequence[int]],
     return _delimited(1, b"".join(entries))
 
 
-__all__ = ["encode_varint", "encode_varints", "serialize_example"]
+# === Many records at once ===
+def _varint_table(limit: int):
+    """Varint bytes (padded to 3) and lengths of 0 .. limit-1, for vectorized lookups."""
+    values = np.arange(limit, dtype=np.int64)
+    lengths = 1 + (values >= 1 << 7) + (values >= 1 << 14)
+    groups = np.stack([(values >> shift) & 0x7F for shift in (0, 7, 14)], axis=-1)
+    groups[..., :2] |= (np.arange(2) < lengths[:, None] - 1) << 7
+    return groups.astype(np.uint8), lengths
+
+
+_TABLE_BYTES, _TABLE_LENGTHS = _varint_table(1 << 16)
+
+
+def _packed_varint_rows(values: np.ndarray):
+    """Row-wise packed varints of a 2-D int array: (all rows' bytes, per-row byte offsets [N + 1])."""
+    if values.min() >= 0 and values.max() < len(_TABLE_LENGTHS):  # token ids, positions
+        encoded, num_bytes = _TABLE_BYTES[values], _TABLE_LENGTHS[values]
+    else:
+        unsigned = values.astype(np.int64).view(np.uint64)  # negatives take 10 bytes, as in protobuf
+        num_bytes = np.ones(unsigned.shape, np.int64)
+        for k in range(1, 10):
+            num_bytes += unsigned >= np.uint64(1 << (7 * k))
+        widest = int(num_bytes.max())
+        groups = np.stack([(unsigned >> np.uint64(7 * k)) & np.uint64(0x7F) for k in range(widest)], -1)
+        continues = np.arange(widest) < (num_bytes[..., None] - 1)
+        encoded = (groups | (continues.astype(np.uint64) << np.uint64(7))).astype(np.uint8)
+    used = np.arange(encoded.shape[-1]) < num_bytes[..., None]
+    data = encoded[used].tobytes()  # row-major: rows stay in order
+    offsets = np.zeros(len(values) + 1, np.int64)
+    np.cumsum(num_bytes.sum(axis=1), out=offsets[1:])
+    return data, offsets.tolist()
+
+
+def _fixed_rows(matrix: np.ndarray):
+    """Rows of equal byte length: (all bytes, offsets)."""
+    row_bytes = matrix.shape[1] * matrix.itemsize
+    return matrix.tobytes(), list(range(0, (len(matrix) + 1) * row_bytes, row_bytes))
+
+
+def _feature_rows(values: np.ndarray, is_float: bool):
+    if is_float:
+        return _fixed_rows(np.ascontiguousarray(values, dtype="<f4"))
+    if values.size == 0 or (values.min() >= 0 and values.max() < 0x80):
+        return _fixed_rows(np.ascontiguousarray(values, dtype=np.uint8))  # one byte per value
+    return _packed_varint_rows(values)
+
+
+def _entry_prefix(name: str, is_float: bool, payload_size: int) -> bytes:
+    """The bytes of a feature-map entry up to its packed values (which follow it directly)."""
+    value_field = _delimited(1, b"\0" * payload_size) if payload_size else b""
+    feature = _delimited(2 if is_float else 3, value_field)
+    entry = _delimited(1, _key_field(name) + _delimited(2, feature))
+    return entry[:len(entry) - payload_size]
+
+
+def serialize_examples(int_features: Mapping[str, np.ndarray],
+                       float_features: Mapping[str, np.ndarray] = None) -> list:
+    """`serialize_example` for N records given as `[N, L]` arrays per feature (same bytes)."""
+    float_features = float_features or {}
+    overlap = set(int_features) & set(float_features)
+    if overlap:
+        raise ValueError(f"features given twice: {sorted(overlap)}")
+    columns = []  # per feature: (data, offsets, prefix by payload size)
+    num_records = None
+    for name in sorted({**int_features, **float_features}):
+        is_float = name in float_features
+        values = np.asarray(float_features[name] if is_float else int_features[name])
+        if values.ndim != 2 or (num_records is not None and len(values) != num_records):
+            raise ValueError(f"feature {name!r}: expected [num_records, length], got {values.shape}")
+        num_records = len(values)
+        data, offsets = _feature_rows(values, is_float)
+        columns.append((data, offsets, functools.partial(_entry_prefix, name, is_float)))
+    if not columns:
+        return []
+    prefixes = [{} for _ in columns]
+    records = []
+    for row in range(num_records):
+        parts = []
+        for (data, offsets, make_prefix), cache in zip(columns, prefixes):
+            begin, end = offsets[row], offsets[row + 1]
+            prefix = cache.get(end - begin)
+            if prefix is None:
+                prefix = cache[end - begin] = make_prefix(end - begin)
+            parts.append(prefix)
+            parts.append(data[begin:end])
+        body = b"".join(parts)
+        records.append(_delimited(1, body))
+    return records
+
+
+__all__ = ["encode_varint", "encode_varints", "serialize_example", "serialize_examples"]

@@ -21,7 +21,7 @@ import numpy as np
 from albert_tf import __version__
 from albert_tf.data import corpus, instances as instances_lib, masking, meta as meta_lib
 from albert_tf.data import word_boundaries
-from albert_tf.data.example_proto import serialize_example
+from albert_tf.data.example_proto import serialize_examples
 from albert_tf.data.statistics import GenerationStats
 from albert_tf.data.tfrecord import TEMP_PREFIX, TFRecordWriter
 from albert_tf.tokenization.assets import CONFIG_NAME as TOKENIZER_CONFIG
@@ -175,26 +175,36 @@ def _tokenize_documents(documents_lines, tokenizer, table, segmenter, stats):
     return documents
 
 
-def _features(instance, masked, settings, pad_id):
-    length = len(instance.input_ids)
-    pad = settings.max_seq_length - length
-    ids = masked.input_ids if masked is not None else instance.input_ids
-    zeros = bytes(pad)
-    ints = {  # 0/1 features go pre-packed: one byte per value
-        "input_ids": ids.tolist() + [pad_id] * pad,
-        "input_mask": b"\x01" * length + zeros,
-        "segment_ids": instance.segment_ids.astype(np.uint8).tobytes() + zeros,
-        "token_boundary": instance.is_start.astype(np.uint8).tobytes() + zeros,
-        "next_sentence_labels": bytes([instance.label]),
+def _pass_records(pass_instances, masker, settings, pad_id, stats) -> list:
+    """Serialized Examples for one shuffled dupe pass (masked, unless masking is dynamic)."""
+    width = settings.max_seq_length
+    packed = instances_lib.pack_instances(pass_instances, width)
+    rows = masking.PaddedRows(packed.input_ids, packed.is_start, packed.special, packed.lengths)
+    real = np.arange(width)[None, :] < rows.lengths[:, None]
+    ints = {
+        "input_mask": real.astype(np.uint8),
+        "segment_ids": packed.segment_ids,
+        "token_boundary": rows.is_start.astype(np.uint8),
+        "next_sentence_labels": np.array([[i.label] for i in pass_instances], np.uint8),
     }
     floats = {}
-    if masked is not None:
-        k = len(masked.positions)
-        rest = settings.max_predictions_per_seq - k
-        ints["masked_lm_positions"] = masked.positions + [0] * rest
-        ints["masked_lm_ids"] = masked.labels + [0] * rest
-        floats["masked_lm_weights"] = [1.0] * k + [0.0] * rest
-    return ints, floats
+    input_ids = rows.input_ids
+    if masker is not None:
+        masked = masker.mask_rows(rows)
+        input_ids = masked.input_ids
+        ints["masked_lm_positions"] = masked.positions
+        ints["masked_lm_ids"] = masked.labels
+        slots = np.arange(settings.max_predictions_per_seq)[None, :]
+        floats["masked_lm_weights"] = (slots < masked.num_predictions[:, None]).astype(np.float32)
+        _count_masking(stats, masked)
+    ints["input_ids"] = np.where(real, input_ids, pad_id)
+    stats.instances += len(pass_instances)
+    stats.real_tokens += int(rows.lengths.sum())
+    for instance in pass_instances:
+        stats.truncated_instances += instance.truncated
+        stats.label_one += instance.label
+        stats.b_from_other_document += instance.b_from_other_document
+    return serialize_examples(ints, floats)
 
 
 def process_unit(job) -> UnitResult:
@@ -222,38 +232,27 @@ def process_unit(job) -> UnitResult:
     masker = None
     if not settings.dynamic_masking:
         masker = masking.Masker(settings.masking_settings, tokenizer.vocab_size, tokenizer.mask_id,
-                                masking.UniformStream(masking_rng))
+                                masking_rng)
     with TFRecordWriter(output_path) as writer:
         for _ in range(settings.dupe_factor):
             pass_instances = []
             for index in range(len(documents)):
                 pass_instances.extend(builder.from_document(documents, index))
             python_rng.shuffle(pass_instances)
-            for instance in pass_instances:
-                masked = None
-                if masker is not None:
-                    masked = masker.mask(instance.input_ids, instance.is_start, instance.special)
-                    _count_masking(stats, masked)
-                ints, floats = _features(instance, masked, settings, tokenizer.pad_id)
-                writer.write(serialize_example(ints, floats))
-                stats.instances += 1
-                stats.real_tokens += len(instance.input_ids)
-                stats.truncated_instances += instance.truncated
-                stats.label_one += instance.label
-                stats.b_from_other_document += instance.b_from_other_document
+            for record in _pass_records(pass_instances, masker, settings, tokenizer.pad_id, stats):
+                writer.write(record)
     return UnitResult(unit.index, os.path.basename(output_path), writer.num_records, writer.sha256,
                       writer.num_bytes, stats, warnings)
 
 
-def _count_masking(stats, masked):
-    stats.predictions += len(masked.positions)
+def _count_masking(stats, masked: masking.MaskedRows):
+    stats.predictions += int(masked.num_predictions.sum())
     stats.replaced_with_mask += masked.replaced_with_mask
     stats.kept_original += masked.kept
     stats.replaced_random += masked.randomized
-    for n in masked.span_lengths_drawn:
-        stats.ngram_drawn[n] += 1
-    for n in masked.span_lengths_used:
-        stats.ngram_used[n] += 1
+    for counter, histogram in ((stats.ngram_drawn, masked.ngram_drawn), (stats.ngram_used, masked.ngram_used)):
+        for n in np.flatnonzero(histogram):
+            counter[int(n)] += int(histogram[n])
 
 
 # === Main process ===

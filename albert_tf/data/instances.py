@@ -15,7 +15,7 @@ The algorithm of the original generator, per document:
 
 import dataclasses
 import random
-from typing import List, Sequence, Tuple
+from typing import List, NamedTuple, Sequence, Tuple
 
 import numpy as np
 
@@ -32,15 +32,63 @@ class PairSettings:
 
 @dataclasses.dataclass
 class Instance:
-    """One packed, unmasked example."""
+    """One unmasked example: `[CLS] A [SEP] B [SEP]` (A and B already truncated)."""
 
-    input_ids: np.ndarray      # [CLS] A [SEP] B [SEP], int32, unpadded
-    segment_ids: np.ndarray
-    is_start: np.ndarray       # word-start flags; 1 on [CLS]/[SEP]
-    special: np.ndarray        # bool: [CLS]/[SEP] positions
+    a: Segment
+    b: Segment
     label: int                 # 1 = swapped (SOP) or random next (NSP)
     truncated: bool
     b_from_other_document: bool
+    cls_id: int
+    sep_id: int
+
+    # One instance's arrays (tests, small jobs); `pack_instances` builds many at once.
+    @property
+    def input_ids(self) -> np.ndarray:
+        return np.concatenate([[self.cls_id], self.a[0], [self.sep_id], self.b[0], [self.sep_id]]).astype(np.int32)
+
+    @property
+    def is_start(self) -> np.ndarray:  # 1 on [CLS]/[SEP]
+        return np.concatenate([[1], self.a[1], [1], self.b[1], [1]]).astype(np.uint8)
+
+    @property
+    def special(self) -> np.ndarray:
+        special = np.zeros(len(self.a[0]) + len(self.b[0]) + 3, bool)
+        special[[0, len(self.a[0]) + 1, -1]] = True
+        return special
+
+    @property
+    def segment_ids(self) -> np.ndarray:
+        return (np.arange(len(self.a[0]) + len(self.b[0]) + 3) >= len(self.a[0]) + 2).astype(np.int32)
+
+
+class PackedInstances(NamedTuple):
+    """Instances laid out as `[N, width]` arrays, zero padded."""
+    input_ids: np.ndarray    # int32
+    is_start: np.ndarray     # bool
+    special: np.ndarray      # bool
+    segment_ids: np.ndarray  # uint8
+    lengths: np.ndarray      # int64 [N]
+
+
+def pack_instances(instances: Sequence[Instance], width: int) -> PackedInstances:
+    """All instances at once: one concatenation per field instead of several per instance."""
+    num = len(instances)
+    len_a = np.array([len(i.a[0]) for i in instances], np.int64)
+    len_b = np.array([len(i.b[0]) for i in instances], np.int64)
+    lengths = len_a + len_b + 3
+    columns = np.arange(width)[None, :]
+    real = columns < lengths[:, None]
+    input_ids = np.zeros((num, width), np.int32)
+    is_start = np.zeros((num, width), bool)
+    if num:
+        cls, sep = np.array([instances[0].cls_id], np.int32), np.array([instances[0].sep_id], np.int32)
+        one = np.ones(1, np.uint8)
+        input_ids[real] = np.concatenate([part for i in instances for part in (cls, i.a[0], sep, i.b[0], sep)])
+        is_start[real] = np.concatenate([part for i in instances for part in (one, i.a[1], one, i.b[1], one)])
+    special = real & ((columns == 0) | (columns == len_a[:, None] + 1) | (columns == lengths[:, None] - 1))
+    segment_ids = (real & (columns >= len_a[:, None] + 2)).astype(np.uint8)
+    return PackedInstances(input_ids, is_start, special, segment_ids, lengths)
 
 
 def _concat(segments: Sequence[Segment]) -> Segment:
@@ -99,8 +147,8 @@ class PairBuilder:
         self.settings = settings
         self.rng = rng
         self.numpy_rng = numpy_rng
-        self._cls = (np.array([cls_id], np.int32), np.array([1], np.uint8))
-        self._sep = (np.array([sep_id], np.int32), np.array([1], np.uint8))
+        self.cls_id = cls_id
+        self.sep_id = sep_id
 
     def from_document(self, documents: Sequence[Document], index: int) -> List[Instance]:
         rng, settings = self.rng, self.settings
@@ -148,12 +196,5 @@ class PairBuilder:
         a_front, a_back, b_front, b_back = truncate_pair(len(a[0]), len(b[0]), max_tokens, self.numpy_rng)
         a = (a[0][a_front:len(a[0]) - a_back], a[1][a_front:len(a[1]) - a_back])
         b = (b[0][b_front:len(b[0]) - b_back], b[1][b_front:len(b[1]) - b_back])
-        parts = (self._cls, a, self._sep, b, self._sep)
-        ids = np.concatenate([p[0] for p in parts])
-        starts = np.concatenate([p[1] for p in parts])
-        segment_ids = np.zeros(len(ids), np.int32)
-        segment_ids[len(a[0]) + 2:] = 1
-        special = np.zeros(len(ids), bool)
-        special[[0, len(a[0]) + 1, len(ids) - 1]] = True
-        return Instance(ids, segment_ids, starts, special, label, bool(a_front + a_back + b_front + b_back),
-                        from_other)
+        return Instance(a, b, label, bool(a_front + a_back + b_front + b_back), from_other,
+                        self.cls_id, self.sep_id)

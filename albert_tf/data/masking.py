@@ -14,10 +14,14 @@ Rules (the in-graph twin in `dynamic_masking` follows the same ones):
 4. Each selected position: 80% [MASK], 10% kept, 10% a uniformly random id in [0, vocab_size).
 The original draws n from an unseeded NumPy call; here every draw comes from the unit's seeded
 generator, so output is reproducible.
+
+Rule 3 is a greedy walk that is sequential within a row, so it is vectorized across rows: step k
+tries the k-th unit of every row still under budget at once. A dupe pass of a work unit (thousands
+of rows) is masked in one call; per-row Python work would cost more than everything else together.
 """
 
 import dataclasses
-from typing import List, Tuple
+from typing import List, NamedTuple
 
 import numpy as np
 
@@ -37,109 +41,167 @@ def ngram_probabilities(ngram: int, favor_shorter: bool) -> np.ndarray:
     return p if favor_shorter else p[::-1].copy()
 
 
-def num_to_predict(num_tokens: int, settings: MaskingSettings) -> int:
-    return min(settings.max_predictions_per_seq, max(1, int(round(num_tokens * settings.masked_lm_prob))))
+def num_to_predict(num_tokens, settings: MaskingSettings):
+    """Rule 2 for an int or an int array (np.round rounds half to even, as Python's round)."""
+    wanted = np.maximum(1, np.round(np.asarray(num_tokens) * settings.masked_lm_prob).astype(np.int64))
+    budget = np.minimum(settings.max_predictions_per_seq, wanted)
+    return int(budget) if budget.ndim == 0 else budget
 
 
-class UniformStream:
-    """Uniform [0, 1) floats drawn in large blocks from a seeded generator (per-call cost matters)."""
+class PaddedRows(NamedTuple):
+    """Packed sequences padded to `[N, S]`; `lengths[i]` real tokens in row i."""
+    input_ids: np.ndarray  # int32
+    is_start: np.ndarray   # bool: the token starts a word
+    special: np.ndarray    # bool: [CLS]/[SEP]
+    lengths: np.ndarray    # int64 [N]
 
-    def __init__(self, rng: np.random.Generator, block: int = 1 << 16):
-        self._rng = rng
-        self._block = block
-        self._buffer = rng.random(block)
-        self._pos = 0
 
-    def take(self, n: int) -> np.ndarray:
-        if self._pos + n > len(self._buffer):
-            rest = self._buffer[self._pos:]
-            self._buffer = np.concatenate([rest, self._rng.random(max(self._block, n))])
-            self._pos = 0
-        out = self._buffer[self._pos:self._pos + n]
-        self._pos += n
-        return out
+class WordUnits(NamedTuple):
+    unit_id: np.ndarray    # int64 [N, S]: the unit of each candidate token, -1 elsewhere
+    unit_sizes: np.ndarray  # int64 [N, S]: tokens per unit, 0 past the row's last unit
+    num_units: np.ndarray  # int64 [N]
+
+
+class SpanSelection(NamedTuple):
+    covered_units: np.ndarray  # bool [N, S]
+    ngram_drawn: np.ndarray    # int64 [ngram + 1]: how often each n was drawn
+    ngram_used: np.ndarray     # int64 [ngram + 1]: span lengths actually masked
 
 
 @dataclasses.dataclass
-class MaskedInstance:
-    input_ids: np.ndarray
-    positions: List[int]
-    labels: List[int]
-    span_lengths_drawn: List[int]
-    span_lengths_used: List[int]
+class MaskedRows:
+    input_ids: np.ndarray        # int32 [N, S] after replacement
+    positions: np.ndarray        # int32 [N, P] ascending, zero padded
+    labels: np.ndarray           # int32 [N, P] original ids, zero padded
+    num_predictions: np.ndarray  # int64 [N]
+    ngram_drawn: np.ndarray
+    ngram_used: np.ndarray
     replaced_with_mask: int
     kept: int
     randomized: int
 
 
-class Masker:
-    """Applies the rules above to one packed sequence at a time."""
+def word_units(rows: PaddedRows, whole_word: bool) -> WordUnits:
+    """Rule 1: a candidate opens a unit if it starts a word (or is the row's first candidate)."""
+    num_rows, width = rows.input_ids.shape
+    candidate = ~rows.special & (np.arange(width)[None, :] < rows.lengths[:, None])
+    if whole_word:
+        first_candidate = candidate & (np.cumsum(candidate, axis=1) == 1)
+        opens_unit = candidate & (rows.is_start | first_candidate)
+    else:
+        opens_unit = candidate
+    unit_index = np.cumsum(opens_unit, axis=1) - 1
+    unit_id = np.where(candidate, unit_index, -1)
+    flat = (np.arange(num_rows)[:, None] * width + unit_id)[candidate]
+    unit_sizes = np.bincount(flat, minlength=num_rows * width).reshape(num_rows, width)
+    return WordUnits(unit_id, unit_sizes, opens_unit.sum(axis=1))
 
-    def __init__(self, settings: MaskingSettings, vocab_size: int, mask_id: int, stream: UniformStream):
+
+def select_spans(units: WordUnits, budget: np.ndarray, unit_order: np.ndarray,
+                 ngram_lengths: np.ndarray, ngram: int) -> SpanSelection:
+    """Rule 3, given the random choices.
+
+    `unit_order[i, :num_units[i]]` is the order row i's units are tried in; `ngram_lengths[i, u]`
+    is the n drawn for unit u (1..ngram, before cutting at the row's end).
+    """
+    num_rows, width = units.unit_sizes.shape
+    # span_end_offset[i, u + n] - span_end_offset[i, u] = tokens in units u .. u+n-1.
+    offsets = np.zeros((num_rows, width + ngram + 1), np.int64)
+    np.cumsum(units.unit_sizes, axis=1, out=offsets[:, 1:width + 1])
+    offsets[:, width + 1:] = offsets[:, width:width + 1]
+    covered = np.zeros((num_rows, width + ngram), bool)
+    count = np.zeros(num_rows, np.int64)
+    drawn_hist = np.zeros(ngram + 1, np.int64)
+    used_hist = np.zeros(ngram + 1, np.int64)
+    active = np.flatnonzero(units.num_units > 0)
+    for rank in range(width):
+        active = active[(count[active] < budget[active]) & (rank < units.num_units[active])]
+        if not active.size:
+            break
+        unit = unit_order[active, rank]
+        drawn = ngram_lengths[active, unit]
+        drawn_hist += np.bincount(drawn, minlength=ngram + 1)
+        longest = np.minimum(drawn, units.num_units[active] - unit)  # cut at the last unit
+        room = budget[active] - count[active]
+        start = offsets[active, unit]
+        # The longest n' <= n whose span fits the budget (span sizes grow with n').
+        length = np.zeros(active.size, np.int64)
+        for n in range(1, ngram + 1):
+            fits = (n <= longest) & (offsets[active, unit + n] - start <= room)
+            length = np.where(fits, n, length)
+        overlaps = np.zeros(active.size, bool)
+        for step in range(ngram):
+            overlaps |= (step < length) & covered[active, unit + step]
+        take = (length > 0) & ~overlaps
+        rows, unit, length = active[take], unit[take], length[take]
+        for step in range(ngram):
+            extends = step < length
+            covered[rows[extends], unit[extends] + step] = True
+        count[rows] += offsets[rows, unit + length] - offsets[rows, unit]
+        used_hist += np.bincount(length, minlength=ngram + 1)
+    return SpanSelection(covered[:, :width], drawn_hist, used_hist)
+
+
+class Masker:
+    """Applies the rules above to batches of packed sequences, drawing from one seeded generator."""
+
+    def __init__(self, settings: MaskingSettings, vocab_size: int, mask_id: int, rng: np.random.Generator):
         self.settings = settings
         self.vocab_size = vocab_size
         self.mask_id = mask_id
-        self.stream = stream
+        self.rng = rng
         cdf = np.cumsum(ngram_probabilities(settings.ngram, settings.favor_shorter_ngram))
         cdf[-1] = 1.0  # a draw just below 1 must not fall past the last length
         self._cdf = cdf
 
-    def units(self, is_start: np.ndarray, candidate: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        """Candidate positions and the index (into them) where each unit begins."""
-        positions = np.flatnonzero(candidate)
-        if self.settings.do_whole_word_mask and len(positions):
-            begins = np.flatnonzero(is_start[positions])
-            if not len(begins) or begins[0] != 0:
-                begins = np.concatenate([[0], begins])
-        else:
-            begins = np.arange(len(positions))
-        return positions, begins
-
-    def mask(self, input_ids: np.ndarray, is_start: np.ndarray, special: np.ndarray) -> MaskedInstance:
+    def mask_rows(self, rows: PaddedRows) -> MaskedRows:
         settings = self.settings
-        positions, begins = self.units(is_start, ~special)
-        num_units = len(begins)
-        budget = num_to_predict(len(input_ids), settings)
-        bounds = np.append(begins, len(positions)).tolist()  # unit u = positions[bounds[u]:bounds[u+1]]
+        num_rows, width = rows.input_ids.shape
+        units = word_units(rows, settings.do_whole_word_mask)
+        budget = num_to_predict(rows.lengths, settings)
+        budget = np.atleast_1d(budget)
 
-        draws = self.stream.take(2 * num_units) if num_units else np.zeros(0)
-        order = np.argsort(draws[:num_units], kind="stable").tolist()
-        drawn_all = (np.searchsorted(self._cdf, draws[num_units:], side="right") + 1).tolist()
+        # Sorting iid scores gives each row a uniformly random order; missing units sort last.
+        scores = self.rng.random((num_rows, width))
+        scores[np.arange(width)[None, :] >= units.num_units[:, None]] = 2.0
+        unit_order = np.argsort(scores, axis=1, kind="stable")
+        ngram_lengths = np.searchsorted(self._cdf, self.rng.random((num_rows, width)), side="right") + 1
+        selection = select_spans(units, budget, unit_order, ngram_lengths, settings.ngram)
 
-        covered = bytearray(num_units)
-        drawn: List[int] = []
-        used: List[int] = []
-        count = 0
-        for unit in order:
-            if count >= budget:
-                break
-            n = drawn_all[unit]
-            drawn.append(n)
-            n = min(n, num_units - unit)  # the span stops at the last unit
-            size = bounds[unit + n] - bounds[unit]
-            while n > 1 and count + size > budget:
-                n -= 1
-                size = bounds[unit + n] - bounds[unit]
-            if count + size > budget or any(covered[unit:unit + n]):
-                continue
-            covered[unit:unit + n] = b"\x01" * n
-            used.append(n)
-            count += size
+        row_index = np.arange(num_rows)[:, None]
+        chosen = (units.unit_id >= 0) & selection.covered_units[row_index, np.maximum(units.unit_id, 0)]
+        chosen_rows, chosen_cols = np.nonzero(chosen)  # row-major: ascending positions per row
+        num_predictions = chosen.sum(axis=1)
+        slot = (np.cumsum(chosen, axis=1) - 1)[chosen_rows, chosen_cols]
+        positions = np.zeros((num_rows, settings.max_predictions_per_seq), np.int32)
+        labels = np.zeros_like(positions)
+        positions[chosen_rows, slot] = chosen_cols
+        labels[chosen_rows, slot] = rows.input_ids[chosen_rows, chosen_cols]
 
-        unit_sizes = np.diff(bounds)
-        chosen_array = positions[np.repeat(np.frombuffer(bytes(covered), np.uint8), unit_sizes) == 1]
-        chosen = chosen_array.tolist()
-        output = input_ids.copy()
-        labels = input_ids[chosen_array].tolist()
-        k = len(chosen)
-        masked = kept = randomized = 0
-        if k:
-            replace = self.stream.take(3 * k)
-            as_mask = replace[:k] < 0.8
-            keep = ~as_mask & (replace[k:2 * k] < 0.5)
-            randomize = ~as_mask & ~keep
-            random_ids = np.minimum((replace[2 * k:] * self.vocab_size).astype(np.int64), self.vocab_size - 1)
-            output[chosen_array[as_mask]] = self.mask_id
-            output[chosen_array[randomize]] = random_ids[randomize]
-            masked, kept, randomized = int(as_mask.sum()), int(keep.sum()), int(randomize.sum())
-        return MaskedInstance(output, chosen, labels, drawn, used, masked, kept, randomized)
+        output = rows.input_ids.copy()
+        k = chosen_rows.size
+        draws = self.rng.random((3, k))
+        as_mask = draws[0] < 0.8
+        keep = ~as_mask & (draws[1] < 0.5)
+        randomize = ~as_mask & ~keep
+        random_ids = np.minimum((draws[2] * self.vocab_size).astype(np.int64), self.vocab_size - 1)
+        output[chosen_rows[as_mask], chosen_cols[as_mask]] = self.mask_id
+        output[chosen_rows[randomize], chosen_cols[randomize]] = random_ids[randomize]
+        return MaskedRows(output, positions, labels, num_predictions, selection.ngram_drawn,
+                          selection.ngram_used, int(as_mask.sum()), int(keep.sum()), int(randomize.sum()))
+
+
+def pad_to_width(arrays: List[np.ndarray], lengths: np.ndarray, width: int, dtype) -> np.ndarray:
+    """1-D arrays of `lengths` -> `[N, width]`, zero padded."""
+    out = np.zeros((len(arrays), width), dtype)
+    if arrays:
+        out[np.arange(width)[None, :] < lengths[:, None]] = np.concatenate(arrays)
+    return out
+
+
+def pad_rows(sequences: List[tuple], width: int) -> PaddedRows:
+    """`(input_ids, is_start, special)` triples of equal-length 1-D arrays -> `PaddedRows`."""
+    lengths = np.array([len(ids) for ids, _, _ in sequences], np.int64)
+    return PaddedRows(pad_to_width([s[0] for s in sequences], lengths, width, np.int32),
+                      pad_to_width([s[1] for s in sequences], lengths, width, bool),
+                      pad_to_width([s[2] for s in sequences], lengths, width, bool), lengths)

@@ -19,7 +19,7 @@ from albert_tf.tokenization import unicode_tables
 
 @functools.lru_cache(maxsize=None)
 def _drop_combining_table():
-    return unicode_tables.translate_table(delete=unicode_tables.combining_marks())
+    return unicode_tables.LazyDeletionTable(lambda char: unicodedata.combining(char) != 0)
 
 
 def _strip_accents(text):

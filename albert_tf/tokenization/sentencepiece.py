@@ -31,11 +31,9 @@ def digit_comma_rewrites(sp):
     not in the vocabulary maps to `<unk>`, exactly like the reference's `PieceToId`.
     """
     table = {}
-    for i in range(sp.get_piece_size()):
-        if sp.is_control(i) or sp.is_unknown(i):
-            continue
-        piece = sp.id_to_piece(i)
-        if not _is_digit_comma_piece(piece):
+    pieces = sp.id_to_piece(list(range(sp.get_piece_size())))  # one call: start-up time matters
+    for i, piece in enumerate(pieces):
+        if not _is_digit_comma_piece(piece) or sp.is_control(i) or sp.is_unknown(i):
             continue
         sub = sp.encode(piece[:-1].replace(SPIECE_UNDERLINE, ""), out_type=str)
         if piece[0] != SPIECE_UNDERLINE and sub and sub[0][0] == SPIECE_UNDERLINE:

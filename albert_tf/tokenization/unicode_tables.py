@@ -122,6 +122,24 @@ def re2_class(code_points, negate=False):
     return "[" + ("^" if negate else "") + "".join(parts) + "]"
 
 
+class LazyDeletionTable(dict):
+    """A `str.translate` table deleting the characters `predicate` accepts, filled on first sight.
+
+    Scanning all of Unicode up front costs ~0.5 s per process; text uses a few hundred distinct
+    characters, so deciding per character when it first appears is far cheaper (`str.translate`
+    looks characters up with `[]`, so `__missing__` runs once per new character).
+    """
+
+    def __init__(self, predicate):
+        super().__init__()
+        self._predicate = predicate
+
+    def __missing__(self, code_point):
+        value = None if self._predicate(chr(code_point)) else code_point
+        self[code_point] = value
+        return value
+
+
 def translate_table(delete=(), to_space=()):
     """A `str.translate` table: C-speed deletion / mapping for the Python fast paths."""
     table = {cp: None for cp in delete}
