@@ -253,12 +253,12 @@ def ours_available(python):
     return True, ""
 
 
-def ours_cmd(args, inputs, out_dir):
+def ours_cmd(args, inputs, out_dir, extra_args=""):
     return [args.ours_python, "-m", OURS_MODULE,
             f"--input_file={','.join(inputs)}", f"--output_dir={out_dir}",
             f"--spm_model_file={args.spm_model}", "--do_lower_case=true",
             *(f"--{k}={v}" for k, v in SETTINGS.items()),
-            f"--num_workers={args.workers}"]
+            f"--num_workers={args.workers}", *extra_args.split()]
 
 
 def peer_cmd(args, inputs, out_dir, tokenization, vocab_txt):
@@ -434,6 +434,9 @@ def main(argv=None):
                     default="wordpiece")
     ap.add_argument("--peer-args", default="",
                     help="extra peer flags, e.g. '--do_whole_word_mask=True --max_ngram_size=3'")
+    ap.add_argument("--ours-args", action="append", default=None,
+                    help="extra albert-tf flags for one albert-tf run per use, e.g. '--unit_mb=1' "
+                         "('' = defaults); default: one run with defaults")
     ap.add_argument("--tools", default="peer,ours", help="comma list of peer, ours")
     ap.add_argument("--peer-timeout", type=float, default=1800.0, help="seconds per peer run")
     ap.add_argument("--ours-timeout", type=float, default=1800.0, help="seconds per albert-tf run")
@@ -488,7 +491,8 @@ def main(argv=None):
                 for tok in peer_toks:
                     plan.append(("peer", tok))
             if "ours" in tools:
-                plan.append(("ours", None))
+                for extra in args.ours_args or [""]:
+                    plan.append(("ours", extra))
             for kind, tok in plan:
                 if kind == "peer":
                     name = ("Model Garden (WordPiece" if tok == "wordpiece"
@@ -498,14 +502,14 @@ def main(argv=None):
                         rows.append(dict(scale=scale, mb=mb, tool=name, status="not available"))
                         continue
                 else:
-                    name = f"albert-tf ({args.workers} workers)"
+                    name = f"albert-tf ({args.workers} workers" + (f", {tok})" if tok else ")")
                     if not have_ours:
                         rows.append(dict(scale=scale, mb=mb, tool=name, status="not available"))
                         continue
                 out_dir = Path(tempfile.mkdtemp(prefix=f"{kind}_x{scale}_", dir="/tmp"))
-                log = work / f"{kind}_{tok or 'spm'}_x{scale}.log"
+                log = work / f"{kind}_{len(rows)}_x{scale}.log"
                 cmd = (peer_cmd(args, inputs, str(out_dir), tok, str(vocab_txt))
-                       if kind == "peer" else ours_cmd(args, inputs, str(out_dir)))
+                       if kind == "peer" else ours_cmd(args, inputs, str(out_dir), tok))
                 timeout = args.peer_timeout if kind == "peer" else args.ours_timeout
                 print(f"[{time.strftime('%H:%M:%S')}] {scale}x {name}: {mb:.2f} MB ...",
                       file=sys.stderr, flush=True)

@@ -40,7 +40,8 @@ flags.DEFINE_bool("zh_whole_word_mask", False, "Chinese whole-word masking with 
 flags.DEFINE_bool("dynamic_masking", False, "Write unmasked records; the reader masks on the fly.")
 flags.DEFINE_integer("random_seed", 12345, "Seed of every random draw.")
 flags.DEFINE_integer("num_workers", 1, "Worker processes (output does not depend on this).")
-flags.DEFINE_integer("unit_mb", 8, "Text per work unit and shard, in MB; bounds each worker's memory.")
+flags.DEFINE_integer("unit_mb", 1, "Text per work unit and shard, in MB; bounds each worker's memory. "
+                     "Small units also balance the load across workers.")
 flags.DEFINE_integer("max_line_chars", 1_000_000, "Longer lines are skipped and counted.")
 flags.DEFINE_enum("invalid_utf8", "error", ["error", "skip"], "On invalid UTF-8: stop (naming file:line) "
                   "before any work, or skip and count the line.")
