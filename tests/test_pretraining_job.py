@@ -110,7 +110,19 @@ def test_gradient_accumulation_matches_the_full_batch(workspace, tmp_path):
     assert one["mlm_loss"] == pytest.approx(four["mlm_loss"], rel=1e-4)
 
 
-@pytest.mark.parametrize("policy", ["off", "bf16"])
+def test_xla_step_with_the_fused_update_matches_the_uncompiled_step(workspace, tmp_path):
+    # One replica + XLA compiles gradients, clipping and the LAMB update into one function.
+    plain = pretraining_job.run(_settings(workspace, tmp_path / "plain", num_train_steps=6, do_eval=False))
+    fused = pretraining_job.run(_settings(workspace, tmp_path / "xla", num_train_steps=6, do_eval=False,
+                                          jit_compile=True))
+    assert plain["global_step"] == fused["global_step"] == 6
+    a, b = _final_weights(tmp_path / "plain"), _final_weights(tmp_path / "xla")
+    assert a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_allclose(a[name], b[name], atol=1e-4, err_msg=name)
+
+
+@pytest.mark.parametrize("policy", ["off", "bf16", "fp16"])
 def test_step_compiles_with_xla_and_sees_no_strings(workspace, tmp_path, policy):
     settings = _settings(workspace, tmp_path / policy, num_train_steps=4, steps_per_loop=2, jit_compile=True,
                          mixed_precision=policy, do_eval=False)
@@ -124,6 +136,7 @@ def test_step_compiles_with_xla_and_sees_no_strings(workspace, tmp_path, policy)
     model, optimizer = pretraining_job._build(settings, config, meta, strategy)  # pylint: disable=protected-access
     from albert_tf.training.pretraining_loop import LoopSettings, PretrainingLoop
     loop = PretrainingLoop(strategy, model, optimizer, LoopSettings(num_train_steps=4, jit_compile=True))
+    assert loop._compute_and_apply is not None  # pylint: disable=protected-access  # one replica: fused
     data = strategy.distribute_datasets_from_function(pretraining_job._dataset_fn(  # pylint: disable=protected-access
         settings, config, True, settings.input_file, 16))
     iterator = iter(data)

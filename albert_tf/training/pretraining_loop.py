@@ -54,6 +54,13 @@ class PretrainingLoop:
         self.settings = settings
         self._compute = tf.function(self._compute_gradients, jit_compile=settings.jit_compile)
         self._forward = tf.function(self._forward_sums, jit_compile=settings.jit_compile)
+        # With one replica nothing crosses devices between the gradients and the update, so XLA
+        # can compile both together (the clip and the LAMB/AdamW update fuse into the step instead
+        # of running as hundreds of small ops). With several replicas the update must see the
+        # all-reduced gradients, which a per-replica compiled function cannot do.
+        self._compute_and_apply = None
+        if settings.jit_compile and strategy.num_replicas_in_sync == 1 and settings.grad_accum_steps == 1:
+            self._compute_and_apply = tf.function(self._compute_and_apply_gradients, jit_compile=True)
 
     # === Per replica ===
     def _model_outputs(self, batch, training):
@@ -69,11 +76,18 @@ class PretrainingLoop:
         gradients = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g) for g, v in zip(gradients, variables)]
         return gradients, sums
 
+    def _compute_and_apply_gradients(self, batch, global_mlm_weight, global_sop_count):
+        gradients, sums = self._compute_gradients(batch, global_mlm_weight, global_sop_count)
+        self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables))
+        return sums
+
     def _replica_train_step(self, batch):
         context = tf.distribute.get_replica_context()
         local = tf.stack([tf.reduce_sum(tf.cast(batch["masked_lm_weights"], tf.float32)),
                           tf.cast(tf.size(batch["sentence_order_label"]), tf.float32)])
         global_mlm_weight, global_sop_count = tf.unstack(context.all_reduce(tf.distribute.ReduceOp.SUM, local))
+        if self._compute_and_apply is not None:
+            return self._compute_and_apply(batch, global_mlm_weight, global_sop_count)
         accum = self.settings.grad_accum_steps
         if accum == 1:
             gradients, sums = self._compute(batch, global_mlm_weight, global_sop_count)
