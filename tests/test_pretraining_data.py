@@ -462,13 +462,24 @@ def test_interrupted_run_leaves_no_shard_under_a_final_name(tmp_path, corpus_fil
 
 def test_command_line(tmp_path, corpus_file, assets):
     out = tmp_path / "cli"
-    command = [sys.executable, "-m", "albert_tf.cli.create_pretraining_data", f"--input_file={corpus_file}",
+    inputs = []  # several files: several work units for the two workers
+    for index in range(3):
+        inputs.append(tmp_path / f"part{index}.txt")
+        inputs[-1].write_text(Path(corpus_file).read_text(encoding="utf-8")[index * 100:], encoding="utf-8")
+    command = [sys.executable, "-m", "albert_tf.cli.create_pretraining_data",
+               f"--input_file={','.join(map(str, inputs))}",
                f"--output_dir={out}", f"--spm_model_file={assets['spm']}", "--max_seq_length=40",
                "--max_predictions_per_seq=6", "--dupe_factor=1", "--num_workers=2"]
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, check=False)
     assert done.returncode == 0, done.stderr
     assert "instances from" in done.stdout and "masked fraction" in done.stdout
     assert (out / meta_lib.META_NAME).exists()
+    # The command line forks its workers (no TensorFlow in the parent); the output must still be
+    # that of one worker with the same small units.
+    one = subprocess.run([*command[:4], f"--output_dir={tmp_path / 'one'}", *command[5:-1], "--num_workers=1"],
+                         capture_output=True, text=True, cwd=REPO, check=False)
+    assert one.returncode == 0, one.stderr
+    assert _sha256s(out) == _sha256s(tmp_path / "one") and len(_sha256s(out)) == 3
     bad = subprocess.run(command[:-1] + ["--max_seq_length=600"], capture_output=True, text=True, cwd=REPO,
                          check=False)
     assert bad.returncode == 1 and "--max_seq_length=600" in bad.stderr and "Traceback" not in bad.stderr

@@ -13,6 +13,7 @@ import glob
 import multiprocessing
 import os
 import random
+import sys
 import time
 from typing import Callable, List, Optional
 
@@ -302,6 +303,8 @@ def generate(input_file: str, output_dir: str, settings: GenerationSettings, spe
         if tokenizer.settings.type != "wordpiece":
             raise GenerationError("--zh_whole_word_mask works on WordPiece vocabularies (--vocab_file)")
         word_boundaries.ChineseWordSegmenter()  # fail now if jieba is missing
+    if num_workers > 1:
+        _worker_tools(spec, settings.zh_whole_word_mask)  # forked workers inherit them ready to use
     files = corpus.resolve_input_files(input_file)
     if settings.invalid_utf8 == "error":
         for path in files:
@@ -371,7 +374,10 @@ def _run_jobs(jobs, num_workers):
         for job in jobs:
             yield process_unit(job)
         return
-    # spawn: workers never inherit a parent's threads or TensorFlow state.
-    context = multiprocessing.get_context("spawn")
+    # fork starts workers ~0.5 s sooner (no re-import, the tokenizer is already loaded), which
+    # matters for small corpora; but a parent that has loaded TensorFlow (its thread pools do not
+    # survive fork) gets spawned workers, which never inherit that state.
+    fork_is_safe = sys.platform == "linux" and "tensorflow" not in sys.modules
+    context = multiprocessing.get_context("fork" if fork_is_safe else "spawn")
     with context.Pool(num_workers) as pool:
         yield from pool.imap_unordered(process_unit, jobs, chunksize=1)

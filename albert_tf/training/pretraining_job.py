@@ -16,7 +16,7 @@ from absl import logging
 from albert_tf.config import AlbertConfig, preset
 from albert_tf.data import meta as meta_lib
 from albert_tf.data import pretraining_dataset as data_lib
-from albert_tf.training import artifacts, strategies
+from albert_tf.training import artifacts, runtime, strategies
 from albert_tf.training.pretraining_loop import LoopSettings, PretrainingLoop, variable_dict
 
 CHECKPOINT_NAME = "ckpt"
@@ -85,18 +85,11 @@ def check_settings(settings: JobSettings):
 
 
 def _configure_devices(settings: JobSettings):
-    if settings.cpu_devices:
-        cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(
-            cpu, [tf.config.LogicalDeviceConfiguration()] * settings.cpu_devices)
+    runtime.configure_devices(settings.cpu_devices)
 
 
 def _configure_runtime(settings: JobSettings):
-    if settings.deterministic_ops:
-        tf.config.experimental.enable_op_determinism()
-    keras.utils.set_random_seed(settings.seed)
-    policy = {"bf16": "mixed_bfloat16", "fp16": "mixed_float16", "off": "float32"}[settings.mixed_precision]
-    keras.mixed_precision.set_global_policy(policy)
+    runtime.configure_runtime(settings.seed, settings.mixed_precision, settings.deterministic_ops)
 
 
 def check_data(settings: JobSettings, config: AlbertConfig):
