@@ -1,0 +1,97 @@
+"""tf.data pipelines over the cached records: (inputs, target, weight) triples for Keras.
+
+Training batches are grouped into length buckets and padded to the bucket's length (few distinct
+shapes, little padding) unless `static_shapes`, which pads every row to `max_seq_length` (TPU).
+Evaluation keeps the file order and pads the last batch up to the full batch size with weight-0
+rows, so every example is predicted exactly once and batch shapes stay static.
+"""
+
+from typing import Dict, List, Optional
+
+import tensorflow as tf
+
+BUCKET_LENGTHS = (32, 64, 128, 256, 384, 512)
+
+
+def bucket_lengths(max_seq_length: int) -> List[int]:
+    return sorted({length for length in BUCKET_LENGTHS if length < max_seq_length} | {max_seq_length})
+
+
+def _parser(meta: Dict, max_seq_length: int):
+    if meta["multiple_choice"]:
+        width = meta["num_choices"] * max_seq_length
+        ids = tf.io.FixedLenFeature([width], tf.int64)
+    else:
+        ids = tf.io.RaggedFeature(tf.int64)
+    spec = {"input_word_ids": ids, "input_type_ids": ids,
+            "label": tf.io.FixedLenFeature([], tf.float32 if meta["regression"] else tf.int64),
+            "weight": tf.io.FixedLenFeature([], tf.float32)}
+
+    def parse(record):
+        parsed = tf.io.parse_single_example(record, spec)
+        word_ids = tf.cast(parsed["input_word_ids"], tf.int32)
+        inputs = {"input_word_ids": word_ids,
+                  # Padding ids are never real tokens: the mask is 1 wherever a token was stored.
+                  "input_mask": tf.cast(tf.not_equal(word_ids, 0), tf.int32) if meta["multiple_choice"]
+                  else tf.ones_like(word_ids),
+                  "input_type_ids": tf.cast(parsed["input_type_ids"], tf.int32)}
+        label = parsed["label"] if meta["regression"] else tf.cast(parsed["label"], tf.int32)
+        return inputs, label, parsed["weight"]
+    return parse
+
+
+def _padded_shapes(meta: Dict, length: Optional[int]):
+    if meta["multiple_choice"]:
+        length = meta["num_choices"] * (length or 0) or None
+    shape = tf.TensorShape([length])
+    return ({"input_word_ids": shape, "input_mask": shape, "input_type_ids": shape}, tf.TensorShape([]),
+            tf.TensorShape([]))
+
+
+def train_dataset(meta: Dict, batch_size: int, max_seq_length: int, seed: int, static_shapes: bool = False,
+                  shuffle_buffer: int = 20000) -> tf.data.Dataset:
+    """Endless shuffled batches of `batch_size` (the global batch; Keras splits it across replicas)."""
+    dataset = tf.data.TFRecordDataset(meta["records"])
+    dataset = dataset.shuffle(min(shuffle_buffer, meta["count"]), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.repeat().map(_parser(meta, max_seq_length), num_parallel_calls=tf.data.AUTOTUNE)
+    if static_shapes or meta["multiple_choice"]:
+        dataset = dataset.padded_batch(batch_size, _padded_shapes(meta, max_seq_length), drop_remainder=True)
+    else:
+        lengths = bucket_lengths(max_seq_length)
+        dataset = dataset.bucket_by_sequence_length(
+            lambda inputs, label, weight: tf.shape(inputs["input_word_ids"])[0],
+            bucket_boundaries=[length + 1 for length in lengths],
+            bucket_batch_sizes=[batch_size] * (len(lengths) + 1), padded_shapes=_padded_shapes(meta, None),
+            pad_to_bucket_boundary=True, drop_remainder=True)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _pad_batch(batch_size: int):
+    def pad(inputs, label, weight):
+        missing = batch_size - tf.shape(label)[0]
+
+        def rows(tensor):
+            paddings = [[0, missing]] + [[0, 0]] * (len(tensor.shape) - 1)
+            return tf.pad(tensor, paddings)
+        return {k: rows(v) for k, v in inputs.items()}, rows(label), rows(weight)
+    return pad
+
+
+def eval_dataset(meta: Dict, batch_size: int, max_seq_length: int, static_shapes: bool = False) -> tf.data.Dataset:
+    """Every example once, in file order; the last batch is topped up with weight-0 rows."""
+    dataset = tf.data.TFRecordDataset(meta["records"]).map(_parser(meta, max_seq_length),
+                                                           num_parallel_calls=tf.data.AUTOTUNE)
+    length = max_seq_length if static_shapes or meta["multiple_choice"] else None
+    dataset = dataset.padded_batch(batch_size, _padded_shapes(meta, length))
+    dataset = dataset.map(_pad_batch(batch_size))
+    if length is not None:
+        # Static batch dimension too (TPU): every batch is full after padding.
+        shapes = _padded_shapes(meta, length)
+        dataset = dataset.map(lambda x, y, w: (
+            {k: tf.ensure_shape(v, [batch_size] + shapes[0][k].as_list()) for k, v in x.items()},
+            tf.ensure_shape(y, [batch_size]), tf.ensure_shape(w, [batch_size])))
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def num_eval_batches(meta: Dict, batch_size: int) -> int:
+    return -(-meta["count"] // batch_size)

@@ -1,0 +1,95 @@
+"""Tokenize a split once: TFRecords keyed by (file content, tokenizer, sequence length, task).
+
+Re-running with the same files and tokenizer reads the cache; changing any of them (an edited
+file, another vocabulary, lowercasing, `--max_seq_length`) builds a new one. Files appear
+atomically (temporary name, then rename), so an interrupted run never leaves a truncated cache.
+"""
+
+import hashlib
+import json
+import os
+import time
+from typing import Dict, List
+
+import tensorflow as tf
+from absl import logging
+
+from albert_tf.finetuning.features import encode_example
+
+FORMAT_VERSION = 1
+
+
+def content_sha256(path: str) -> str:
+    """Hash of a file, or of every file under a directory (names and contents)."""
+    digest = hashlib.sha256()
+    files = ([path] if os.path.isfile(path) else
+             sorted(os.path.join(root, name) for root, _, names in os.walk(path) for name in names))
+    for file in files:
+        digest.update(os.path.relpath(file, path).encode() if file != path else b"")
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def cache_key(task, split: str, path: str, tokenizer, max_seq_length: int, labelled: bool,
+              max_qa_length: int) -> Dict:
+    return {"format_version": FORMAT_VERSION, "task": task.name, "split": split, "labelled": labelled,
+            "file_sha256": content_sha256(path), "tokenizer": tokenizer.settings.to_dict(),
+            "max_seq_length": max_seq_length,
+            "max_qa_length": max_qa_length if task.is_multiple_choice else None}
+
+
+def _int_feature(values):
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+
+
+def _float_feature(values):
+    return tf.train.Feature(float_list=tf.train.FloatList(value=values))
+
+
+def serialize(features: Dict, regression: bool) -> bytes:
+    label = _float_feature([features["label"]]) if regression else _int_feature([features["label"]])
+    return tf.train.Example(features=tf.train.Features(feature={
+        "input_word_ids": _int_feature(features["input_word_ids"]),
+        "input_type_ids": _int_feature(features["input_type_ids"]),
+        "label": label,
+        "weight": _float_feature([features["weight"]]),
+    })).SerializeToString()
+
+
+def cached_features(cache_dir: str, task, split: str, path: str, examples: List, tokenizer, max_seq_length: int,
+                    labelled: bool, max_qa_length: int = 128) -> Dict:
+    """The meta of the split's cached records (building them if needed); `meta["records"]` is the file."""
+    key = cache_key(task, split, path, tokenizer, max_seq_length, labelled, max_qa_length)
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    base = os.path.join(cache_dir, f"{task.name}-{split}-{max_seq_length}-{digest}")
+    records, meta_path = base + ".tfrecord", base + ".json"
+    if tf.io.gfile.exists(meta_path) and tf.io.gfile.exists(records):
+        with tf.io.gfile.GFile(meta_path) as handle:
+            meta = json.load(handle)
+        if meta.get("key") == key and meta.get("count") == len(examples):
+            logging.info("%s %s: %d cached examples in %s", task.name, split, meta["count"], records)
+            return {**meta, "records": records}
+    tf.io.gfile.makedirs(cache_dir)
+    started = time.time()
+    lengths, truncated = [], 0
+    temp = f"{records}.tmp-{os.getpid()}"
+    with tf.io.TFRecordWriter(temp) as writer:
+        for example in examples:
+            features = encode_example(example, task, tokenizer, max_seq_length, max_qa_length)
+            length = len(features["input_word_ids"])
+            lengths.append(length)
+            truncated += int(not task.is_multiple_choice and length == max_seq_length)
+            writer.write(serialize(features, task.is_regression))
+    tf.io.gfile.rename(temp, records, overwrite=True)
+    meta = {"key": key, "count": len(examples), "max_length": max(lengths), "at_max_length": truncated,
+            "multiple_choice": task.is_multiple_choice, "num_choices": task.num_choices,
+            "regression": task.is_regression}
+    temp = f"{meta_path}.tmp-{os.getpid()}"
+    with tf.io.gfile.GFile(temp, "w") as handle:
+        json.dump(meta, handle, indent=2, sort_keys=True)
+    tf.io.gfile.rename(temp, meta_path, overwrite=True)
+    logging.info("%s %s: tokenized %d examples in %.1fs (%d reach max_seq_length=%d) -> %s", task.name, split,
+                 len(examples), time.time() - started, truncated, max_seq_length, records)
+    return {**meta, "records": records}

@@ -1,0 +1,344 @@
+"""run_classifier.py's job: check everything, tokenize once, fine-tune, evaluate, predict, export.
+
+Order matters for the user: flags, the task files (every row), the model config, the tokenizer and
+`--max_seq_length` are checked before anything is tokenized or built, and errors name the flag or
+the `file:line` at fault.
+"""
+
+import dataclasses
+import math
+import os
+import statistics
+from typing import Dict, List, Optional
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from albert_tf.finetuning import callbacks as callbacks_lib
+from albert_tf.finetuning import datasets, evaluation, feature_cache, modeling, predictions
+from albert_tf.finetuning import metrics as metrics_lib
+from albert_tf.finetuning.evaluation import Split
+from albert_tf.finetuning.tasks import get_task
+from albert_tf.training import artifacts, runtime, strategies
+
+BEST_DIR = "best_checkpoint"
+BEST_PREFIX = "model.ckpt"
+
+
+@dataclasses.dataclass
+class FinetuneSettings:
+    task_name: str
+    data_dir: str
+    output_dir: str
+    init_checkpoint: Optional[str] = None
+    albert_config_file: Optional[str] = None
+    preset: Optional[str] = None
+    vocab_file: Optional[str] = None
+    do_lower_case: bool = True
+    max_seq_length: int = 128
+    max_qa_length: int = 128
+    train_batch_size: int = 32
+    eval_batch_size: int = 64
+    predict_batch_size: int = 64
+    learning_rate: float = 2e-5
+    num_train_epochs: float = 3.0
+    train_steps: int = 0
+    warmup_proportion: float = 0.1
+    warmup_steps: int = -1
+    weight_decay: float = 0.01
+    classifier_dropout: float = 0.1
+    do_train: bool = False
+    do_eval: bool = False
+    do_predict: bool = False
+    eval_every_steps: int = 0
+    log_every_steps: int = 50
+    seed: int = 12345
+    num_seeds: int = 1
+    strategy: str = "one_device"
+    tpu: str = ""
+    mixed_precision: str = "off"
+    jit_compile: bool = False
+    steps_per_execution: int = 1
+    cpu_devices: int = 0
+    deterministic_ops: bool = False
+    static_shapes: bool = False
+    cache_dir: Optional[str] = None
+    export_dir: Optional[str] = None
+
+    @classmethod
+    def from_flags(cls, flag_values, overrides: Optional[Dict] = None):
+        values = {f.name: flag_values[f.name].value for f in dataclasses.fields(cls) if f.name in flag_values}
+        values.update(overrides or {})
+        return cls(**values)
+
+
+def _need(condition, flag, message):
+    if not condition:
+        raise ValueError(f"--{flag}: {message}")
+
+
+def check_settings(s: FinetuneSettings):
+    _need(s.do_train or s.do_eval or s.do_predict, "do_train", "give at least one of --do_train, --do_eval, "
+          "--do_predict")
+    _need(s.max_seq_length >= 3, "max_seq_length", f"{s.max_seq_length} leaves no room for [CLS] a [SEP] b [SEP]")
+    for flag in ("train_batch_size", "eval_batch_size", "predict_batch_size", "num_seeds", "steps_per_execution"):
+        _need(getattr(s, flag) >= 1, flag, "must be >= 1")
+    _need(s.learning_rate > 0, "learning_rate", "must be > 0")
+    _need(0 <= s.warmup_proportion <= 1, "warmup_proportion", "must be in [0, 1]")
+    _need(s.train_steps >= 0, "train_steps", "must be >= 0 (0: use --num_train_epochs)")
+    _need(s.train_steps > 0 or s.num_train_epochs > 0, "num_train_epochs", "must be > 0 (or set --train_steps)")
+    _need(0 <= s.classifier_dropout < 1, "classifier_dropout", "must be in [0, 1)")
+    _need(s.eval_every_steps >= 0, "eval_every_steps", "must be >= 0")
+    _need(not (s.init_checkpoint is None and s.preset is None and s.albert_config_file is None), "init_checkpoint",
+          "give the model: --init_checkpoint (TF1, TF-Hub, brightmart, Hugging Face or .keras), or "
+          "--preset/--albert_config_file to start from random weights")
+
+
+def load_config(s: FinetuneSettings):
+    from albert_tf.checkpoints import load_config_for  # pylint: disable=import-outside-toplevel
+    from albert_tf.config import preset  # pylint: disable=import-outside-toplevel
+    if s.preset:
+        return preset(s.preset)
+    if s.albert_config_file:
+        return load_config_for(s.albert_config_file, s.albert_config_file)
+    return load_config_for(s.init_checkpoint)
+
+
+def load_tokenizer(s: FinetuneSettings):
+    from albert_tf.tokenization import load_tokenizer as from_dir  # pylint: disable=import-outside-toplevel
+    from albert_tf.tokenization import tokenizer_from_assets  # pylint: disable=import-outside-toplevel
+    if s.vocab_file:
+        return tokenizer_from_assets(s.vocab_file, do_lower_case=s.do_lower_case)
+    if s.init_checkpoint:
+        directory = s.init_checkpoint if os.path.isdir(s.init_checkpoint) else os.path.dirname(s.init_checkpoint)
+        try:
+            return from_dir(directory or ".")
+        except FileNotFoundError as error:
+            raise ValueError(f"--vocab_file: not given and no tokenizer next to --init_checkpoint ({error})") from None
+    raise ValueError("--vocab_file: give the SentencePiece .model (English) or vocab.txt (Chinese) of the model")
+
+
+def check_model_inputs(s: FinetuneSettings, config, tokenizer):
+    _need(s.max_seq_length <= config.max_position_embeddings, "max_seq_length",
+          f"{s.max_seq_length} exceeds the model's max_position_embeddings ({config.max_position_embeddings})")
+    _need(tokenizer.vocab_size <= config.vocab_size, "vocab_file",
+          f"the tokenizer has {tokenizer.vocab_size} ids but the model's vocab_size is {config.vocab_size}")
+
+
+def read_splits(task, s: FinetuneSettings) -> Dict[str, tuple]:
+    """{split: (examples, labelled)} for every split the run needs; every row is checked here."""
+    wanted = {}
+    if s.do_train:
+        _need(task.train_split is not None, "do_train", f"{task.name} has no training data (predict only)")
+        wanted[task.train_split] = True
+    if s.do_eval or (s.do_train and s.eval_every_steps):
+        _need(bool(task.eval_splits), "do_eval", f"{task.name} has no labelled evaluation data")
+        wanted.update({split: True for split in task.eval_splits})
+    if s.do_predict:
+        for split in task.predict_splits.values():
+            wanted.setdefault(split, False)
+    out = {}
+    for split, labelled in wanted.items():
+        examples = task.read_split(s.data_dir, split, labelled)
+        logging.info("%s %s: %d examples from %s", task.name, split, len(examples),
+                     task.split_path(s.data_dir, split))
+        out[split] = (examples, labelled)
+    return out
+
+
+def train_steps(s: FinetuneSettings, num_train_examples: int):
+    steps = s.train_steps or int(math.ceil(num_train_examples * s.num_train_epochs / s.train_batch_size))
+    warmup = s.warmup_steps if s.warmup_steps >= 0 else int(steps * s.warmup_proportion)
+    _need(warmup <= steps, "warmup_steps", f"{warmup} exceeds the {steps} training steps")
+    return steps, warmup
+
+
+class FinetuneRun:
+    """One seed: build, (load), train with evaluation every N steps, final eval, predictions, export."""
+
+    def __init__(self, s: FinetuneSettings, task, config, tokenizer, splits: Dict[str, Split], strategy,
+                 output_dir: str, seed: int):
+        self.s, self.task, self.config, self.tokenizer = s, task, config, tokenizer
+        self.splits, self.strategy, self.output_dir, self.seed = splits, strategy, output_dir, seed
+        self.best = None
+        self.static_shapes = s.static_shapes or s.strategy == "tpu"
+
+    # --- build -----------------------------------------------------------------------------
+
+    def build(self, num_steps: int, warmup: int):
+        from albert_tf.checkpoints import load_weights  # pylint: disable=import-outside-toplevel
+        from albert_tf.optimization import create_optimizer  # pylint: disable=import-outside-toplevel
+        runtime.configure_runtime(self.seed, self.s.mixed_precision, self.s.deterministic_ops)
+        with self.strategy.scope():
+            self.model, self.classifier = modeling.build_model(self.task, self.config, self.s.max_seq_length,
+                                                               self.s.classifier_dropout, self.static_shapes)
+            if self.s.init_checkpoint:
+                report = load_weights(self.classifier, self.s.init_checkpoint, verbose=False)
+                logging.info("initialized from --init_checkpoint=%s: %s", self.s.init_checkpoint, report.summary())
+            else:
+                logging.warning("no --init_checkpoint: fine-tuning from RANDOM weights (expect chance-level results)")
+            optimizer = create_optimizer("adamw", self.s.learning_rate, max(num_steps, 1), warmup,
+                                         weight_decay_rate=self.s.weight_decay)
+            if self.s.mixed_precision == "fp16":
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            self.model.compile(optimizer=optimizer, loss=modeling.loss_for(self.task),
+                               jit_compile=self.s.jit_compile, steps_per_execution=self.s.steps_per_execution)
+
+    # --- evaluation and best checkpoint ------------------------------------------------------
+
+    def evaluate(self, step: int, warn: bool = True) -> Dict:
+        results = {}
+        for split in self.task.eval_splits:
+            results[split] = evaluation.evaluate_split(self.task, self.model, self.splits[split],
+                                                       self.s.eval_batch_size, self.s.max_seq_length,
+                                                       self.static_shapes, warn=warn)
+        results["global_step"] = step
+        return results
+
+    def evaluate_and_keep_best(self, step: int):
+        results = self.evaluate(step)
+        main_split = self.task.eval_splits[0]
+        value = results[main_split][self.task.main_metric]
+        logging.info("eval at step %d: %s", step, _summary(results, self.task))
+        tf.io.gfile.makedirs(os.path.join(self.output_dir, "eval_results"))
+        artifacts.write_json(os.path.join(self.output_dir, "eval_results", f"step_{step:07d}.json"), results)
+        if metrics_lib.better(value, self.best and self.best["value"]):
+            from albert_tf.checkpoints import save_tf1  # pylint: disable=import-outside-toplevel
+            from albert_tf.tokenization import save_tokenizer_assets  # pylint: disable=import-outside-toplevel
+            best_dir = os.path.join(self.output_dir, BEST_DIR)
+            save_tf1(self.classifier, os.path.join(best_dir, BEST_PREFIX), global_step=step)
+            save_tokenizer_assets(self.tokenizer, best_dir)
+            self.best = {"step": step, "split": main_split, "metric": self.task.main_metric, "value": value,
+                         "path": os.path.join(best_dir, BEST_PREFIX)}
+            artifacts.write_json(os.path.join(self.output_dir, "best_checkpoint.json"), self.best)
+        with tf.summary.create_file_writer(os.path.join(self.output_dir, "logs", "eval")).as_default(step=step):
+            for split in self.task.eval_splits:
+                for name, metric in results[split].items():
+                    if isinstance(metric, float):
+                        tf.summary.scalar(f"{split}/{name}", metric)
+
+    # --- train / predict / export ----------------------------------------------------------
+
+    def train(self, num_steps: int) -> Optional[float]:
+        data = datasets.train_dataset(self.splits[self.task.train_split].meta, self.s.train_batch_size,
+                                      self.s.max_seq_length, self.seed, self.static_shapes)
+        progress = callbacks_lib.ProgressLogger(num_steps, self.s.train_batch_size, self.s.log_every_steps)
+        callbacks = [progress, keras.callbacks.TensorBoard(os.path.join(self.output_dir, "logs"), update_freq=100)]
+        if self.s.do_eval or self.s.eval_every_steps:
+            callbacks.append(callbacks_lib.EvaluateEverySteps(self.evaluate_and_keep_best, self.s.eval_every_steps))
+        logging.info("training %d steps of %d examples (seed %d)", num_steps, self.s.train_batch_size, self.seed)
+        self.model.fit(data, epochs=1, steps_per_epoch=num_steps, callbacks=callbacks, shuffle=False, verbose=0)
+        message = evaluation.stuck_loss_warning(self.task, progress.last_interval_loss,
+                                                f"{self.task.name} (seed {self.seed})")
+        if message:
+            logging.warning("%s", message)
+        return progress.last_interval_loss
+
+    def restore_best(self):
+        from albert_tf.checkpoints import load_weights  # pylint: disable=import-outside-toplevel
+        if self.best:
+            load_weights(self.classifier, self.best["path"], verbose=False)
+            logging.info("restored the best checkpoint (step %d, %s %s = %.4f)", self.best["step"],
+                         self.best["split"], self.best["metric"], self.best["value"])
+
+    def predict(self) -> List[str]:
+        directory = os.path.join(self.output_dir, "predictions")
+        tf.io.gfile.makedirs(directory)
+        written = []
+        for submission, split_name in self.task.predict_splits.items():
+            split = self.splits[split_name]
+            outputs = evaluation.predict_outputs(self.model, split, self.s.predict_batch_size,
+                                                 self.s.max_seq_length, self.static_shapes)
+            path = predictions.submission_path(directory, submission, self.task.submission_format)
+            predictions.write_predictions(path, self.task.submission_format, [e.guid for e in split.examples],
+                                          self.task.prediction_strings(outputs))
+            logging.info("wrote %d predictions to %s", len(split.examples), path)
+            written.append(path)
+        return written
+
+    def export(self, export_dir: str):
+        """SavedModel (serving signature over int32 ids) + tokenizer assets + task labels."""
+        from albert_tf.tokenization import save_tokenizer_assets  # pylint: disable=import-outside-toplevel
+        if tf.io.gfile.exists(export_dir):
+            tf.io.gfile.rmtree(export_dir)
+        self.model.export(export_dir, format="tf_saved_model", verbose=False)
+        save_tokenizer_assets(self.tokenizer, os.path.join(export_dir, "assets.extra"))
+        artifacts.write_json(os.path.join(export_dir, "assets.extra", "task.json"), {
+            "task": self.task.name, "labels": list(self.task.labels), "regression": self.task.is_regression,
+            "num_choices": self.task.num_choices, "max_seq_length": self.s.max_seq_length})
+        logging.info("exported the model to %s", export_dir)
+
+
+def _summary(results: Dict, task) -> str:
+    parts = []
+    for split in task.eval_splits:
+        parts += [f"{split}/{name}={value:.4f}" for name, value in results[split].items()
+                  if name in task.metric_names or name == "loss"]
+    return "  ".join(parts)
+
+
+def prepare(s: FinetuneSettings):
+    """Every check and the tokenization, before any model exists: (task, config, tokenizer, splits)."""
+    check_settings(s)
+    task = get_task(s.task_name)
+    config = load_config(s)
+    tokenizer = load_tokenizer(s)
+    check_model_inputs(s, config, tokenizer)
+    raw = read_splits(task, s)
+    artifacts.check_writable(s.output_dir)
+    cache_dir = s.cache_dir or os.path.join(s.output_dir, "feature_cache")
+    splits = {}
+    for split, (examples, labelled) in raw.items():
+        meta = feature_cache.cached_features(cache_dir, task, split, task.split_path(s.data_dir, split), examples,
+                                             tokenizer, s.max_seq_length, labelled, s.max_qa_length)
+        splits[split] = Split(split, examples, meta)
+    return task, config, tokenizer, splits
+
+
+def run(s: FinetuneSettings) -> Dict:
+    """The whole job; returns {"runs": [per-seed results], "seeds": summary}."""
+    runtime.configure_devices(s.cpu_devices)
+    strategy = strategies.make_strategy(s.strategy, s.tpu)
+    task, config, tokenizer, splits = prepare(s)
+    num_steps, warmup = train_steps(s, len(splits[task.train_split].examples)) if s.do_train else (1, 0)
+    seeds = [s.seed + i for i in range(s.num_seeds)]
+    runs = []
+    for seed in seeds:
+        output_dir = s.output_dir if len(seeds) == 1 else os.path.join(s.output_dir, f"seed_{seed}")
+        tf.io.gfile.makedirs(output_dir)
+        job = FinetuneRun(s, task, config, tokenizer, splits, strategy, output_dir, seed)
+        job.build(num_steps, warmup)
+        result = {"seed": seed, "output_dir": output_dir}
+        if s.do_train:
+            result["final_train_loss"] = job.train(num_steps)
+            job.restore_best()
+            result["best_checkpoint"] = job.best
+        if s.do_eval:
+            results = job.evaluate(int(job.model.optimizer.iterations.numpy()), warn=not s.do_train)
+            results["best_checkpoint"] = job.best
+            artifacts.write_json(os.path.join(output_dir, "eval_results.json"), results)
+            logging.info("final eval (%s): %s", "best checkpoint" if job.best else "current weights",
+                         _summary(results, task))
+            result["eval"] = results
+        if s.do_predict:
+            result["predictions"] = job.predict()
+        if s.export_dir:
+            job.export(s.export_dir if len(seeds) == 1 else os.path.join(s.export_dir, f"seed_{seed}"))
+        runs.append(result)
+        keras.backend.clear_session()
+    summary = seeds_summary(task, runs) if s.do_eval else None
+    if summary and len(seeds) > 1:
+        artifacts.write_json(os.path.join(s.output_dir, "seeds_summary.json"), summary)
+        logging.info("%d seeds, %s %s: mean %.4f  median %.4f  max %.4f", len(seeds), summary["split"],
+                     summary["metric"], summary["mean"], summary["median"], summary["max"])
+    return {"runs": runs, "seeds": summary}
+
+
+def seeds_summary(task, runs: List[Dict]) -> Dict:
+    split = task.eval_splits[0]
+    values = [r["eval"][split][task.main_metric] for r in runs]
+    finite = [v for v in values if not math.isnan(v)] or [math.nan]
+    return {"split": split, "metric": task.main_metric, "values": values, "seeds": [r["seed"] for r in runs],
+            "mean": float(np.mean(finite)), "median": float(statistics.median(finite)), "max": float(max(finite))}

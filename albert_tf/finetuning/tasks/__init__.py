@@ -1,0 +1,8 @@
+"""The task registry: importing the families registers their tasks."""
+
+from albert_tf.finetuning.tasks import chinese, glue, race  # noqa: F401  (registration)
+from albert_tf.finetuning.tasks.base import (CHOICE_TSV, CLUE_JSON, GLUE_TSV, Task, TsvTask, describe_tasks,
+                                             get_task, register, task_names)
+
+__all__ = ["CHOICE_TSV", "CLUE_JSON", "GLUE_TSV", "Task", "TsvTask", "describe_tasks", "get_task", "register",
+           "task_names"]

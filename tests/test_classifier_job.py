@@ -1,0 +1,174 @@
+"""run_classifier.py end to end on a tiny model: train/eval/predict, best checkpoint, cache, padding, errors."""
+
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import FIXTURES
+from albert_tf.finetuning import datasets, feature_cache, get_task, job
+
+sys.path.insert(0, str(FIXTURES / "tokenization"))
+import tokenization_testlib as testlib  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = dict(vocab_size=300, embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+            intermediate_size=64, max_position_embeddings=64, hidden_dropout_prob=0.0,
+            attention_probs_dropout_prob=0.0)
+WORDS = "the quick brown fox jumps over lazy dog price rose city river album song".split()
+
+
+def _sentence(rng, label):
+    words = [rng.choice(WORDS) for _ in range(rng.randint(3, 14))]
+    words.insert(rng.randint(0, len(words)), "great" if label else "awful")
+    return " ".join(words)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    base = tmp_path_factory.mktemp("finetune")
+    spm_model = testlib.build_spm_model(base)
+    data = base / "SST-2"
+    data.mkdir()
+    rng = random.Random(0)
+    for split, n in (("train", 320), ("dev", 70)):
+        labels = [rng.randint(0, 1) for _ in range(n)]
+        (data / f"{split}.tsv").write_text("sentence\tlabel\n" + "".join(f"{_sentence(rng, y)} \t{y}\n"
+                                                                          for y in labels))
+    # 45 test rows: not a multiple of the batch size, so the last batch needs weight-0 padding.
+    (data / "test.tsv").write_text("index\tsentence\n" + "".join(f"{i}\t{_sentence(rng, i % 2)}\n"
+                                                               for i in range(45)))
+    config = base / "albert_config.json"
+    config.write_text(json.dumps(TINY))
+    return {"base": base, "data": str(data), "spm": str(spm_model), "config": str(config)}
+
+
+@pytest.fixture(autouse=True)
+def _reset_policy():
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def _settings(workspace, output_dir, **overrides):
+    values = dict(task_name="SST-2", data_dir=workspace["data"], output_dir=str(output_dir),
+                  albert_config_file=workspace["config"], vocab_file=workspace["spm"], max_seq_length=32,
+                  train_batch_size=16, eval_batch_size=32, predict_batch_size=32, learning_rate=3e-3,
+                  num_train_epochs=2, eval_every_steps=20, do_train=True, do_eval=True, do_predict=True,
+                  cpu_devices=0, seed=7)
+    values.update(overrides)
+    return job.FinetuneSettings(**values)
+
+
+def test_train_eval_predict_best_checkpoint_and_cache(workspace, tmp_path):
+    out = tmp_path / "run"
+    result = job.run(_settings(workspace, out, export_dir=str(tmp_path / "export")))["runs"][0]
+    # 320 examples x 2 epochs / 16 = 40 steps: evaluations at 20 and 40.
+    assert sorted(os.listdir(out / "eval_results")) == ["step_0000020.json", "step_0000040.json"]
+    history = {int(p[5:12]): json.loads((out / "eval_results" / p).read_text())["dev"]["accuracy"]
+               for p in os.listdir(out / "eval_results")}
+    best = json.loads((out / "best_checkpoint.json").read_text())
+    assert best["value"] == max(history.values()) and history[best["step"]] == best["value"]
+    assert best["metric"] == "accuracy" and best["split"] == "dev"
+    final = json.loads((out / "eval_results.json").read_text())
+    # The final evaluation is of the restored best checkpoint, over every dev example.
+    assert final["dev"]["accuracy"] == pytest.approx(best["value"], abs=1e-9)
+    assert final["dev"]["num_examples"] == 70 and sum(final["dev"]["prediction_histogram"].values()) == 70
+    assert best["value"] > 0.9, "the tiny model should learn the keyword task"
+    lines = (out / "predictions" / "SST-2.tsv").read_text().splitlines()
+    assert lines[0] == "index\tprediction" and len(lines) == 46
+    assert [line.split("\t")[0] for line in lines[1:]] == [str(i) for i in range(45)]
+    assert {line.split("\t")[1] for line in lines[1:]} <= {"0", "1"}
+    assert (tmp_path / "export" / "saved_model.pb").exists()
+    assert json.loads((tmp_path / "export" / "assets.extra" / "task.json").read_text())["labels"] == ["0", "1"]
+    assert result["final_train_loss"] < 0.5
+
+    # The best checkpoint directory is a complete --init_checkpoint (TF1 layout + config + tokenizer),
+    # and evaluating it again gives the recorded value. The cache is reused (same files, same tokenizer).
+    cache = out / "feature_cache"
+    dev_meta = next(cache.glob("SST-2-dev-32-*.json"))
+    stamp = dev_meta.stat().st_mtime_ns
+    again = job.run(_settings(workspace, tmp_path / "eval_only", init_checkpoint=str(out / "best_checkpoint"),
+                              albert_config_file=None, vocab_file=None, do_train=False, do_predict=False,
+                              cache_dir=str(cache)))
+    assert again["runs"][0]["eval"]["dev"]["accuracy"] == pytest.approx(best["value"], abs=1e-9)
+    assert dev_meta.stat().st_mtime_ns == stamp
+    assert len(list(cache.glob("SST-2-dev-*.json"))) == 1
+
+
+def test_num_seeds_reports_mean_median_max(workspace, tmp_path):
+    summary = job.run(_settings(workspace, tmp_path, num_seeds=2, train_steps=6, eval_every_steps=0,
+                                do_predict=False))["seeds"]
+    assert summary["seeds"] == [7, 8] and len(summary["values"]) == 2
+    assert summary["mean"] == pytest.approx(np.mean(summary["values"]))
+    assert summary["median"] == pytest.approx(np.median(summary["values"]))
+    assert summary["max"] == max(summary["values"])
+    assert json.loads((tmp_path / "seeds_summary.json").read_text())["values"] == summary["values"]
+    assert (tmp_path / "seed_8" / "eval_results.json").exists()
+
+
+def test_multiple_choice_race(workspace, tmp_path):
+    settings = _settings(workspace, tmp_path, task_name="RACE", data_dir=str(FIXTURES / "classifier" / "RACE"),
+                         max_seq_length=48, max_qa_length=16, train_batch_size=2, eval_batch_size=2,
+                         predict_batch_size=2, train_steps=3, eval_every_steps=0)
+    result = job.run(settings)["runs"][0]
+    assert set(result["eval"]["dev"]) >= {"accuracy", "high/accuracy", "middle/accuracy"}
+    lines = (tmp_path / "predictions" / "RACE.tsv").read_text().splitlines()
+    assert lines[0] == "id\tanswer" and len(lines) == 4
+    assert all(line.split("\t")[1] in "ABCD" for line in lines[1:])
+
+
+def test_eval_batches_are_padded_with_weight_zero_rows(workspace, tmp_path):
+    task = get_task("SST-2")
+    from albert_tf.tokenization import tokenizer_from_assets
+    tokenizer = tokenizer_from_assets(workspace["spm"])
+    examples = task.read_split(workspace["data"], "test", False)
+    meta = feature_cache.cached_features(str(tmp_path), task, "test", task.split_path(workspace["data"], "test"),
+                                         examples, tokenizer, 32, labelled=False)
+    for static in (False, True):
+        batches = list(datasets.eval_dataset(meta, 16, 32, static_shapes=static))
+        assert len(batches) == 3 and all(b[2].shape[0] == 16 for b in batches)
+        weights = np.concatenate([b[2].numpy() for b in batches])
+        assert weights.sum() == 45 and weights[45:].sum() == 0
+        if static:
+            assert batches[0][0]["input_word_ids"].shape == (16, 32)
+    train = datasets.train_dataset(meta, 8, 32, seed=1)
+    for inputs, _, weight in train.take(6):
+        assert inputs["input_word_ids"].shape[1] in datasets.bucket_lengths(32)
+        assert weight.shape[0] == 8
+        # The mask covers exactly the stored tokens (padding ids are 0).
+        np.testing.assert_array_equal(inputs["input_mask"].numpy(), (inputs["input_word_ids"].numpy() != 0))
+
+
+def test_checks_run_before_tokenizing(workspace, tmp_path):
+    with pytest.raises(ValueError, match=r"--max_seq_length: 128 exceeds the model's max_position_embeddings \(64\)"):
+        job.run(_settings(workspace, tmp_path / "a", max_seq_length=128))
+    assert not (tmp_path / "a" / "feature_cache").exists()
+    bad = Path(workspace["base"]) / "bad"
+    bad.mkdir(exist_ok=True)
+    (bad / "train.tsv").write_text("sentence\tlabel\nfine\t1\nbroken\n")
+    (bad / "dev.tsv").write_text("sentence\tlabel\nfine\t1\n")
+    with pytest.raises(ValueError, match=r"bad/train.tsv:3: expected 2 tab-separated columns"):
+        job.run(_settings(workspace, tmp_path / "b", data_dir=str(bad)))
+    assert not (tmp_path / "b").exists()
+    with pytest.raises(ValueError, match="--init_checkpoint: give the model"):
+        job.run(_settings(workspace, tmp_path / "c", albert_config_file=None))
+
+
+def test_cli_help_and_unknown_task():
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    listed = subprocess.run([sys.executable, str(REPO / "run_classifier.py"), "--task_name=help"],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert listed.returncode == 0 and "CLUEWSC2020" in listed.stdout and "STS-B" in listed.stdout
+    unknown = subprocess.run([sys.executable, str(REPO / "run_classifier.py"), "--task_name=MPRC",
+                              "--data_dir=x", "--output_dir=y", "--do_train", "--preset=albert_base_v2"],
+                             capture_output=True, text=True, env=env, timeout=120)
+    assert unknown.returncode == 1
+    assert "--task_name='MPRC' is not a known task; known tasks: AFQMC, AX" in unknown.stderr
