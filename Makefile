@@ -7,7 +7,7 @@ ORACLE_STAMP := $(VENV)/.oracle-$(shell cat setup.cfg | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
 .PHONY: venv test demo parity fixtures bench-tokenizers tokenizer-agreement bench-pretraining-data \
-	bench-pretraining-step pretrain-acceptance clean
+	bench-pretraining-step pretrain-acceptance classifier-parity bench-finetuning squad-roundtrip bench-squad clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -64,3 +64,18 @@ tokenizer-agreement: $(ORACLE_STAMP)
 
 clean:
 	rm -rf $(VENV) demo_output .pytest_cache
+
+# 20 AdamW steps against Hugging Face PyTorch AlbertForSequenceClassification (per-step losses).
+classifier-parity: $(ORACLE_STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/classifier_parity.py
+
+bench-finetuning: $(BENCH_STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) bench/bench_finetuning.py
+
+# Gold-span round trip on the real SQuAD v1.1 dev set (EM/F1 lost only to token boundaries).
+squad-roundtrip: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/squad_roundtrip.py --squad ../shared/realdata/squad/dev-v1.1.json \
+		--spm ../shared/realdata/assets/albert_en_spm/30k-clean.model
+
+bench-squad: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) bench/bench_squad.py
