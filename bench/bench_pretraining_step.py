@@ -533,9 +533,9 @@ def render(results, peaks, runs, chunk, notes=()):
             lines.append(f"- {LABELS[entry['impl']]} batch {entry['batch']} XLA {_xla(entry['jit'])} failed: "
                          f"{entry['error']}")
     lines.append("")
-    lines.append("Setup differences: albert-tf XLA-compiles the forward/backward only (`LoopSettings.jit_compile`; "
-                 "the LAMB update runs as regular TF ops), while keras-hub `jit_compile=True` and the Model Garden "
-                 "peer's `--jit` compile the whole step including the optimizer. keras-hub uses Keras' own `Lamb` "
+    lines.append("Setup differences: with XLA, all three compile the whole step including the optimizer "
+                 "(albert-tf on one replica fuses gradients, clipping and LAMB into one compiled function; "
+                 "runs before that change compiled only its forward/backward). keras-hub uses Keras' own `Lamb` "
                  "(bias-corrected moments, decay outside the trust ratio), Model Garden its LAMB; albert-tf's is "
                  "the original ALBERT LAMB. albert-tf and Model Garden loop the steps inside one `tf.function` "
                  "call; keras-hub runs one `train_on_batch` per step (host overhead is milliseconds against "
