@@ -108,6 +108,30 @@ def test_gradient_accumulation_matches_the_full_batch(workspace, tmp_path):
     for name in a:
         np.testing.assert_allclose(a[name], b[name], atol=2e-5, err_msg=name)
     assert one["mlm_loss"] == pytest.approx(four["mlm_loss"], rel=1e-4)
+    _check_export_is_what_fine_tuning_reads(tmp_path / "one", a, step=10)
+
+
+def _check_export_is_what_fine_tuning_reads(model_dir, trained, step):
+    """The finished run is exported in the official TF1 layout, with config and tokenizer."""
+    from albert_tf.checkpoints import load_config_for, load_weights  # pylint: disable=import-outside-toplevel
+    from albert_tf.checkpoints.loader import export_weights  # pylint: disable=import-outside-toplevel
+    from albert_tf.modeling import AlbertClassifier, AlbertEncoder  # pylint: disable=import-outside-toplevel
+    from albert_tf.tokenization import load_tokenizer  # pylint: disable=import-outside-toplevel
+    export = model_dir / pretraining_job.EXPORT_DIR
+    assert (export / f"model.ckpt-{step}.index").exists()
+    assert load_tokenizer(str(export)).vocab_size == TINY["vocab_size"]
+    classifier = AlbertClassifier(AlbertEncoder(load_config_for(str(export))), num_classes=2)
+    report = load_weights(classifier, str(export), verbose=False)
+    assert report.clean and not report.missing, report
+    loaded = export_weights(classifier)
+    reader = tf.train.load_checkpoint(str(export / f"model.ckpt-{step}"))
+    encoder_names = [n for n in loaded if n.startswith("bert/")]
+    assert len(encoder_names) > 10
+    for name in encoder_names:
+        np.testing.assert_array_equal(loaded[name], reader.get_tensor(name), err_msg=name)
+    # ... and they are the trained weights, not a fresh initialization.
+    word_table = reader.get_tensor("bert/embeddings/word_embeddings")
+    assert any(v.shape == word_table.shape and np.array_equal(v, word_table) for v in trained.values())
 
 
 def test_xla_step_with_the_fused_update_matches_the_uncompiled_step(workspace, tmp_path):

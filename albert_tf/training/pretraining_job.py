@@ -141,6 +141,35 @@ def _copy_artifacts(settings, config, files):
             artifacts.copy_if_absent(os.path.join(data_dir, vocab_file), os.path.join(settings.model_dir, vocab_file))
 
 
+EXPORT_DIR = "pretrained"
+
+
+def _export_pretrained(model_dir: str, model, step: int):
+    """The finished model in the official TF1 layout, with its config and tokenizer, in
+    `<model_dir>/pretrained/`: what `run_classifier.py` / `run_squad.py --init_checkpoint` and
+    `albert-convert` read (the training checkpoints hold optimizer state under their own names)."""
+    if "://" in model_dir:
+        logging.warning("not exporting %s/%s: the TF1 export writes local paths only; copy the run "
+                        "locally and rerun the same command to export", model_dir, EXPORT_DIR)
+        return
+    from albert_tf.checkpoints import save_tf1  # pylint: disable=import-outside-toplevel
+    from albert_tf.tokenization.assets import CONFIG_NAME  # pylint: disable=import-outside-toplevel
+    export_dir = os.path.join(model_dir, EXPORT_DIR)
+    prefix = os.path.join(export_dir, f"model.ckpt-{step}")
+    if tf.io.gfile.exists(prefix + ".index"):
+        return
+    save_tf1(model, prefix, global_step=step)
+    tokenizer_config = os.path.join(model_dir, CONFIG_NAME)
+    if tf.io.gfile.exists(tokenizer_config):
+        import json  # pylint: disable=import-outside-toplevel
+        with tf.io.gfile.GFile(tokenizer_config) as f:
+            vocab_file = json.load(f).get("vocab_file")
+        for name in (CONFIG_NAME, vocab_file):
+            if name:
+                artifacts.copy_if_absent(os.path.join(model_dir, name), os.path.join(export_dir, name))
+    logging.info("exported the pretrained weights (official TF1 layout) to %s", prefix)
+
+
 def _dataset_fn(settings, config, is_training, input_file, global_batch, completed_steps=0):
     def make(context):
         per_replica = context.get_per_replica_batch_size(global_batch)
@@ -220,6 +249,8 @@ def run(settings: JobSettings):
                               summary_writer=writer, global_batch_size=settings.train_batch_size)
     if not chief and tf.io.gfile.exists(save_dir):
         tf.io.gfile.rmtree(save_dir)
+    if chief and step >= settings.num_train_steps:
+        _export_pretrained(model_dir, model, step)
     if settings.do_eval:
         eval_data = strategy.distribute_datasets_from_function(_dataset_fn(
             settings, config, False, settings.eval_input_file or settings.input_file, settings.eval_batch_size))
