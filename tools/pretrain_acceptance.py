@@ -5,7 +5,7 @@ documents, makes records with albert-create-pretraining-data, trains with run_pr
 compares held-out MLM accuracy with the unigram baseline (always predicting the most frequent
 masked token) and SOP accuracy with chance.
 
-  python tools/pretrain_acceptance.py --workdir /tmp/acceptance --num_train_steps 3000
+  python tools/pretrain_acceptance.py --workdir /tmp/acceptance --num_train_steps 1200
 """
 
 import argparse
@@ -53,7 +53,7 @@ def unigram_baseline(heldout_dir: Path) -> float:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workdir", default="/tmp/albert_tf_pretrain_acceptance")
-    parser.add_argument("--num_train_steps", type=int, default=3000)
+    parser.add_argument("--num_train_steps", type=int, default=1200)
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--learning_rate", type=float, default=2e-3)
     args = parser.parse_args()
