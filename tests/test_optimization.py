@@ -282,10 +282,12 @@ def _assert_same_weights(actual, expected, start, rtol=1e-4, atol=1e-6):
 
 
 def test_train_step_under_xla_matches_the_traced_step():
+    keras.utils.set_random_seed(11)  # the same start whatever ran before in this process
     start = _token_classifier().get_weights()
     xla = _train_one_step(_compile(_token_classifier(), create_optimizer("lamb", 1e-2, 10, 0), start, jit_compile=True))
     traced = _train_one_step(_compile(_token_classifier(), create_optimizer("lamb", 1e-2, 10, 0), start))
-    _assert_same_weights(xla.get_weights(), traced.get_weights(), start)
+    # XLA fuses and reorders float32 sums: a few 1e-6 differences on weights that moved ~1e-2.
+    _assert_same_weights(xla.get_weights(), traced.get_weights(), start, atol=1e-5)
 
 
 def test_mirrored_strategy_matches_one_device_for_the_same_global_batch():
