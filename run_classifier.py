@@ -19,6 +19,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging  # noqa: E402
 
+from albert_tf.training import finetuning_flags  # noqa: E402
+
 FLAGS = flags.FLAGS
 
 # Task and data
@@ -59,17 +61,8 @@ flags.DEFINE_integer("eval_every_steps", 0, "Evaluate every N steps and keep the
                      "main metric (0: evaluate once, at the end).")
 flags.DEFINE_integer("log_every_steps", 50, "Progress line every N steps.")
 flags.DEFINE_string("export_dir", None, "Export the final (best) model as a SavedModel with tokenizer assets.")
-# Runtime (shared with run_pretraining.py)
-flags.DEFINE_enum("strategy", "one_device", ["tpu", "mirrored", "multi_worker_mirrored", "one_device", "cpu"],
-                  "Distribution strategy.")
-flags.DEFINE_string("tpu", "", "TPU name or grpc:// address; empty or 'local' on a TPU VM.")
-flags.DEFINE_enum("mixed_precision", "off", ["bf16", "fp16", "off"], "Compute dtype; logits and losses stay "
-                  "float32.")
-flags.DEFINE_bool("jit_compile", False, "Compile the train step with XLA.")
-flags.DEFINE_integer("steps_per_execution", 1, "Steps per compiled call.")
-flags.DEFINE_integer("cpu_devices", 0, "Split the CPU into this many logical devices.")
-flags.DEFINE_bool("deterministic_ops", False, "Ask TensorFlow for deterministic kernels.")
-flags.DEFINE_bool("static_shapes", False, "Pad every batch to --max_seq_length (always on with --strategy=tpu).")
+# Runtime (the same as run_pretraining.py's)
+finetuning_flags.define_runtime_flags()
 
 
 def preset_overrides(flag_values):
