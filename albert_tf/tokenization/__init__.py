@@ -17,7 +17,7 @@ from albert_tf.tokenization.preprocessing import normalize_with_alignment, prepr
 from albert_tf.tokenization.sentencepiece import SentencePieceTokenizer
 from albert_tf.tokenization.wordpiece import BasicTokenizer, WordPieceTokenizer
 
-_LAYER_NAMES = ("SentencePieceTokenizerLayer", "WordPieceTokenizerLayer", "PackInputs",
+_LAYER_NAMES = ("SentencePieceTokenizerLayer", "WordPieceTokenizerLayer", "PackInputs", "pack_segments",
                 "layer_for", "packer_for")
 
 

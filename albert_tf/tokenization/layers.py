@@ -193,15 +193,7 @@ class PackInputs(keras.layers.Layer):
         unbatched = not isinstance(segments[0], tf.RaggedTensor) and segments[0].shape.rank == 1
         if unbatched:
             segments = [tf.RaggedTensor.from_tensor(tf.expand_dims(s, 0)) for s in segments]
-        segments = [tf.cast(s, tf.int32) for s in segments]
-        budget = self.max_seq_length - len(segments) - 1
-        # For two segments RoundRobinTrimmer keeps the same lengths as longest-first truncation.
-        trimmed = tf_text.RoundRobinTrimmer(max_seq_length=budget).trim(segments)
-        ids, types = tf_text.combine_segments(trimmed, self.cls_id, self.sep_id)
-        input_ids, mask = tf_text.pad_model_inputs(ids, self.max_seq_length, pad_value=self.pad_id)
-        segment_ids, _ = tf_text.pad_model_inputs(types, self.max_seq_length, pad_value=0)
-        out = {"input_ids": tf.cast(input_ids, tf.int32), "input_mask": tf.cast(mask, tf.int32),
-               "segment_ids": tf.cast(segment_ids, tf.int32)}
+        out = pack_segments(segments, self.max_seq_length, self.cls_id, self.sep_id, self.pad_id)
         if unbatched:
             out = {k: v[0] for k, v in out.items()}
         return out
@@ -211,6 +203,23 @@ class PackInputs(keras.layers.Layer):
         config.update({"max_seq_length": self.max_seq_length, "cls_id": self.cls_id,
                        "sep_id": self.sep_id, "pad_id": self.pad_id})
         return config
+
+
+def pack_segments(segments, max_seq_length, cls_id, sep_id, pad_id):
+    """Ragged `[batch, (tokens)]` segments -> `[CLS] A [SEP] (B [SEP])` padded to `max_seq_length`.
+
+    `max_seq_length` may be a scalar tensor (TF Hub preprocessors take it as an argument).
+    Truncation is longest-first, as `packing.pack` does on the host.
+    """
+    segments = [tf.cast(s, tf.int32) for s in segments]
+    budget = max_seq_length - len(segments) - 1
+    # For two segments RoundRobinTrimmer keeps the same lengths as longest-first truncation.
+    trimmed = tf_text.RoundRobinTrimmer(max_seq_length=budget).trim(segments)
+    ids, types = tf_text.combine_segments(trimmed, cls_id, sep_id)
+    input_ids, mask = tf_text.pad_model_inputs(ids, max_seq_length, pad_value=pad_id)
+    segment_ids, _ = tf_text.pad_model_inputs(types, max_seq_length, pad_value=0)
+    return {"input_ids": tf.cast(input_ids, tf.int32), "input_mask": tf.cast(mask, tf.int32),
+            "segment_ids": tf.cast(segment_ids, tf.int32)}
 
 
 def layer_for(tokenizer, **kwargs):

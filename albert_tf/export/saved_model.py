@@ -1,0 +1,346 @@
+"""Export fine-tuned classifiers, SQuAD models and the bare encoder as raw-text SavedModels.
+
+Each export is written to a temporary directory next to `export_dir`, reloaded in a fresh process
+(`self_check`) and compared with the in-memory Python pipeline on sample texts, and only then
+renamed into place: a failed or interrupted export never leaves a half-written or wrong model.
+
+Files next to the graph (`assets.extra/`): the vocabulary (`*.model` / `vocab.txt`),
+`tokenizer_config.json` (the settings the tokens were made with), `albert_config.json`,
+`labels.txt` (classifiers) and `export.json` (kind, lengths, signatures, task settings).
+"""
+
+import json
+import os
+import shutil
+import tempfile
+from typing import Dict, List, Optional, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from albert_tf.export import hub, self_check, serving
+from albert_tf.modeling import AlbertClassifier, AlbertEncoder, AlbertPretrainer
+from albert_tf.tokenization import save_tokenizer_assets
+from albert_tf.tokenization.layers import layer_for
+
+EXTRA_DIR = "assets.extra"
+EXPORT_INFO = "export.json"
+
+# Sample texts for the reload check: ordinary sentences, an empty string, accents, digit commas,
+# a text far longer than any model length (truncation), Chinese.
+SAMPLE_TEXTS = (
+    "The film is a delight from start to finish.",
+    "",
+    "Café owners raised 1,000,000 euros in 2019 — a record!",
+    "It 's not that it 's bad , it 's just boring .",
+    " ".join(["a very long review that keeps going"] * 120),
+    "今天天气很好，我们去公园散步吧。",
+    "How are you?",
+)
+SAMPLE_PAIRS = (
+    ("A man is playing a guitar.", "Someone plays an instrument."),
+    ("", "An empty first text."),
+    ("The price rose to 1,250 dollars.", "It cost 1,250 dollars."),
+    (" ".join(["first text that is long"] * 90), "short second text"),
+    ("我喜欢这部电影", "这部电影很好看"),
+)
+SQUAD_SAMPLES = (
+    ("Where was the treaty signed?", "The treaty was signed in Paris in 1783 after long negotiations."),
+    ("Who wrote it?", ""),
+    ("What is the population?", " ".join(["The city grew steadily over the centuries."] * 60) +
+     " Today its population is 1,250,000."),
+)
+
+
+def special_ids(tokenizer) -> Dict[str, int]:
+    return {"cls": tokenizer.cls_id, "sep": tokenizer.sep_id, "pad": tokenizer.pad_id}
+
+
+def detokenizer_for(tokenizer_layer):
+    """Ragged ids -> strings, with the in-graph tokenizer's own vocabulary."""
+    if hasattr(tokenizer_layer, "_sp"):
+        return tokenizer_layer._sp.detokenize  # pylint: disable=protected-access
+    wordpiece = tokenizer_layer._wordpiece  # pylint: disable=protected-access
+
+    def detokenize(ids):
+        text = wordpiece.detokenize(ids)
+        # WordPiece words are joined by spaces; CJK characters are words of their own.
+        return tf.strings.regex_replace(text, r"(\p{Han}) (?=\p{Han})", r"\1")
+    return detokenize
+
+
+class _Float32Policy:
+    """Builds the serving copy in float32 whatever the training policy was (CPU serving)."""
+
+    def __enter__(self):
+        self._previous = keras.config.dtype_policy()
+        keras.config.set_dtype_policy("float32")
+
+    def __exit__(self, *exc):
+        keras.config.set_dtype_policy(self._previous)
+
+
+def _copy_weights(source, target):
+    source_weights = source.get_weights()
+    target_shapes = [w.shape for w in target.weights]
+    if [tuple(w.shape) for w in source_weights] != [tuple(s) for s in target_shapes]:
+        raise ValueError(f"cannot copy the weights of {source.name} into its serving copy: "
+                         "the layer structure differs")
+    target.set_weights(source_weights)
+    return target
+
+
+def serving_classifier(classifier: AlbertClassifier) -> AlbertClassifier:
+    """A dynamic-length float32 copy (the training model may have static shapes or bf16)."""
+    with _Float32Policy():
+        copy = AlbertClassifier(AlbertEncoder(classifier.encoder.albert_config), classifier.num_classes,
+                                dropout_rate=classifier.dropout_rate)
+    return _copy_weights(classifier, copy)
+
+
+def serving_pretrainer(model) -> AlbertPretrainer:
+    encoder = model.encoder if hasattr(model, "encoder") else model
+    with _Float32Policy():
+        copy = AlbertPretrainer(AlbertEncoder(encoder.albert_config))
+    if isinstance(model, AlbertPretrainer):
+        return _copy_weights(model, copy)
+    _copy_weights(encoder, copy.encoder)
+    return copy
+
+
+def serving_squad_model(model, head: str, start_n_top: int, end_n_top: int):
+    from albert_tf.squad.modeling import build_squad_model  # pylint: disable=import-outside-toplevel
+    with _Float32Policy():
+        copy = build_squad_model(model.encoder.albert_config, head, None, start_n_top, end_n_top)
+    return _copy_weights(model, copy)
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+def _write_extras(directory: str, tokenizer, config, info: Dict, labels: Optional[Sequence[str]] = None):
+    extra = os.path.join(directory, EXTRA_DIR)
+    save_tokenizer_assets(tokenizer, extra)
+    config.to_json_file(os.path.join(extra, "albert_config.json"))
+    if labels:
+        with open(os.path.join(extra, "labels.txt"), "w", encoding="utf-8") as f:
+            f.write("".join(f"{label}\n" for label in labels))
+    with open(os.path.join(extra, EXPORT_INFO), "w", encoding="utf-8") as f:
+        json.dump(info, f, indent=2, sort_keys=True, ensure_ascii=False)
+        f.write("\n")
+
+
+def _temporary_dir_for(export_dir: str) -> str:
+    parent = os.path.dirname(os.path.abspath(export_dir))
+    os.makedirs(parent, exist_ok=True)
+    return tempfile.mkdtemp(prefix=f".tmp-{os.path.basename(export_dir)}-", dir=parent)
+
+
+def _replace_dir(temporary: str, export_dir: str):
+    """Moves the checked export into place; an older export there is removed only afterwards."""
+    old = None
+    if os.path.exists(export_dir):
+        old = tempfile.mkdtemp(prefix=f".old-{os.path.basename(export_dir)}-",
+                               dir=os.path.dirname(os.path.abspath(export_dir)))
+        os.rmdir(old)
+        os.replace(export_dir, old)
+    os.replace(temporary, export_dir)
+    if old:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _save_checked(server, signatures, export_dir: str, write_extras, check):
+    """save -> extras -> fresh-process check -> rename. `check(dir)` returns the max difference."""
+    if "://" in export_dir:
+        raise ValueError(f"{export_dir}: export to a local directory, then copy it (the reload check and the "
+                         "atomic rename need a local file system)")
+    temporary = _temporary_dir_for(export_dir)
+    try:
+        tf.saved_model.save(server, temporary, signatures=signatures)
+        write_extras(temporary)
+        difference = check(temporary) if check else None
+        _replace_dir(temporary, export_dir)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    if difference is not None:
+        logging.info("export %s: fresh-process reload matches the in-memory model (max |diff| %.2e)",
+                     export_dir, difference)
+    return difference
+
+
+# --- classifier ----------------------------------------------------------------------------
+
+
+def _classifier_expected(model, tokenizer, max_seq_length, labels, texts_a, texts_b):
+    packed = tokenizer.pack_batch(texts_a, texts_b, max_seq_length=max_seq_length)
+    logits = np.asarray(model({"input_word_ids": packed.input_ids, "input_mask": packed.input_mask,
+                               "input_type_ids": packed.segment_ids}, training=False), np.float32)
+    if not labels:
+        return {"logits": logits, "score": logits[:, 0]}
+    label_id = logits.argmax(-1).astype(np.int32)
+    exp = np.exp(logits - logits.max(-1, keepdims=True))
+    return {"logits": logits, "probabilities": exp / exp.sum(-1, keepdims=True), "label_id": label_id,
+            "label": np.asarray([labels[i] for i in label_id])}
+
+
+def export_classifier(classifier, tokenizer, export_dir: str, *, max_seq_length: int,
+                      labels: Sequence[str] = (), text_fields: Sequence[str] = ("text_a", "text_b"),
+                      task_name: Optional[str] = None, check: bool = True,
+                      check_texts: Optional[List[Sequence[str]]] = None, atol: float = 1e-5) -> Dict:
+    """Writes a raw-text classifier SavedModel; returns the export info.
+
+    Args:
+        classifier: a trained `AlbertClassifier` (any dtype policy / static length).
+        tokenizer: the Python tokenizer it was trained with (its in-graph twin goes in the graph).
+        max_seq_length: packing length used in training.
+        labels: label strings in id order; empty for regression (STS-B).
+        text_fields: `("text_a",)` for single-sentence tasks, `("text_a", "text_b")` for pairs.
+        check_texts: extra rows for the reload check, each `(text_a,)` or `(text_a, text_b)`.
+    """
+    if classifier.num_classes != max(len(labels), 1):
+        raise ValueError(f"the classifier has {classifier.num_classes} outputs but {len(labels)} labels were given")
+    model = serving_classifier(classifier)
+    server = serving.ClassifierServer(model, layer_for(tokenizer), special_ids(tokenizer), max_seq_length,
+                                      labels, text_fields)
+    pair = len(text_fields) == 2
+    rows = [tuple(r) for r in (check_texts or [])]
+    rows += list(SAMPLE_PAIRS) if pair else [(t,) for t in SAMPLE_TEXTS]
+    info = {"kind": "classifier", "task": task_name, "labels": list(labels), "regression": not labels,
+            "text_fields": list(text_fields), "max_seq_length": int(max_seq_length),
+            "signatures": {"serving_default": list(text_fields),
+                           "serving_ids": list(serving.ID_NAMES)}}
+
+    def run_check(directory):
+        texts = {field: [row[i] for row in rows] for i, field in enumerate(text_fields)}
+        expected = _classifier_expected(model, tokenizer, max_seq_length, list(labels), texts["text_a"],
+                                        texts.get("text_b"))
+        packed = tokenizer.pack_batch(texts["text_a"], texts.get("text_b"), max_seq_length=max_seq_length)
+        ids = {"input_word_ids": packed.input_ids.tolist(), "input_mask": packed.input_mask.tolist(),
+               "input_type_ids": packed.segment_ids.tolist()}
+        got_text, got_ids = self_check.reload_outputs(directory, [
+            {"signature": "serving_default", "inputs": texts}, {"signature": "serving_ids", "inputs": ids}])
+        return max(self_check.compare(expected, got_text, atol, "serving_default"),
+                   self_check.compare(expected, got_ids, atol, "serving_ids"))
+
+    info["max_abs_difference"] = _save_checked(
+        server, server.signatures(), export_dir,
+        lambda d: _write_extras(d, tokenizer, model.encoder.albert_config, info, labels),
+        run_check if check else None)
+    return info
+
+
+# --- SQuAD ---------------------------------------------------------------------------------
+
+
+def _squad_expected(model, tokenizer, pairs, max_seq_length, max_query_length):
+    from albert_tf.squad.features import convert_examples  # pylint: disable=import-outside-toplevel
+    from albert_tf.squad.reading import SquadExample  # pylint: disable=import-outside-toplevel
+    examples = [SquadExample(qas_id=str(i), question=q, context=c, answers=(), is_impossible=False)
+                for i, (q, c) in enumerate(pairs)]
+    features = convert_examples(examples, tokenizer, max_seq_length, max(1, max_seq_length // 4),
+                                max_query_length)
+    first = np.asarray([int(np.flatnonzero(features.example_index == i)[0]) for i in range(len(pairs))])
+    inputs = {"input_word_ids": features.input_ids[first], "input_mask": features.input_mask()[first],
+              "input_type_ids": features.segment_ids()[first], "p_mask": features.p_mask()[first]}
+    width = int(inputs["input_mask"].sum(1).max())
+    inputs = {k: v[:, :width] for k, v in inputs.items()}
+    outputs = {k: np.asarray(v, np.float32) for k, v in model(inputs, training=False).items()
+               if k in ("start_logits", "end_logits", "cls_logits", "start_top_log_probs")}
+    return outputs, inputs
+
+
+def export_squad(squad_model, tokenizer, export_dir: str, *, max_seq_length: int, max_query_length: int,
+                 head: str, version: str = "1.1", max_answer_length: int = 30, null_threshold=None,
+                 start_n_top: int = 5, end_n_top: int = 5, check: bool = True, atol: float = 1e-5) -> Dict:
+    """Writes a raw-text SQuAD SavedModel (question, context -> logits and best answer)."""
+    model = serving_squad_model(squad_model, head, start_n_top, end_n_top)
+    layer = layer_for(tokenizer)
+    server = serving.SquadServer(model, layer, detokenizer_for(layer), special_ids(tokenizer), max_seq_length,
+                                 max_query_length=max_query_length, max_answer_length=max_answer_length,
+                                 version=version, null_threshold=null_threshold)
+    info = {"kind": "squad", "head": head, "version": version, "max_seq_length": int(max_seq_length),
+            "max_query_length": int(max_query_length), "max_answer_length": int(max_answer_length),
+            "null_threshold": null_threshold,
+            "signatures": {"serving_default": ["question", "context"],
+                           "serving_ids": [*serving.ID_NAMES, "p_mask"]}}
+
+    def run_check(directory):
+        expected, inputs = _squad_expected(model, tokenizer, SQUAD_SAMPLES, max_seq_length, max_query_length)
+        texts = {"question": [q for q, _ in SQUAD_SAMPLES], "context": [c for _, c in SQUAD_SAMPLES]}
+        got_text, got_ids = self_check.reload_outputs(directory, [
+            {"signature": "serving_default", "inputs": texts},
+            {"signature": "serving_ids", "inputs": {k: v.tolist() for k, v in inputs.items()}}])
+        return max(self_check.compare({**expected, "input_word_ids": inputs["input_word_ids"]}, got_text, atol,
+                                      "serving_default"),
+                   self_check.compare(expected, got_ids, atol, "serving_ids"))
+
+    info["max_abs_difference"] = _save_checked(
+        server, server.signatures(), export_dir,
+        lambda d: _write_extras(d, tokenizer, model.encoder.albert_config, info),
+        run_check if check else None)
+    return info
+
+
+# --- encoder + preprocessor (TF Hub text API) ------------------------------------------------
+
+
+def export_encoder(model, tokenizer, export_dir: str, *, max_seq_length: int = 128, with_mlm: bool = True,
+                   check: bool = True, atol: float = 1e-5) -> Dict:
+    """Writes `export_dir/encoder` and `export_dir/preprocessor` (TF Hub text API SavedModels).
+
+    Args:
+        model: an `AlbertPretrainer` (the `mlm` endpoint is exported) or an `AlbertEncoder`.
+        max_seq_length: the preprocessor's default length and the raw-text signature's length.
+        with_mlm: export `encoder.mlm` (needs trained MLM head weights, i.e. an `AlbertPretrainer`).
+    """
+    pretrainer = serving_pretrainer(model)
+    with_mlm = with_mlm and isinstance(model, AlbertPretrainer)
+    layer = layer_for(tokenizer)
+    ids = special_ids(tokenizer)
+    encoder_server = hub.HubEncoder(pretrainer.encoder, layer, ids, max_seq_length,
+                                    pretrainer if with_mlm else None)
+    preprocessor = hub.HubPreprocessor(layer_for(tokenizer), ids, max_seq_length)
+    config = pretrainer.encoder.albert_config
+    info = {"kind": "encoder", "max_seq_length": int(max_seq_length), "mlm": with_mlm,
+            "signatures": {"serving_default": ["text_a"], "serving_pair": ["text_a", "text_b"],
+                           "serving_ids": list(serving.ID_NAMES)}}
+
+    def run_check(directory):
+        texts = list(SAMPLE_TEXTS)
+        packed = tokenizer.pack_batch(texts, max_seq_length=max_seq_length)
+        inputs = {"input_word_ids": packed.input_ids, "input_mask": packed.input_mask,
+                  "input_type_ids": packed.segment_ids}
+        width = int(packed.input_mask.sum(1).max())
+        outputs = pretrainer.encoder({k: v[:, :width] for k, v in inputs.items()}, training=False)
+        expected = {"pooled_output": np.asarray(outputs["pooled_output"]),
+                    "sequence_output": np.asarray(outputs["sequence_output"])}
+        got_text, = self_check.reload_outputs(directory, [{"signature": "serving_default",
+                                                           "inputs": {"text_a": texts}}])
+        return self_check.compare(expected, got_text, atol, "encoder serving_default")
+
+    temporary = _temporary_dir_for(export_dir)
+    try:
+        info["max_abs_difference"] = _save_checked(
+            encoder_server, encoder_server.signatures(), os.path.join(temporary, "encoder"),
+            lambda d: _write_extras(d, tokenizer, config, info), run_check if check else None)
+        _save_checked(preprocessor, None, os.path.join(temporary, "preprocessor"),
+                      lambda d: _write_extras(d, tokenizer, config, {**info, "kind": "preprocessor"}), None)
+        _replace_dir(temporary, export_dir)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    return info
+
+
+def read_export_info(export_dir: str) -> Dict:
+    path = os.path.join(export_dir, EXTRA_DIR, EXPORT_INFO)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{export_dir}: not an albert-tf export ({EXTRA_DIR}/{EXPORT_INFO} is missing)")
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+__all__ = ["export_classifier", "export_encoder", "export_squad", "read_export_info", "SAMPLE_TEXTS"]

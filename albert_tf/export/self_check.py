@@ -1,0 +1,90 @@
+"""Reload an export in a fresh process (only tensorflow + tensorflow_text) and compare its outputs.
+
+What a serving host does is what is checked: no albert_tf, no Keras custom objects, only the
+custom ops tensorflow_text registers (`SentencepieceOp`, ...). The export is refused when any
+output differs from the in-memory Python pipeline (tokenizer + Keras model) beyond `atol`.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+# Runs in the fresh process: load, call one signature per request, save every output.
+_RELOAD_SCRIPT = r"""
+import json, sys
+import numpy as np
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  registers the tokenizer ops
+export_dir, requests_path, out_path = sys.argv[1:4]
+loaded = tf.saved_model.load(export_dir)
+requests = json.load(open(requests_path, encoding="utf-8"))
+arrays = {}
+for i, request in enumerate(requests):
+    signature = loaded.signatures[request["signature"]]
+    inputs = {k: tf.constant(v, dtype=tf.string if isinstance(v[0], str) else tf.int32)
+              for k, v in request["inputs"].items()}
+    for name, value in signature(**inputs).items():
+        array = value.numpy()
+        if value.dtype == tf.string:  # fixed-width unicode: loadable without pickle
+            array = np.asarray([b.decode("utf-8") for b in array.ravel()], dtype=str).reshape(array.shape)
+        arrays[f"{i}/{name}"] = array
+if "albert_tf" in sys.modules or any(m.startswith("albert_tf.") for m in sys.modules):
+    raise SystemExit("albert_tf was imported by the reload")
+np.savez(out_path, **arrays)
+"""
+
+
+class ExportCheckError(RuntimeError):
+    """The reloaded SavedModel disagrees with the in-memory model (or could not be reloaded)."""
+
+
+def reload_outputs(export_dir, requests, timeout=600):
+    """Runs `requests` ([{"signature": name, "inputs": {arg: list}}]) in a fresh process.
+
+    Returns one dict of numpy outputs per request.
+    """
+    with tempfile.TemporaryDirectory(prefix="albert-export-check-") as scratch:
+        requests_path = os.path.join(scratch, "requests.json")
+        out_path = os.path.join(scratch, "outputs.npz")
+        with open(requests_path, "w", encoding="utf-8") as f:
+            json.dump(requests, f, ensure_ascii=False)
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+        done = subprocess.run([sys.executable, "-c", _RELOAD_SCRIPT, export_dir, requests_path, out_path],
+                              capture_output=True, text=True, timeout=timeout, env=env, check=False)
+        if done.returncode != 0:
+            raise ExportCheckError(f"reloading {export_dir} in a fresh process failed:\n{done.stderr[-3000:]}")
+        with np.load(out_path, allow_pickle=False) as data:
+            results = [{} for _ in requests]
+            for key in data.files:
+                index, name = key.split("/", 1)
+                results[int(index)][name] = data[key]
+    return results
+
+
+def compare(expected, actual, atol=1e-5, where=""):
+    """Raises `ExportCheckError` naming the first output that differs; returns the max difference."""
+    worst = 0.0
+    for name, want in expected.items():
+        if name not in actual:
+            raise ExportCheckError(f"{where}: output {name!r} missing from the reloaded model")
+        got = actual[name]
+        want = np.asarray(want)
+        if want.dtype.kind in "SUO":
+            want = np.asarray([w.decode("utf-8") if isinstance(w, bytes) else str(w) for w in want.ravel()])
+            got = np.asarray([g.decode("utf-8") if isinstance(g, bytes) else str(g) for g in got.ravel()])
+            if not np.array_equal(want, got):
+                raise ExportCheckError(f"{where}: output {name!r} differs: {want.tolist()} vs {got.tolist()}")
+            continue
+        if want.shape != got.shape:
+            raise ExportCheckError(f"{where}: output {name!r} has shape {got.shape}, expected {want.shape}")
+        if want.size == 0:
+            continue
+        difference = float(np.max(np.abs(want.astype(np.float64) - got.astype(np.float64))))
+        worst = max(worst, difference)
+        if difference > atol:
+            raise ExportCheckError(f"{where}: output {name!r} differs by {difference:.3g} (> {atol:g})")
+    return worst

@@ -1,0 +1,164 @@
+"""The objects a SavedModel is written from: a model, its in-graph tokenizer, and the signatures.
+
+Every exported model has two signatures over the same computation:
+- `serving_default`: raw UTF-8 strings -> outputs (tokenized in the graph, see `text_inputs`);
+- `serving_ids`: `input_word_ids`, `input_mask`, `input_type_ids` int32 `[batch, seq]` -> outputs.
+
+Outputs are float32 whatever the training dtype policy was.
+"""
+
+import tensorflow as tf
+
+from albert_tf.export import text_inputs
+
+# Released by TensorFlow as the base of every object `tf.saved_model.save` restores attribute by attribute;
+# unlike `tf.Module`, it lets `variables` / `trainable_variables` be plain saved attributes, which
+# is what TF Hub's `KerasLayer` reads.
+AutoTrackable = tf.__internal__.tracking.AutoTrackable
+
+ID_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
+
+
+def ids_signature():
+    return {name: tf.TensorSpec([None, None], tf.int32, name=name) for name in ID_NAMES}
+
+
+def strings_spec(name):
+    return tf.TensorSpec([None], tf.string, name=name)
+
+
+def _float32(outputs):
+    return {name: tf.cast(value, tf.float32) if value.dtype.is_floating else value
+            for name, value in outputs.items()}
+
+
+class _TextServer(AutoTrackable):
+    """Shared parts: the Keras model, the tokenizer layer, packing settings."""
+
+    def __init__(self, model, tokenizer_layer, special_ids, max_seq_length):
+        super().__init__()
+        self.model = model
+        self.tokenizer = tokenizer_layer
+        # Python values: captured as constants when the signatures are traced.
+        self._special_ids = dict(special_ids)
+        self._max_seq_length = int(max_seq_length)
+
+    def _encode(self, texts):
+        return text_inputs.encode_texts(self.tokenizer, self._special_ids, texts, self._max_seq_length)
+
+
+class ClassifierServer(_TextServer):
+    """Raw text -> `logits`, `probabilities`, `label_id`, `label` (regression: `logits`, `score`).
+
+    Args:
+        classifier: an `AlbertClassifier` with a dynamic sequence length.
+        tokenizer_layer, special_ids, max_seq_length: the training tokenizer and packing length.
+        labels: label strings in id order (empty for regression).
+        text_fields: `("text_a",)` for single-sentence tasks, `("text_a", "text_b")` for pairs.
+    """
+
+    def __init__(self, classifier, tokenizer_layer, special_ids, max_seq_length, labels, text_fields):
+        super().__init__(classifier, tokenizer_layer, special_ids, max_seq_length)
+        self._labels = [str(label) for label in labels]
+        self._text_fields = tuple(text_fields)
+        self.serve_text = tf.function(self._serve_text,
+                                      input_signature=[strings_spec(n) for n in self._text_fields])
+        self.serve_ids = tf.function(self._serve_ids, input_signature=[ids_signature()])
+
+    def _outputs(self, inputs):
+        logits = tf.cast(self.model(inputs, training=False), tf.float32)
+        if not self._labels:
+            return {"logits": logits, "score": logits[:, 0]}
+        label_id = tf.argmax(logits, axis=-1, output_type=tf.int32)
+        return {"logits": logits, "probabilities": tf.nn.softmax(logits, axis=-1), "label_id": label_id,
+                "label": tf.gather(tf.constant(self._labels), label_id)}
+
+    def _serve_text(self, *texts):
+        return self._outputs(self._encode(list(texts)))
+
+    def _serve_ids(self, inputs):
+        return self._outputs(inputs)
+
+    def signatures(self):
+        return {"serving_default": self.serve_text.get_concrete_function(),
+                "serving_ids": self.serve_ids.get_concrete_function()}
+
+
+class SquadServer(_TextServer):
+    """(question, context) -> span logits and the best answer of the first window.
+
+    Outputs: `start_logits`, `end_logits` `[batch, seq]` (span and CLS-null heads), `answer_start`,
+    `answer_end` (token indexes into `input_word_ids`, also returned), `answer` (the span's pieces
+    detokenized: normalized text, e.g. lowercased for uncased models), and for v2 models
+    `null_odds` with `answer` = "" when it exceeds the model's stored threshold.
+    The XLNet-style head returns its beam instead of full end logits (`start_top_index`, ...).
+    """
+
+    def __init__(self, squad_model, tokenizer_layer, detokenize, special_ids, max_seq_length, *,
+                 max_query_length, max_answer_length=30, version="1.1", null_threshold=None):
+        super().__init__(squad_model, tokenizer_layer, special_ids, max_seq_length)
+        self._detokenize = detokenize
+        self._max_query_length = int(max_query_length)
+        self._max_answer_length = int(max_answer_length)
+        self._version = version
+        self._null_threshold = 0.0 if null_threshold is None else float(null_threshold)
+        self.serve_text = tf.function(self._serve_text,
+                                      input_signature=[strings_spec("question"), strings_spec("context")])
+        self.serve_ids = tf.function(self._serve_ids, input_signature=[
+            {**ids_signature(), "p_mask": tf.TensorSpec([None, None], tf.int32, name="p_mask")}])
+
+    def _best_span(self, outputs, p_mask):
+        allowed = tf.equal(p_mask, 0) & (tf.range(tf.shape(p_mask)[1]) > 0)[tf.newaxis, :]
+        if "start_logits" in outputs and "end_logits" in outputs and outputs["end_logits"].shape.rank == 2:
+            start, end = outputs["start_logits"], outputs["end_logits"]
+            scores = start[:, :, tf.newaxis] + end[:, tf.newaxis, :]
+            # end >= start and at most max_answer_length tokens.
+            band = tf.linalg.band_part(tf.ones_like(scores[0], tf.bool), 0, self._max_answer_length - 1)
+            valid = band[tf.newaxis] & allowed[:, :, tf.newaxis] & allowed[:, tf.newaxis, :]
+            scores = tf.where(valid, scores, tf.fill(tf.shape(scores), -1e30))
+            width = tf.shape(scores)[2]
+            flat = tf.argmax(tf.reshape(scores, [tf.shape(scores)[0], -1]), axis=-1, output_type=tf.int32)
+            best = tf.reduce_max(tf.reshape(scores, [tf.shape(scores)[0], -1]), axis=-1)
+            null_odds = start[:, 0] + end[:, 0] - best
+            return flat // width, flat % width, best > -1e29, null_odds
+        # XLNet-style beam: start k1 x end k2 candidates scored by log-probability.
+        k1 = tf.shape(outputs["start_top_index"])[1]
+        starts = tf.repeat(outputs["start_top_index"], tf.shape(outputs["end_top_index"])[1] // k1, axis=1)
+        ends = outputs["end_top_index"]
+        scores = tf.repeat(outputs["start_top_log_probs"], tf.shape(ends)[1] // k1, axis=1) + \
+            outputs["end_top_log_probs"]
+        ok = (ends >= starts) & (ends - starts < self._max_answer_length) & \
+            tf.gather(allowed, starts, batch_dims=1) & tf.gather(allowed, ends, batch_dims=1)
+        scores = tf.where(ok, scores, tf.fill(tf.shape(scores), -1e30))
+        pick = tf.argmax(scores, axis=-1, output_type=tf.int32)
+        best = tf.reduce_max(scores, axis=-1)
+        return (tf.gather(starts, pick, batch_dims=1), tf.gather(ends, pick, batch_dims=1), best > -1e29,
+                outputs["cls_logits"])
+
+    def _outputs(self, inputs):
+        raw = _float32(self.model(inputs, training=False))
+        start, end, found, null_odds = self._best_span(raw, inputs["p_mask"])
+        positions = tf.range(tf.shape(inputs["input_word_ids"])[1])[tf.newaxis, :]
+        in_span = (positions >= start[:, tf.newaxis]) & (positions <= end[:, tf.newaxis])
+        span_ids = tf.ragged.boolean_mask(inputs["input_word_ids"], in_span)
+        text = self._detokenize(span_ids)
+        answerable = found
+        if self._version == "2.0":
+            answerable &= null_odds <= self._null_threshold
+        outputs = dict(raw)
+        outputs.update({"answer_start": start, "answer_end": end, "null_odds": null_odds,
+                        "answer": tf.where(answerable, text, tf.fill(tf.shape(text), "")),
+                        "input_word_ids": inputs["input_word_ids"]})
+        return outputs
+
+    def _serve_text(self, question, context):
+        inputs = text_inputs.encode_question_context(self.tokenizer, self._special_ids, question, context,
+                                                     self._max_seq_length, self._max_query_length)
+        return self._outputs(inputs)
+
+    def _serve_ids(self, inputs):
+        return self._outputs(inputs)
+
+    def signatures(self):
+        return {"serving_default": self.serve_text.get_concrete_function(),
+                "serving_ids": self.serve_ids.get_concrete_function()}
