@@ -60,7 +60,8 @@ flags.DEFINE_bool("do_predict", False, "Write submission files for the test spli
 flags.DEFINE_integer("eval_every_steps", 0, "Evaluate every N steps and keep the best checkpoint by the task's "
                      "main metric (0: evaluate once, at the end).")
 flags.DEFINE_integer("log_every_steps", 50, "Progress line every N steps.")
-flags.DEFINE_string("export_dir", None, "Export the final (best) model as a SavedModel with tokenizer assets.")
+flags.DEFINE_string("export_dir", None, "Export the final (best) model as a raw-text SavedModel (serving_default: "
+                    "text_a[, text_b] -> logits, probabilities, label), checked by a fresh-process reload.")
 # Runtime (the same as run_pretraining.py's)
 finetuning_flags.define_runtime_flags()
 

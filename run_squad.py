@@ -65,6 +65,8 @@ flags.DEFINE_bool("do_eval", False, "Predict --predict_file and score it with th
 flags.DEFINE_integer("eval_every_steps", 0, "Evaluate every N steps and keep the best model by F1 (0: only at "
                      "the end).")
 flags.DEFINE_integer("log_every_steps", 50, "Progress line every N steps.")
+flags.DEFINE_string("export_dir", None, "Export the final (best) model as a raw-text SavedModel (question, context "
+                    "-> span logits and answer), checked by a fresh-process reload.")
 # Runtime (the same as run_pretraining.py's)
 finetuning_flags.define_runtime_flags()
 

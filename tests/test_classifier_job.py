@@ -87,7 +87,7 @@ def test_train_eval_predict_best_checkpoint_and_cache(workspace, tmp_path):
     assert [line.split("\t")[0] for line in lines[1:]] == [str(i) for i in range(45)]
     assert {line.split("\t")[1] for line in lines[1:]} <= {"0", "1"}
     assert (tmp_path / "export" / "saved_model.pb").exists()
-    assert json.loads((tmp_path / "export" / "assets.extra" / "task.json").read_text())["labels"] == ["0", "1"]
+    assert json.loads((tmp_path / "export" / "assets.extra" / "export.json").read_text())["labels"] == ["0", "1"]
     assert result["final_train_loss"] < 0.5
 
     # The best checkpoint directory is a complete --init_checkpoint (TF1 layout + config + tokenizer),

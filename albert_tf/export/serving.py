@@ -141,7 +141,7 @@ class SquadServer(_TextServer):
         positions = tf.range(tf.shape(inputs["input_word_ids"])[1])[tf.newaxis, :]
         in_span = (positions >= start[:, tf.newaxis]) & (positions <= end[:, tf.newaxis])
         span_ids = tf.ragged.boolean_mask(inputs["input_word_ids"], in_span)
-        text = self._detokenize(span_ids)
+        text = tf.strings.strip(self._detokenize(span_ids))
         answerable = found
         if self._version == "2.0":
             answerable &= null_odds <= self._null_threshold

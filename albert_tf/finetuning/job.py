@@ -91,6 +91,8 @@ def check_settings(s: FinetuneSettings):
     _need(s.train_steps > 0 or s.num_train_epochs > 0, "num_train_epochs", "must be > 0 (or set --train_steps)")
     _need(0 <= s.classifier_dropout < 1, "classifier_dropout", "must be in [0, 1)")
     _need(s.eval_every_steps >= 0, "eval_every_steps", "must be >= 0")
+    _need(not (s.export_dir and get_task(s.task_name).is_multiple_choice), "export_dir",
+          f"{s.task_name} is multiple choice; raw-text export supports classification and regression tasks")
     _need(not (s.init_checkpoint is None and s.preset is None and s.albert_config_file is None), "init_checkpoint",
           "give the model: --init_checkpoint (TF1, TF-Hub, brightmart, Hugging Face or .keras), or "
           "--preset/--albert_config_file to start from random weights")
@@ -259,16 +261,17 @@ class FinetuneRun:
         return written
 
     def export(self, export_dir: str):
-        """SavedModel (serving signature over int32 ids) + tokenizer assets + task labels."""
-        from albert_tf.tokenization import save_tokenizer_assets  # pylint: disable=import-outside-toplevel
-        if tf.io.gfile.exists(export_dir):
-            tf.io.gfile.rmtree(export_dir)
-        self.model.export(export_dir, format="tf_saved_model", verbose=False)
-        save_tokenizer_assets(self.tokenizer, os.path.join(export_dir, "assets.extra"))
-        artifacts.write_json(os.path.join(export_dir, "assets.extra", "task.json"), {
-            "task": self.task.name, "labels": list(self.task.labels), "regression": self.task.is_regression,
-            "num_choices": self.task.num_choices, "max_seq_length": self.s.max_seq_length})
-        logging.info("exported the model to %s", export_dir)
+        """Raw-text SavedModel of the (best) classifier, checked by a fresh-process reload on dev rows."""
+        from albert_tf.export import export_classifier  # pylint: disable=import-outside-toplevel
+        examples = [e for split in self.task.eval_splits for e in self.splits[split].examples][:32]
+        pair = any(e.text_b is not None for e in examples)
+        rows = [(e.text_a, e.text_b) if pair else (e.text_a,) for e in examples]
+        info = export_classifier(self.classifier, self.tokenizer, export_dir, max_seq_length=self.s.max_seq_length,
+                                 labels=() if self.task.is_regression else self.task.labels,
+                                 text_fields=("text_a", "text_b") if pair else ("text_a",),
+                                 task_name=self.task.name, check_texts=rows)
+        logging.info("exported the model to %s (reload check: max |diff| %.2e on %d dev rows + samples)",
+                     export_dir, info["max_abs_difference"], len(rows))
 
 
 def _summary(results: Dict, task) -> str:

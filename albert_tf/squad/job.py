@@ -72,6 +72,7 @@ class SquadSettings:
     cpu_devices: int = 0
     deterministic_ops: bool = False
     static_shapes: bool = False
+    export_dir: Optional[str] = None
 
     @classmethod
     def from_flags(cls, flag_values):
@@ -325,5 +326,14 @@ def run(s: SquadSettings) -> Dict:
                 logging.warning("%s", message)
                 result["warning"] = message
         result["predictions"] = os.path.join(s.output_dir, "predictions.json")
+    if s.export_dir:
+        from albert_tf.export import export_squad  # pylint: disable=import-outside-toplevel
+        info = export_squad(job.model, tokenizer, s.export_dir, max_seq_length=s.max_seq_length,
+                            max_query_length=s.max_query_length, head=s.head, version=s.version,
+                            max_answer_length=s.max_answer_length, null_threshold=job.null_threshold,
+                            start_n_top=s.start_n_top, end_n_top=s.end_n_top)
+        logging.info("exported the model to %s (reload check: max |diff| %.2e)", s.export_dir,
+                     info["max_abs_difference"])
+        result["export_dir"] = s.export_dir
     keras.backend.clear_session()
     return result

@@ -1,0 +1,155 @@
+"""albert-export: write a raw-text SavedModel from a checkpoint.
+
+Kinds:
+  classifier  a fine-tuned classifier (e.g. run_classifier.py's best_checkpoint/model.ckpt); labels come
+              from --task_name (or --labels), the packing length from --max_seq_length.
+  squad       run_squad.py's fine-tuned model directory (<output_dir>/squad_model): head, lengths and
+              the v2 null threshold are read from its squad_head.json.
+  encoder     any pretrained checkpoint (TF1 Google / TF-Hub / brightmart, Hugging Face, .keras, or
+              run_pretraining.py's pretrained/ export): <export_dir>/encoder and <export_dir>/preprocessor
+              following TF Hub's text API, with an `mlm` endpoint when the checkpoint has the MLM head.
+
+Every export is reloaded in a fresh process and compared with the in-memory model before it is
+moved into place. Examples:
+  albert-export --kind=classifier --checkpoint=runs/mrpc/best_checkpoint/model.ckpt --task_name=MRPC \
+      --max_seq_length=128 --export_dir=exports/mrpc
+  albert-export --kind=encoder --checkpoint=albert_base_v2/model.ckpt-best --export_dir=exports/albert_base
+  albert-export --kind=squad --checkpoint=runs/squad2/squad_model --export_dir=exports/squad2
+"""
+
+import json
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags, logging  # noqa: E402
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_enum("kind", None, ["classifier", "squad", "encoder"], "What the checkpoint holds.")
+flags.DEFINE_string("checkpoint", None, "Checkpoint (any supported layout) or run_squad.py's squad_model directory.")
+flags.DEFINE_string("export_dir", None, "Where the SavedModel goes (replaced only after the reload check passes).")
+flags.DEFINE_string("albert_config_file", None, "Model config json (default: next to --checkpoint).")
+flags.DEFINE_string("vocab_file", None, "SentencePiece .model or WordPiece vocab.txt (default: the tokenizer "
+                    "recorded next to --checkpoint).")
+flags.DEFINE_bool("do_lower_case", True, "With --vocab_file: lowercase text (released ALBERT models are uncased).")
+flags.DEFINE_string("task_name", None, "classifier: the task whose labels the classifier predicts.")
+flags.DEFINE_list("labels", None, "classifier: label strings in id order (instead of --task_name).")
+flags.DEFINE_enum("text_fields", "auto", ["auto", "1", "2"], "classifier: one text (text_a) or a pair "
+                  "(text_a, text_b); auto follows --task_name.")
+flags.DEFINE_bool("regression", False, "classifier with --labels unset: one regression output (STS-B).")
+flags.DEFINE_integer("max_seq_length", 128, "classifier and encoder: the packing length the model was "
+                     "trained with (squad: read from squad_head.json).")
+flags.DEFINE_bool("self_check", True, "Reload the export in a fresh process and compare outputs.")
+
+
+def _tokenizer(checkpoint, vocab_file, do_lower_case):
+    from albert_tf.tokenization import load_tokenizer, tokenizer_from_assets
+    if vocab_file:
+        return tokenizer_from_assets(vocab_file, do_lower_case=do_lower_case)
+    directory = checkpoint if os.path.isdir(checkpoint) else os.path.dirname(checkpoint)
+    try:
+        return load_tokenizer(directory or ".")
+    except FileNotFoundError as error:
+        raise ValueError(f"--vocab_file: not given and no tokenizer next to --checkpoint ({error})") from None
+
+
+def task_labels_and_fields(task_name, labels=None, text_fields="auto", regression=False):
+    """(labels, text field names) from a registered task or explicit flags."""
+    fields = {"1": ("text_a",), "2": ("text_a", "text_b")}
+    if task_name:
+        from albert_tf.finetuning.tasks import get_task
+        task = get_task(task_name)
+        if task.is_multiple_choice:
+            raise ValueError(f"--task_name={task_name}: multiple-choice models are not exported for raw text")
+        count = len(getattr(task, "text_columns", None) or getattr(task, "text_fields", None) or (0, 0))
+        names = fields[text_fields] if text_fields != "auto" else fields["2" if count >= 2 else "1"]
+        return (() if task.is_regression else tuple(task.labels)), names
+    if not labels and not regression:
+        raise ValueError("--task_name or --labels (or --regression) is required for --kind=classifier")
+    return tuple(labels or ()), fields["1" if text_fields == "1" else "2"]
+
+
+def export_checkpoint(kind, checkpoint, export_dir, *, albert_config_file=None, vocab_file=None,
+                      do_lower_case=True, task_name=None, labels=None, text_fields="auto", regression=False,
+                      max_seq_length=128, check=True):
+    """Library entry point; returns the export info (also written to assets.extra/export.json)."""
+    from albert_tf.checkpoints import load_config_for, load_weights, read_checkpoint
+    from albert_tf import export
+    from albert_tf.modeling import AlbertClassifier, AlbertEncoder, AlbertPretrainer
+
+    if not checkpoint or not export_dir:
+        raise ValueError("--checkpoint and --export_dir are required")
+    if kind == "squad":
+        return _export_squad(checkpoint, export_dir, vocab_file, do_lower_case, check)
+    if kind == "classifier":  # labels first: a wrong task name fails before anything is read
+        label_list, names = task_labels_and_fields(task_name, labels, text_fields, regression)
+    read_checkpoint(checkpoint)  # a missing or unreadable checkpoint fails before any model is built
+    config = load_config_for(checkpoint, albert_config_file)
+    if max_seq_length > config.max_position_embeddings:
+        raise ValueError(f"--max_seq_length={max_seq_length} exceeds the model's max_position_embeddings "
+                         f"({config.max_position_embeddings})")
+    tokenizer = _tokenizer(checkpoint, vocab_file, do_lower_case)
+    if tokenizer.vocab_size != config.vocab_size:
+        raise ValueError(f"the tokenizer has {tokenizer.vocab_size} pieces but the config's vocab_size is "
+                         f"{config.vocab_size}: --vocab_file does not belong to this model")
+    if kind == "classifier":
+        classifier = AlbertClassifier(AlbertEncoder(config), max(len(label_list), 1))
+        report = load_weights(classifier, checkpoint, verbose=False)
+        if report.newly_initialized:
+            raise ValueError(f"{checkpoint} has no classifier head ({', '.join(report.newly_initialized)} missing): "
+                             "export a fine-tuned checkpoint, e.g. run_classifier.py's best_checkpoint/model.ckpt")
+        return export.export_classifier(classifier, tokenizer, export_dir, max_seq_length=max_seq_length,
+                                        labels=label_list, text_fields=names, task_name=task_name, check=check)
+    pretrainer = AlbertPretrainer(AlbertEncoder(config))
+    report = load_weights(pretrainer, checkpoint, verbose=False)
+    with_mlm = not any("predictions" in name for name in report.newly_initialized)
+    if not with_mlm:
+        logging.warning("%s has no MLM head: the encoder is exported without the mlm endpoint", checkpoint)
+    return export.export_encoder(pretrainer if with_mlm else pretrainer.encoder, tokenizer, export_dir,
+                                 max_seq_length=max_seq_length, with_mlm=with_mlm, check=check)
+
+
+def _export_squad(model_dir, export_dir, vocab_file, do_lower_case, check):
+    from albert_tf import export
+    from albert_tf.checkpoints import load_config_for
+    from albert_tf.squad import job, modeling
+    head_path = os.path.join(model_dir, job.HEAD_FILE)
+    if not os.path.exists(head_path):
+        raise FileNotFoundError(f"{head_path} not found: --checkpoint must be run_squad.py's "
+                                f"<output_dir>/{job.MODEL_DIR} directory for --kind=squad")
+    with open(head_path, encoding="utf-8") as f:
+        head = json.load(f)
+    config = load_config_for(model_dir)
+    tokenizer = _tokenizer(model_dir, vocab_file, do_lower_case)
+    model = modeling.build_squad_model(config, head["head"], None, head["start_n_top"], head["end_n_top"])
+    model.load_weights(os.path.join(model_dir, job.WEIGHTS_FILE))
+    return export.export_squad(model, tokenizer, export_dir, max_seq_length=head["max_seq_length"],
+                               max_query_length=head["max_query_length"], head=head["head"],
+                               version=head["version"], null_threshold=head.get("null_threshold"),
+                               start_n_top=head["start_n_top"], end_n_top=head["end_n_top"], check=check)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    if FLAGS.kind is None:
+        raise app.UsageError("--kind is required (classifier, squad or encoder)")
+    try:
+        info = export_checkpoint(FLAGS.kind, FLAGS.checkpoint, FLAGS.export_dir,
+                                 albert_config_file=FLAGS.albert_config_file, vocab_file=FLAGS.vocab_file,
+                                 do_lower_case=FLAGS.do_lower_case, task_name=FLAGS.task_name, labels=FLAGS.labels,
+                                 text_fields=FLAGS.text_fields, regression=FLAGS.regression,
+                                 max_seq_length=FLAGS.max_seq_length, check=FLAGS.self_check)
+    except (ValueError, FileNotFoundError) as error:
+        raise SystemExit(f"albert-export: error: {error}") from None
+    print(f"exported {FLAGS.kind} to {FLAGS.export_dir}: signatures {json.dumps(info['signatures'])}; "
+          f"fresh-process reload max |diff| {info.get('max_abs_difference')}")
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

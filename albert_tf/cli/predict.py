@@ -1,0 +1,219 @@
+"""albert-predict: batch prediction over a TSV or JSON-lines file with an exported model or a checkpoint.
+
+`--model` is an albert-export / `--export_dir` SavedModel (classifier or SQuAD), or a fine-tuned
+classifier checkpoint with `--task_name` (it is then served from memory through the same code).
+Every output row carries the input row's id (`--id`, else its line number) so predictions can
+be joined back to the input. Rows are read and checked before the model is loaded; the output
+is written to a temporary name and renamed when complete.
+
+Examples:
+  albert-predict --model=exports/mrpc --input_file=glue_data/MRPC/test.tsv --output_file=mrpc_test.jsonl
+  albert-predict --model=exports/sst2 --input_file=reviews.jsonl --inputs=text --output_file=out.tsv
+  albert-predict --model=exports/squad --input_file=questions.jsonl --output_file=answers.jsonl
+"""
+
+import json
+import os
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags, logging  # noqa: E402
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string("model", None, "Exported SavedModel directory, or a classifier checkpoint (with --task_name).")
+flags.DEFINE_string("input_file", None, "Rows to predict: .tsv (tab-separated) or .jsonl (one json object a line).")
+flags.DEFINE_string("output_file", None, "Predictions: .jsonl (all outputs) or .tsv (id and label/score/answer).")
+flags.DEFINE_list("inputs", None, "Columns (tsv: header names or 0-based indexes) or fields (jsonl) holding the "
+                  "model's text inputs, in order (default: the model's input names, else the first columns).")
+flags.DEFINE_string("id", None, "Column or field with the row id (default: the line number).")
+flags.DEFINE_bool("has_header", True, "tsv: the first line names the columns.")
+flags.DEFINE_integer("batch_size", 64, "Rows per model call.")
+flags.DEFINE_string("task_name", None, "Checkpoint mode: the classifier's task (labels and text fields).")
+flags.DEFINE_integer("max_seq_length", 128, "Checkpoint mode: packing length.")
+flags.DEFINE_integer("log_every", 5000, "Progress line every N rows.")
+
+
+class InputError(ValueError):
+    """A row or flag of the prediction input is wrong (the message names file:line and field)."""
+
+
+def _select(columns, spec, header, source):
+    if spec.isdigit():
+        index = int(spec)
+    elif header is not None and spec in header:
+        index = header.index(spec)
+    else:
+        raise InputError(f"{source}: no column {spec!r}" + (f" (header: {header})" if header else ""))
+    if index >= len(columns):
+        raise InputError(f"{source}: row has {len(columns)} columns, wanted column {index} ({spec})")
+    return columns[index]
+
+
+def read_rows(path, text_names, inputs=None, id_spec=None, has_header=True):
+    """[(id, [texts])] with every text a str; errors name file:line and the column or field."""
+    from albert_tf.finetuning.examples import DataError
+    from albert_tf.finetuning.readers import read_jsonl, read_tsv, require_file
+    try:
+        require_file(path, "--input_file")
+        rows = []
+        if path.endswith(".jsonl") or path.endswith(".json"):
+            fields = inputs or list(text_names)
+            for lineno, obj in read_jsonl(path):
+                source = f"{path}:{lineno}"
+                missing = [f for f in fields if f not in obj]
+                if missing:
+                    raise InputError(f"{source}: missing field(s) {missing} (fields: {sorted(obj)}); "
+                                     "name them with --inputs")
+                texts = [obj[f] for f in fields]
+                bad = [f for f, t in zip(fields, texts) if not isinstance(t, str)]
+                if bad:
+                    raise InputError(f"{source}: field(s) {bad} must be strings")
+                rows.append((obj.get(id_spec, lineno) if id_spec else lineno, texts))
+        else:
+            header, lines = read_tsv(path, has_header)
+            if inputs is None:
+                names_present = header is not None and all(n in header for n in text_names)
+                inputs = list(text_names) if names_present else [str(i) for i in range(len(text_names))]
+            for lineno, columns in lines:
+                source = f"{path}:{lineno}"
+                texts = [_select(columns, spec, header, source) for spec in inputs]
+                row_id = _select(columns, id_spec, header, source) if id_spec else lineno
+                rows.append((row_id, texts))
+    except DataError as error:
+        raise InputError(str(error)) from None
+    if len(inputs or text_names) != len(text_names):
+        raise InputError(f"--inputs names {len(inputs)} columns but the model takes {len(text_names)} texts "
+                         f"({', '.join(text_names)})")
+    if not rows:
+        raise InputError(f"{path}: no rows to predict")
+    return rows
+
+
+def _is_export(model):
+    return os.path.isdir(model) and os.path.exists(os.path.join(model, "saved_model.pb"))
+
+
+def text_input_names(model, task_name=None):
+    """The model's text inputs, read without loading it (so bad rows fail fast)."""
+    from albert_tf.export import read_export_info
+    if _is_export(model):
+        return read_export_info(model)["signatures"]["serving_default"]
+    if not task_name:
+        raise InputError(f"--model={model} is not an exported SavedModel; for a checkpoint give --task_name")
+    from albert_tf.cli.export import task_labels_and_fields
+    return list(task_labels_and_fields(task_name)[1])
+
+
+def load_predictor(model, task_name=None, max_seq_length=128):
+    """(callable texts -> outputs dict, text input names, export info)."""
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  pylint: disable=unused-import
+    from albert_tf.export import read_export_info
+    if _is_export(model):
+        info = read_export_info(model)
+        if info["kind"] not in ("classifier", "squad"):
+            raise InputError(f"--model={model}: a {info['kind']} export has no predictions to write; use a "
+                             "classifier or SQuAD export")
+        signature = tf.saved_model.load(model).signatures["serving_default"]
+        names = info["signatures"]["serving_default"]
+        return (lambda texts: signature(**{n: tf.constant(t) for n, t in zip(names, texts)})), names, info
+    if not task_name:
+        raise InputError(f"--model={model} is not an exported SavedModel; for a checkpoint give --task_name")
+    from albert_tf.checkpoints import load_config_for, load_weights
+    from albert_tf.cli.export import _tokenizer, task_labels_and_fields
+    from albert_tf.export import serving
+    from albert_tf.export.saved_model import special_ids
+    from albert_tf.modeling import AlbertClassifier, AlbertEncoder
+    from albert_tf.tokenization.layers import layer_for
+    labels, names = task_labels_and_fields(task_name)
+    tokenizer = _tokenizer(model, None, True)
+    classifier = AlbertClassifier(AlbertEncoder(load_config_for(model)), max(len(labels), 1))
+    load_weights(classifier, model, verbose=False)
+    server = serving.ClassifierServer(classifier, layer_for(tokenizer), special_ids(tokenizer), max_seq_length,
+                                      labels, names)
+    info = {"kind": "classifier", "labels": list(labels), "signatures": {"serving_default": list(names)}}
+    return (lambda texts: server.serve_text(*[tf.constant(t) for t in texts])), list(names), info
+
+
+def _record(row_id, outputs, i):
+    record = {"id": row_id}
+    for name, value in outputs.items():
+        if name == "input_word_ids":
+            continue
+        item = value[i]
+        if hasattr(item, "tolist"):
+            item = item.tolist()
+        record[name] = item.decode("utf-8") if isinstance(item, bytes) else item
+    return record
+
+
+def _tsv_value(record, kind):
+    for name in (("answer",) if kind == "squad" else ("label", "score")):
+        if name in record:
+            return str(record[name])
+    return ""
+
+
+def predict_file(model, input_file, output_file, *, inputs=None, id_spec=None, has_header=True, batch_size=64,
+                 task_name=None, max_seq_length=128, log_every=5000):
+    """Library entry point; returns the number of rows written."""
+    if not output_file:
+        raise InputError("--output_file is required")
+    if batch_size < 1:
+        raise InputError("--batch_size must be >= 1")
+    rows = read_rows(input_file, text_input_names(model, task_name), inputs, id_spec, has_header)
+    predictor, names, info = load_predictor(model, task_name, max_seq_length)
+    directory = os.path.dirname(os.path.abspath(output_file))
+    os.makedirs(directory, exist_ok=True)
+    as_tsv = output_file.endswith(".tsv")
+    fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".tmp-{os.path.basename(output_file)}-")
+    started = time.time()
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            if as_tsv:
+                out.write("id\tprediction\n")
+            for start in range(0, len(rows), batch_size):
+                batch = rows[start:start + batch_size]
+                outputs = {k: v.numpy() for k, v in predictor([[r[1][j] for r in batch]
+                                                               for j in range(len(names))]).items()}
+                for i, (row_id, _) in enumerate(batch):
+                    record = _record(row_id, outputs, i)
+                    out.write(f"{row_id}\t{_tsv_value(record, info['kind'])}\n" if as_tsv
+                              else json.dumps(record, ensure_ascii=False) + "\n")
+                done = start + len(batch)
+                if done == len(rows) or done // log_every != start // log_every:
+                    rate = done / max(time.time() - started, 1e-9)
+                    logging.info("%d/%d rows, %.1f rows/s, ETA %.0fs", done, len(rows), rate,
+                                 (len(rows) - done) / rate)
+        os.replace(temporary, output_file)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+    return len(rows)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    for name in ("model", "input_file", "output_file"):
+        if not FLAGS[name].value:
+            raise app.UsageError(f"--{name} is required")
+    try:
+        count = predict_file(FLAGS.model, FLAGS.input_file, FLAGS.output_file, inputs=FLAGS.inputs, id_spec=FLAGS.id,
+                             has_header=FLAGS.has_header, batch_size=FLAGS.batch_size, task_name=FLAGS.task_name,
+                             max_seq_length=FLAGS.max_seq_length, log_every=FLAGS.log_every)
+    except (InputError, FileNotFoundError) as error:
+        raise SystemExit(f"albert-predict: error: {error}") from None
+    print(f"wrote {count} predictions to {FLAGS.output_file}")
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()
