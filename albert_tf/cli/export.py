@@ -43,39 +43,13 @@ flags.DEFINE_integer("max_seq_length", 128, "classifier and encoder: the packing
 flags.DEFINE_bool("self_check", True, "Reload the export in a fresh process and compare outputs.")
 
 
-def _tokenizer(checkpoint, vocab_file, do_lower_case):
-    from albert_tf.tokenization import load_tokenizer, tokenizer_from_assets
-    if vocab_file:
-        return tokenizer_from_assets(vocab_file, do_lower_case=do_lower_case)
-    directory = checkpoint if os.path.isdir(checkpoint) else os.path.dirname(checkpoint)
-    try:
-        return load_tokenizer(directory or ".")
-    except FileNotFoundError as error:
-        raise ValueError(f"--vocab_file: not given and no tokenizer next to --checkpoint ({error})") from None
-
-
-def task_labels_and_fields(task_name, labels=None, text_fields="auto", regression=False):
-    """(labels, text field names) from a registered task or explicit flags."""
-    fields = {"1": ("text_a",), "2": ("text_a", "text_b")}
-    if task_name:
-        from albert_tf.finetuning.tasks import get_task
-        task = get_task(task_name)
-        if task.is_multiple_choice:
-            raise ValueError(f"--task_name={task_name}: multiple-choice models are not exported for raw text")
-        count = len(getattr(task, "text_columns", None) or getattr(task, "text_fields", None) or (0, 0))
-        names = fields[text_fields] if text_fields != "auto" else fields["2" if count >= 2 else "1"]
-        return (() if task.is_regression else tuple(task.labels)), names
-    if not labels and not regression:
-        raise ValueError("--task_name or --labels (or --regression) is required for --kind=classifier")
-    return tuple(labels or ()), fields["1" if text_fields == "1" else "2"]
-
-
 def export_checkpoint(kind, checkpoint, export_dir, *, albert_config_file=None, vocab_file=None,
                       do_lower_case=True, task_name=None, labels=None, text_fields="auto", regression=False,
                       max_seq_length=128, check=True):
     """Library entry point; returns the export info (also written to assets.extra/export.json)."""
     from albert_tf.checkpoints import load_config_for, load_weights, read_checkpoint
     from albert_tf import export
+    from albert_tf.export import sources
     from albert_tf.modeling import AlbertClassifier, AlbertEncoder, AlbertPretrainer
 
     if not checkpoint or not export_dir:
@@ -83,13 +57,13 @@ def export_checkpoint(kind, checkpoint, export_dir, *, albert_config_file=None, 
     if kind == "squad":
         return _export_squad(checkpoint, export_dir, vocab_file, do_lower_case, check)
     if kind == "classifier":  # labels first: a wrong task name fails before anything is read
-        label_list, names = task_labels_and_fields(task_name, labels, text_fields, regression)
+        label_list, names = sources.task_labels_and_fields(task_name, labels, text_fields, regression)
     read_checkpoint(checkpoint)  # a missing or unreadable checkpoint fails before any model is built
     config = load_config_for(checkpoint, albert_config_file)
     if max_seq_length > config.max_position_embeddings:
         raise ValueError(f"--max_seq_length={max_seq_length} exceeds the model's max_position_embeddings "
                          f"({config.max_position_embeddings})")
-    tokenizer = _tokenizer(checkpoint, vocab_file, do_lower_case)
+    tokenizer = sources.tokenizer_for(checkpoint, vocab_file, do_lower_case)
     if tokenizer.vocab_size != config.vocab_size:
         raise ValueError(f"the tokenizer has {tokenizer.vocab_size} pieces but the config's vocab_size is "
                          f"{config.vocab_size}: --vocab_file does not belong to this model")
@@ -113,6 +87,7 @@ def export_checkpoint(kind, checkpoint, export_dir, *, albert_config_file=None, 
 def _export_squad(model_dir, export_dir, vocab_file, do_lower_case, check):
     from albert_tf import export
     from albert_tf.checkpoints import load_config_for
+    from albert_tf.export import sources
     from albert_tf.squad import job, modeling
     head_path = os.path.join(model_dir, job.HEAD_FILE)
     if not os.path.exists(head_path):
@@ -121,7 +96,7 @@ def _export_squad(model_dir, export_dir, vocab_file, do_lower_case, check):
     with open(head_path, encoding="utf-8") as f:
         head = json.load(f)
     config = load_config_for(model_dir)
-    tokenizer = _tokenizer(model_dir, vocab_file, do_lower_case)
+    tokenizer = sources.tokenizer_for(model_dir, vocab_file, do_lower_case)
     model = modeling.build_squad_model(config, head["head"], None, head["start_n_top"], head["end_n_top"])
     model.load_weights(os.path.join(model_dir, job.WEIGHTS_FILE))
     return export.export_squad(model, tokenizer, export_dir, max_seq_length=head["max_seq_length"],

@@ -103,7 +103,7 @@ def text_input_names(model, task_name=None):
         return read_export_info(model)["signatures"]["serving_default"]
     if not task_name:
         raise InputError(f"--model={model} is not an exported SavedModel; for a checkpoint give --task_name")
-    from albert_tf.cli.export import task_labels_and_fields
+    from albert_tf.export.sources import task_labels_and_fields
     return list(task_labels_and_fields(task_name)[1])
 
 
@@ -123,13 +123,13 @@ def load_predictor(model, task_name=None, max_seq_length=128):
     if not task_name:
         raise InputError(f"--model={model} is not an exported SavedModel; for a checkpoint give --task_name")
     from albert_tf.checkpoints import load_config_for, load_weights
-    from albert_tf.cli.export import _tokenizer, task_labels_and_fields
+    from albert_tf.export.sources import task_labels_and_fields, tokenizer_for
     from albert_tf.export import serving
     from albert_tf.export.saved_model import special_ids
     from albert_tf.modeling import AlbertClassifier, AlbertEncoder
     from albert_tf.tokenization.layers import layer_for
     labels, names = task_labels_and_fields(task_name)
-    tokenizer = _tokenizer(model, None, True)
+    tokenizer = tokenizer_for(model, None, True)
     classifier = AlbertClassifier(AlbertEncoder(load_config_for(model)), max(len(labels), 1))
     load_weights(classifier, model, verbose=False)
     server = serving.ClassifierServer(classifier, layer_for(tokenizer), special_ids(tokenizer), max_seq_length,
