@@ -287,10 +287,10 @@ print("STILL", [v.name for a, v in zip(before, model.trainable_variables) if np.
     assert ran.returncode == 0, ran.stderr[-3000:]
     words = ran.stdout.split()
     trainable = int(words[words.index("TRAINABLE") + 1])
-    still = ran.stdout.split("STILL", 1)[1].strip()
+    still = eval(ran.stdout.split("STILL", 1)[1].strip())  # noqa: S307  a printed list of names
     # Every encoder weight was fine-tuned, not only the head, except the attention key bias: it adds the
     # same q.b to every score of a query, which softmax ignores, so its gradient is exactly zero.
-    assert trainable > 2 and still == "['group_0_inner_group_0/attention_1/key/bias:0']", ran.stdout
+    assert trainable > 2 and len(still) == 1 and still[0].endswith("/key/bias:0"), ran.stdout
 
 
 @pytest.mark.realdata
