@@ -7,7 +7,8 @@ ORACLE_STAMP := $(VENV)/.oracle-$(shell cat setup.cfg | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
 .PHONY: venv test demo parity fixtures bench-tokenizers tokenizer-agreement bench-pretraining-data \
-	bench-pretraining-step pretrain-acceptance classifier-parity bench-finetuning squad-roundtrip bench-squad clean
+	bench-pretraining-step pretrain-acceptance classifier-parity bench-finetuning squad-roundtrip bench-squad clean \
+	flag-docs docs-check
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -79,3 +80,11 @@ squad-roundtrip: $(STAMP)
 
 bench-squad: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) bench/bench_squad.py
+
+# docs/flags.md is generated from the flag definitions of the scripts and console commands.
+flag-docs: $(STAMP)
+	$(PY) tools/make_flag_docs.py
+
+# Runs every shell command shown in README.md and docs/*.md with tiny settings in a scratch directory.
+docs-check: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/docs_check.py
