@@ -243,6 +243,16 @@ def test_export_and_predict_clis(workspace, tmp_path):
     np.testing.assert_allclose([r["logits"] for r in records], want, atol=1e-5)
     assert all(r["label"] in ("0", "1") for r in records)
 
+    # Without --inputs a model exported for MRPC reads MRPC's own test format (ids from its index column).
+    (tmp_path / "test.tsv").write_text("index\t#1 ID\t#2 ID\t#1 String\t#2 String\n" + "".join(
+        f"{i + 50}\t{i}\t{i + 100}\tthe fox number {i}\tthe dog {i}\n" for i in range(7)))
+    ran = _run([str(BIN / "albert-predict"), f"--model={tmp_path / 'mrpc'}", f"--input_file={tmp_path / 'test.tsv'}",
+                f"--output_file={tmp_path / 'test.jsonl'}"], tmp_path)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    test_records = [json.loads(line) for line in (tmp_path / "test.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in test_records] == [str(i + 50) for i in range(7)]
+    np.testing.assert_allclose([r["logits"] for r in test_records], want, atol=1e-5)
+
     # The checkpoint itself serves the same predictions (tsv output: id and label).
     tsv = tmp_path / "pred.tsv"
     ran = _run([str(BIN / "albert-predict"), f"--model={checkpoint}/model.ckpt", "--task_name=MRPC",

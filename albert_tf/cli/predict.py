@@ -2,8 +2,9 @@
 
 `--model` is an albert-export / `--export_dir` SavedModel (classifier or SQuAD), or a fine-tuned
 classifier checkpoint with `--task_name` (it is then served from memory through the same code).
-Every output row carries the input row's id (`--id`, else its line number) so predictions can
-be joined back to the input. Rows are read and checked before the model is loaded; the output
+Every output row carries the input row's id (`--id`, the task file's own id, else its line number)
+so predictions can be joined back to the input. A model exported for a known task reads that task's
+files as they are published (e.g. GLUE MRPC test.tsv) unless `--inputs` says otherwise. Rows are read and checked before the model is loaded; the output
 is written to a temporary name and renamed when complete.
 
 Examples:
@@ -27,7 +28,9 @@ flags.DEFINE_string("model", None, "Exported SavedModel directory, or a classifi
 flags.DEFINE_string("input_file", None, "Rows to predict: .tsv (tab-separated) or .jsonl (one json object a line).")
 flags.DEFINE_string("output_file", None, "Predictions: .jsonl (all outputs) or .tsv (id and label/score/answer).")
 flags.DEFINE_list("inputs", None, "Columns (tsv: header names or 0-based indexes) or fields (jsonl) holding the "
-                  "model's text inputs, in order (default: the model's input names, else the first columns).")
+                  "model's text inputs, in order. Default: for a model of a known task (GLUE/CLUE/LCQMC), the "
+                  "task's own file format (dev or test file) and ids; else the model's input names, else the "
+                  "first columns.")
 flags.DEFINE_string("id", None, "Column or field with the row id (default: the line number).")
 flags.DEFINE_bool("has_header", True, "tsv: the first line names the columns.")
 flags.DEFINE_integer("batch_size", 64, "Rows per model call.")
@@ -50,6 +53,24 @@ def _select(columns, spec, header, source):
     if index >= len(columns):
         raise InputError(f"{source}: row has {len(columns)} columns, wanted column {index} ({spec})")
     return columns[index]
+
+
+def read_task_rows(task_name, path, text_names):
+    """[(id, [texts])] read with the task's own file format: a labelled file (dev) or a test file."""
+    from albert_tf.finetuning.examples import DataError
+    from albert_tf.finetuning.tasks import get_task
+    task = get_task(task_name)
+    try:
+        examples = task.read_file(path, labelled=True)
+    except DataError:  # no label column: read it as the task's unlabelled test file
+        try:
+            examples = task.read_file(path, labelled=False)
+        except DataError as error:
+            raise InputError(str(error)) from None
+    rows = [(e.guid, [e.text_a] + ([e.text_b] if len(text_names) == 2 else [])) for e in examples]
+    if not rows:
+        raise InputError(f"{path}: no rows to predict")
+    return rows
 
 
 def read_rows(path, text_names, inputs=None, id_spec=None, has_header=True):
@@ -97,14 +118,15 @@ def _is_export(model):
 
 
 def text_input_names(model, task_name=None):
-    """The model's text inputs, read without loading it (so bad rows fail fast)."""
+    """(the model's text inputs, its task name or None), read without loading it (bad rows fail fast)."""
     from albert_tf.export import read_export_info
     if _is_export(model):
-        return read_export_info(model)["signatures"]["serving_default"]
+        info = read_export_info(model)
+        return info["signatures"]["serving_default"], task_name or info.get("task")
     if not task_name:
         raise InputError(f"--model={model} is not an exported SavedModel; for a checkpoint give --task_name")
     from albert_tf.export.sources import task_labels_and_fields
-    return list(task_labels_and_fields(task_name)[1])
+    return list(task_labels_and_fields(task_name)[1]), task_name
 
 
 def load_predictor(model, task_name=None, max_seq_length=128):
@@ -164,7 +186,11 @@ def predict_file(model, input_file, output_file, *, inputs=None, id_spec=None, h
         raise InputError("--output_file is required")
     if batch_size < 1:
         raise InputError("--batch_size must be >= 1")
-    rows = read_rows(input_file, text_input_names(model, task_name), inputs, id_spec, has_header)
+    names, known_task = text_input_names(model, task_name)
+    if known_task and inputs is None and id_spec is None:
+        rows = read_task_rows(known_task, input_file, names)
+    else:
+        rows = read_rows(input_file, names, inputs, id_spec, has_header)
     predictor, names, info = load_predictor(model, task_name, max_seq_length)
     directory = os.path.dirname(os.path.abspath(output_file))
     os.makedirs(directory, exist_ok=True)
