@@ -49,6 +49,8 @@ NOT_RUN: List[Tuple[str, str]] = [
     (r"--strategy=tpu\b", "needs a Cloud TPU"),
     (r"^export TF_CONFIG=", "part of the several-hosts example (needs several machines)"),
     (r"--strategy=multi_worker_mirrored\b", "needs several hosts (the suite runs two workers on loopback)"),
+    (r"import tensorflow as tf, tensorflow_hub", "needs the optional hub extra; tests/test_export.py fine-tunes "
+                                                 "through hub.KerasLayer when it is installed"),
 ]
 
 
