@@ -56,8 +56,10 @@ def test_classifier_pair_export_equals_python_pipeline(workspace, tmp_path):
     classifier = AlbertClassifier(AlbertEncoder(config), 3)
     target = str(tmp_path / "clf")
     info = export.export_classifier(classifier, tokenizer, target, max_seq_length=40,
-                                    labels=["contradiction", "entailment", "neutral"], task_name="MNLI")
+                                    labels=["contradiction", "entailment", "neutral"], task_name="MNLI", tflite=True)
     assert info["max_abs_difference"] <= 1e-5
+    assert info["tflite_max_abs_difference"] <= 1e-4 and info["tflite_bytes"] > 0
+    assert (Path(target) / "model.tflite").exists()
     extra = Path(target) / export.EXTRA_DIR
     assert sorted(os.listdir(extra)) == ["albert_config.json", "export.json", "labels.txt", "tiny.model",
                                          "tokenizer_config.json"]

@@ -41,11 +41,13 @@ flags.DEFINE_bool("regression", False, "classifier with --labels unset: one regr
 flags.DEFINE_integer("max_seq_length", 128, "classifier and encoder: the packing length the model was "
                      "trained with (squad: read from squad_head.json).")
 flags.DEFINE_bool("self_check", True, "Reload the export in a fresh process and compare outputs.")
+flags.DEFINE_bool("tflite", False, "classifier: also write model.tflite of the serving_ids signature (int32 ids in; "
+                  "tokenize on the host), checked like the SavedModel.")
 
 
 def export_checkpoint(kind, checkpoint, export_dir, *, albert_config_file=None, vocab_file=None,
                       do_lower_case=True, task_name=None, labels=None, text_fields="auto", regression=False,
-                      max_seq_length=128, check=True):
+                      max_seq_length=128, check=True, tflite=False):
     """Library entry point; returns the export info (also written to assets.extra/export.json)."""
     from albert_tf.checkpoints import load_config_for, load_weights, read_checkpoint
     from albert_tf import export
@@ -74,7 +76,8 @@ def export_checkpoint(kind, checkpoint, export_dir, *, albert_config_file=None, 
             raise ValueError(f"{checkpoint} has no classifier head ({', '.join(report.newly_initialized)} missing): "
                              "export a fine-tuned checkpoint, e.g. run_classifier.py's best_checkpoint/model.ckpt")
         return export.export_classifier(classifier, tokenizer, export_dir, max_seq_length=max_seq_length,
-                                        labels=label_list, text_fields=names, task_name=task_name, check=check)
+                                        labels=label_list, text_fields=names, task_name=task_name, check=check,
+                                        tflite=tflite)
     pretrainer = AlbertPretrainer(AlbertEncoder(config))
     report = load_weights(pretrainer, checkpoint, verbose=False)
     with_mlm = not any("predictions" in name for name in report.newly_initialized)
@@ -115,7 +118,7 @@ def main(argv):
                                  albert_config_file=FLAGS.albert_config_file, vocab_file=FLAGS.vocab_file,
                                  do_lower_case=FLAGS.do_lower_case, task_name=FLAGS.task_name, labels=FLAGS.labels,
                                  text_fields=FLAGS.text_fields, regression=FLAGS.regression,
-                                 max_seq_length=FLAGS.max_seq_length, check=FLAGS.self_check)
+                                 max_seq_length=FLAGS.max_seq_length, check=FLAGS.self_check, tflite=FLAGS.tflite)
     except (ValueError, FileNotFoundError) as error:
         raise SystemExit(f"albert-export: error: {error}") from None
     print(f"exported {FLAGS.kind} to {FLAGS.export_dir}: signatures {json.dumps(info['signatures'])}; "

@@ -157,4 +157,5 @@ class AlbertTransformerBlock(keras.layers.Layer):
 def attention_bias_from_mask(input_mask):
     """[B, S] 1/0 mask → float32 [B, 1, 1, S] additive bias on attention scores."""
     mask = ops.cast(input_mask, "float32")
-    return (1.0 - mask)[:, None, None, :] * _MASK_ADDER
+    # expand_dims rather than `[:, None, None, :]`: TFLite's builtin strided slice has no new axes.
+    return ops.expand_dims(ops.expand_dims(1.0 - mask, 1), 1) * _MASK_ADDER
