@@ -327,3 +327,25 @@ def test_realdata_sst2_and_lcqmc_raw_text_equal_python_pipeline(tmp_path):
                                     str(tmp_path / "lcqmc"), max_seq_length=128, labels=["0", "1"],
                                     check_texts=pairs)
     assert info["max_abs_difference"] <= 1e-5
+
+
+@pytest.mark.parametrize("rows", [0, 1, 5, 37])
+def test_length_chunks_keep_row_order(rows):
+    from albert_tf.export.serving import in_length_chunks
+    rng = np.random.default_rng(rows)
+    lengths = rng.integers(2, 30, size=rows)
+    mask = (np.arange(30)[None, :] < lengths[:, None]).astype(np.int32)
+    ids = (rng.integers(5, 50, size=(rows, 30)) * mask).astype(np.int32)
+    inputs = {"input_word_ids": tf.constant(ids.reshape(rows, 30)), "input_mask": tf.constant(mask.reshape(rows, 30)),
+              "input_type_ids": tf.zeros((rows, 30), tf.int32)}
+
+    def per_row(part):  # the row's id sum and its chunk's width: any mix-up of rows changes the sum
+        return tf.cast(tf.stack([tf.reduce_sum(part["input_word_ids"], 1), tf.shape(part["input_mask"])[1] +
+                                 0 * tf.reduce_sum(part["input_mask"], 1)], 1), tf.float32)
+
+    out = tf.function(lambda x: in_length_chunks(per_row, x, 2))(inputs).numpy()
+    assert out.shape == (rows, 2)
+    np.testing.assert_array_equal(out[:, 0], ids.sum(1))
+    if rows == 37:  # sorted chunks are trimmed to their own longest row, not the batch's
+        assert out[:, 1].min() < lengths.max()
+        assert all(out[i, 1] >= lengths[i] for i in range(rows))

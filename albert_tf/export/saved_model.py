@@ -176,14 +176,16 @@ def _save_checked(server, signatures, export_dir: str, write_extras, check):
 TFLITE_FILE = "model.tflite"
 
 
-def write_tflite(saved_model_dir: str, signature: str = "serving_ids") -> str:
-    """Converts one id signature of a written SavedModel to `<dir>/model.tflite` (builtin ops only).
+def write_tflite(saved_model_dir: str) -> str:
+    """Converts the classifier's id function (`serving_ids` without length chunks) to `<dir>/model.tflite`.
 
     Converting the loaded concrete function freezes the weights into the flatbuffer (converting the
     SavedModel directly keeps them as resource variables that the interpreter leaves uninitialized).
+    Builtin ops only.
     """
     loaded = tf.saved_model.load(saved_model_dir)
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([loaded.signatures[signature]], loaded)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([loaded.plain_ids.get_concrete_function()],
+                                                                loaded)
     path = os.path.join(saved_model_dir, TFLITE_FILE)
     with open(path, "wb") as f:
         f.write(converter.convert())

@@ -47,6 +47,29 @@ class _TextServer(AutoTrackable):
         return text_inputs.encode_texts(self.tokenizer, self._special_ids, texts, self._max_seq_length)
 
 
+def in_length_chunks(model_fn, inputs, output_width, max_chunks=8, min_rows=4):
+    """`model_fn` over a batch sorted by length and cut into chunks, each trimmed to its own longest row.
+
+    A batch padded to its longest row computes about twice the real tokens of short-text data (SST-2:
+    1.9x at batch 32); up to 8 chunks of at least `min_rows` rows bring that to about 1.1x. Rows come
+    back in their original order. `model_fn` must return per-row outputs of a fixed width (logits).
+    """
+    lengths = tf.reduce_sum(inputs["input_mask"], axis=1)
+    order = tf.argsort(lengths, stable=True)
+    rows = tf.shape(lengths)[0]
+    chunks = tf.clip_by_value(rows // min_rows, 1, max_chunks)
+    bounds = tf.minimum(tf.range(max_chunks + 1) * rows // chunks, rows)
+    pieces = []
+    for i in range(max_chunks):
+        index = order[bounds[i]:bounds[i + 1]]
+        part = text_inputs.trim_to_longest({name: tf.gather(value, index) for name, value in inputs.items()})
+        # Small batches leave chunks empty: skip their model call (it would cost a few ms of op dispatch).
+        pieces.append(tf.cond(bounds[i + 1] > bounds[i], lambda part=part: model_fn(part),
+                              lambda: tf.zeros([0, output_width], tf.float32)))
+    merged = tf.concat(pieces, axis=0)
+    return tf.gather(merged, tf.math.invert_permutation(order))
+
+
 class ClassifierServer(_TextServer):
     """Raw text -> `logits`, `probabilities`, `label_id`, `label` (regression: `logits`, `score`).
 
@@ -64,9 +87,15 @@ class ClassifierServer(_TextServer):
         self.serve_text = tf.function(self._serve_text,
                                       input_signature=[strings_spec(n) for n in self._text_fields])
         self.serve_ids = tf.function(self._serve_ids, input_signature=[ids_signature()])
+        # Not a signature: the same outputs without length chunks, for on-device converters (TFLite).
+        self.plain_ids = tf.function(self._plain_ids, input_signature=[ids_signature()])
 
-    def _outputs(self, inputs):
-        logits = tf.cast(self.model(inputs, training=False), tf.float32)
+    def _logits(self, inputs):
+        return tf.cast(self.model(inputs, training=False), tf.float32)
+
+    def _outputs(self, inputs, chunked=True):
+        logits = (in_length_chunks(self._logits, inputs, self.model.num_classes) if chunked
+                  else self._logits(inputs))
         if not self._labels:
             return {"logits": logits, "score": logits[:, 0]}
         label_id = tf.argmax(logits, axis=-1, output_type=tf.int32)
@@ -78,6 +107,9 @@ class ClassifierServer(_TextServer):
 
     def _serve_ids(self, inputs):
         return self._outputs(inputs)
+
+    def _plain_ids(self, inputs):
+        return self._outputs(inputs, chunked=False)
 
     def signatures(self):
         return {"serving_default": self.serve_text.get_concrete_function(),
