@@ -1,0 +1,1 @@
+"""Helpers of `tools/demo.py`: the generated corpus and task files, and the SavedModel queries."""
