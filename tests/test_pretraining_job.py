@@ -190,6 +190,10 @@ def test_bad_input_fails_before_training(workspace, tmp_path):
         pretraining_job.run(_settings(workspace, blocker / "run"))
     with pytest.raises(ValueError, match="--train_batch_size: 16 must divide"):
         pretraining_job.run(_settings(workspace, tmp_path / "d", grad_accum_steps=3))
+    # Static eval batches larger than the held-out data would evaluate nothing and report accuracy 0.
+    with pytest.raises(ValueError, match="--eval_batch_size=100000 exceeds the"):
+        pretraining_job.run(_settings(workspace, tmp_path / "f", eval_batch_size=100000))
+    assert not (tmp_path / "f" / "checkpoint").exists()
     # An init checkpoint of another width: refused naming the config field, nothing trained.
     from albert_tf.checkpoints import save_tf1
     from albert_tf.config import AlbertConfig

@@ -106,6 +106,15 @@ def check_data(settings: JobSettings, config: AlbertConfig):
         if differ:
             raise meta_lib.MetaError(f"--eval_input_file data differ from --input_file data on {differ}")
         data_lib.check_records(eval_files, eval_meta)
+        # Eval batches are static (drop_remainder, as on TPU): fewer records than one batch would
+        # evaluate nothing and report accuracy 0.
+        names = {os.path.basename(f) for f in eval_files}
+        records = sum(int(s.get("instances", 0)) for s in eval_meta.shards if s.get("file") in names) \
+            if any("file" in s for s in eval_meta.shards) else eval_meta.instances
+        if records < settings.eval_batch_size:
+            raise ValueError(f"--eval_batch_size={settings.eval_batch_size} exceeds the {records} eval records of "
+                             f"{settings.eval_input_file or settings.input_file}: give a smaller --eval_batch_size "
+                             "or more held-out data")
     return files, meta
 
 
