@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 
 .PHONY: venv test demo parity fixtures bench-tokenizers tokenizer-agreement bench-pretraining-data \
 	bench-pretraining-step pretrain-acceptance classifier-parity bench-finetuning squad-roundtrip bench-squad clean \
-	flag-docs docs-check
+	flag-docs docs-check bench-serving
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -80,6 +80,10 @@ squad-roundtrip: $(STAMP)
 
 bench-squad: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) bench/bench_squad.py
+
+# Raw-text serving of an exported classifier vs a Hugging Face pipeline and keras-hub (SST-2 dev).
+bench-serving: $(BENCH_STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) bench/bench_serving.py
 
 # docs/flags.md is generated from the flag definitions of the scripts and console commands.
 flag-docs: $(STAMP)

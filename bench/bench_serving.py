@@ -16,6 +16,7 @@ shape (vocab 30000, E 128, H 768, 12 layers sharing one block, 12 heads, I 3072)
     max_length=128)`, all CPU threads.
   * keras-hub: `AlbertTextClassifier(backbone, preprocessor=AlbertTextClassifierPreprocessor(
     sequence_length=128))`, `predict(texts, batch_size=...)` (its preprocessor pads to 128).
+  * albert-tf TFLite (not a peer, for the record): the export's `model.tflite`, host tokenizer, one call a text.
 
 Each implementation runs in its own process, one after another. Usage:
   .venv/bin/python bench/bench_serving.py [--impls albert_tf,hf,keras_hub] [--batch 32] [--latency_n 100]
@@ -37,7 +38,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 REALDATA = os.environ.get("ALBERT_TF_REALDATA", os.path.join(os.path.dirname(REPO), "shared", "realdata"))
 SEQ = 128
-IMPLS = ("albert_tf", "hf", "keras_hub")
+IMPLS = ("albert_tf", "hf", "keras_hub", "albert_tf_tflite")
 BASE = dict(vocab_size=30000, embedding_size=128, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
             intermediate_size=3072, max_position_embeddings=512)
 
@@ -80,7 +81,7 @@ def export_albert_tf(directory):
     keras.utils.set_random_seed(0)
     classifier = AlbertClassifier(AlbertEncoder(AlbertConfig(**BASE)), 2)
     export_classifier(classifier, SentencePieceTokenizer(spm_model()), directory, max_seq_length=SEQ,
-                      labels=["0", "1"], text_fields=("text_a",), task_name="SST-2")
+                      labels=["0", "1"], text_fields=("text_a",), task_name="SST-2", tflite=True)
 
 
 def worker_albert_tf(args):
@@ -121,7 +122,29 @@ def worker_keras_hub(args):
                    lambda t: model.predict([t], batch_size=1, verbose=0), sst2_dev(), args.batch, args.latency_n)
 
 
-WORKERS = {"albert_tf": worker_albert_tf, "hf": worker_hf, "keras_hub": worker_keras_hub}
+def worker_albert_tf_tflite(args):
+    """The export's model.tflite (id signature): host-side Python tokenizer + one interpreter call per text."""
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+    from albert_tf.tokenization import SentencePieceTokenizer  # pylint: disable=import-outside-toplevel
+    tokenizer = SentencePieceTokenizer(spm_model())
+    path = os.path.join(args.export_dir, "model.tflite")
+    runner = tf.lite.Interpreter(model_path=path).get_signature_runner()
+
+    def predict_one(text):
+        packed = tokenizer.pack(text, max_seq_length=SEQ)
+        width = sum(packed.input_mask)
+        row = lambda values: np.asarray([values[:width]], np.int32)  # noqa: E731
+        return runner(input_word_ids=row(packed.input_ids), input_mask=row(packed.input_mask),
+                      input_type_ids=row(packed.segment_ids))["label_id"]
+
+    result = measure(lambda b: [predict_one(t) for t in b], predict_one, sst2_dev(), args.batch, args.latency_n)
+    result["tflite_mb"] = os.path.getsize(path) / 2**20
+    return result
+
+
+WORKERS = {"albert_tf": worker_albert_tf, "hf": worker_hf, "keras_hub": worker_keras_hub,
+           "albert_tf_tflite": worker_albert_tf_tflite}
 
 
 def render(results, args):
@@ -135,7 +158,7 @@ def render(results, args):
              f"{machine_info.mem_total_gib():.0f} GiB; load average before the run {args.load}.", "",
              "| implementation | sentences/s | vs best peer | p50 ms | p99 ms |", "|---|---|---|---|---|"]
     rates = {name: r["sentences"] / r["seconds"] for name, r in results.items() if "seconds" in r}
-    peers = [rate for name, rate in rates.items() if name != "albert_tf"]
+    peers = [rate for name, rate in rates.items() if not name.startswith("albert_tf")]
     best_peer = max(peers) if peers else None
     for name, r in results.items():
         if "error" in r:
@@ -143,6 +166,10 @@ def render(results, args):
             continue
         ratio = f"{rates[name] / best_peer:.2f}x" if best_peer and name == "albert_tf" else ""
         lines.append(f"| {name} | {rates[name]:.1f} | {ratio} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} |")
+    if "tflite_mb" in results.get("albert_tf_tflite", {}):
+        lines += ["", f"albert_tf_tflite: the export's `model.tflite` ({results['albert_tf_tflite']['tflite_mb']:.1f} MB, "
+                      "id signature, fp32), Python tokenizer on the host, one interpreter call per sentence "
+                      "(batched rows are run one by one); not a peer."]
     return "\n".join(lines) + "\n"
 
 
