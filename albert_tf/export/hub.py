@@ -81,7 +81,7 @@ class HubEncoder(serving.AutoTrackable):
 
     def _text_outputs(self, texts):
         inputs = text_inputs.encode_texts(self.tokenizer, self._special_ids, texts, self._max_seq_length)
-        outputs = self._serve_ids(inputs)
+        outputs = dict(self.serve_ids(inputs))  # the traced id function: one model graph for all signatures
         outputs["input_mask"] = inputs["input_mask"]
         return outputs
 

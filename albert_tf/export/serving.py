@@ -103,7 +103,8 @@ class ClassifierServer(_TextServer):
                 "label": tf.gather(tf.constant(self._labels), label_id)}
 
     def _serve_text(self, *texts):
-        return self._outputs(self._encode(list(texts)))
+        # Calls the traced id function: the model graph is built (and saved) once, not twice.
+        return self.serve_ids(self._encode(list(texts)))
 
     def _serve_ids(self, inputs):
         return self._outputs(inputs)
@@ -186,7 +187,7 @@ class SquadServer(_TextServer):
     def _serve_text(self, question, context):
         inputs = text_inputs.encode_question_context(self.tokenizer, self._special_ids, question, context,
                                                      self._max_seq_length, self._max_query_length)
-        return self._outputs(inputs)
+        return self.serve_ids(inputs)
 
     def _serve_ids(self, inputs):
         return self._outputs(inputs)
