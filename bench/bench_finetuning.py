@@ -16,10 +16,13 @@ after another, after a warm-up of `--warmup_steps` steps (graph tracing/compilat
     with `AlbertTokenizer` (not timed), shuffled batches padded to the longest row
     (dynamic padding, as `DataCollatorWithPadding`), `torch.optim.AdamW`, all CPU threads.
 
-Examples/s = examples trained in the timed epoch / its wall time. The report also states the
-machine. Usage:
+Examples/s = examples trained in the timed epoch / its wall time. `--time_limit` bounds each
+implementation's timed epoch: a run that reaches it stops after the step in progress and reports the
+steps it completed (a slow peer's per-step cost does not change over an epoch of static shapes, and
+a shuffled dynamic-padding epoch is sampled at random, so the rate stays representative; the report
+says which runs were cut). The report also states the machine. Usage:
   .venv/bin/python bench/bench_finetuning.py [--examples 4000] [--impls albert_tf,keras_hub,hf]
-      [--warmup_steps 3] [--out bench/results/finetuning.md]
+      [--warmup_steps 3] [--time_limit SECONDS] [--out bench/results/finetuning.md]
 """
 
 import argparse
@@ -37,6 +40,27 @@ sys.path.insert(0, REPO)
 REALDATA = os.environ.get("ALBERT_TF_REALDATA", os.path.join(os.path.dirname(REPO), "shared", "realdata"))
 BATCH, SEQ, LR = 32, 128, 2e-5
 IMPLS = ("albert_tf", "keras_hub", "hf")
+
+
+def time_limit_callback(seconds):
+    """A Keras callback that counts finished batches and ends `fit` once `seconds` have passed."""
+    import keras  # pylint: disable=import-outside-toplevel
+
+    class StopAfter(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.batches = 0
+            self.started = None
+
+        def on_train_begin(self, logs=None):
+            self.started = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.batches += 1
+            if seconds and time.perf_counter() - self.started >= seconds:
+                self.model.stop_training = True
+
+    return StopAfter()
 
 
 def load_sst2(count):
@@ -72,10 +96,12 @@ def worker_albert_tf(args):
         data = datasets.train_dataset(meta, BATCH, SEQ, seed=0)
         # Warm up every bucket shape the epoch will use, so the timed epoch measures steady state.
         model.fit(data, epochs=1, steps_per_epoch=args.warmup_steps * len(datasets.bucket_lengths(SEQ)), verbose=0)
+        counter = time_limit_callback(args.time_limit)
         started = time.perf_counter()
-        model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0)
+        model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[counter])
         elapsed = time.perf_counter() - started
-    return {"examples": steps * BATCH, "seconds": elapsed, "tokenize_seconds": tokenize_s}
+    return {"examples": counter.batches * BATCH, "seconds": elapsed, "tokenize_seconds": tokenize_s,
+            "epoch_examples": steps * BATCH}
 
 
 def worker_keras_hub(args):
@@ -94,9 +120,12 @@ def worker_keras_hub(args):
     warm = args.warmup_steps * BATCH
     model.fit(texts[:warm], labels[:warm], batch_size=BATCH, epochs=1, verbose=0)
     steps = len(texts) // BATCH
+    counter = time_limit_callback(args.time_limit)
     started = time.perf_counter()
-    model.fit(texts[:steps * BATCH], labels[:steps * BATCH], batch_size=BATCH, epochs=1, verbose=0)
-    return {"examples": steps * BATCH, "seconds": time.perf_counter() - started}
+    model.fit(texts[:steps * BATCH], labels[:steps * BATCH], batch_size=BATCH, epochs=1, verbose=0,
+              callbacks=[counter])
+    return {"examples": counter.batches * BATCH, "seconds": time.perf_counter() - started,
+            "epoch_examples": steps * BATCH}
 
 
 def worker_hf(args):
@@ -138,7 +167,10 @@ def worker_hf(args):
     for batch in batches():
         step(*batch)
         count += BATCH
-    return {"examples": count, "seconds": time.perf_counter() - started}
+        if args.time_limit and time.perf_counter() - started >= args.time_limit:
+            break
+    return {"examples": count, "seconds": time.perf_counter() - started,
+            "epoch_examples": (len(order) // BATCH) * BATCH}
 
 
 WORKERS = {"albert_tf": worker_albert_tf, "keras_hub": worker_keras_hub, "hf": worker_hf}
@@ -152,7 +184,9 @@ def render(results, args):
              f"one epoch after {args.warmup_steps} warm-up steps; XLA {'on' if args.xla else 'off'}. "
              "Command: `.venv/bin/python bench/bench_finetuning.py " + " ".join(sys.argv[1:]) + "`.", "",
              f"Machine: {machine_info.cpu_model()}, {machine_info.cpu_count()} CPUs, "
-             f"{machine_info.mem_total_gib():.0f} GiB.", "",
+             f"{machine_info.mem_total_gib():.0f} GiB. 1-min load average at start -> end: "
+             f"{args.load_start:.1f} -> {os.getloadavg()[0]:.1f}; wall time of the whole run "
+             f"{(time.time() - args.started_at) / 60:.1f} min.", "",
              "| implementation | examples | seconds | examples/s | vs best peer |", "|---|---|---|---|---|"]
     peers = [r["examples"] / r["seconds"] for name, r in results.items() if name != "albert_tf" and "seconds" in r]
     best_peer = max(peers) if peers else None
@@ -162,7 +196,9 @@ def render(results, args):
             continue
         rate = r["examples"] / r["seconds"]
         ratio = f"{rate / best_peer:.2f}x" if best_peer and name == "albert_tf" else ""
-        lines.append(f"| {name} | {r['examples']} | {r['seconds']:.1f} | {rate:.2f} | {ratio} |")
+        cut = (f" (cut at --time_limit: {r['examples']} of {r['epoch_examples']})"
+               if r["examples"] < r.get("epoch_examples", r["examples"]) else "")
+        lines.append(f"| {name} | {r['examples']}{cut} | {r['seconds']:.1f} | {rate:.2f} | {ratio} |")
     if "albert_tf" in results and "tokenize_seconds" in results["albert_tf"]:
         lines += ["", f"albert-tf tokenization into the feature cache (once, not in the epoch): "
                       f"{results['albert_tf']['tokenize_seconds']:.1f}s."]
@@ -175,16 +211,20 @@ def main():
     parser.add_argument("--impls", default=",".join(IMPLS))
     parser.add_argument("--warmup_steps", type=int, default=3)
     parser.add_argument("--xla", action="store_true", help="jit_compile for the Keras implementations")
+    parser.add_argument("--time_limit", type=float, default=0,
+                        help="seconds after which an implementation's timed epoch stops (0: no limit)")
     parser.add_argument("--out", default=os.path.join(REPO, "bench", "results", "finetuning.md"))
     parser.add_argument("--worker", choices=IMPLS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print("RESULT " + json.dumps(WORKERS[args.worker](args)), flush=True)
         return
+    args.load_start, args.started_at = os.getloadavg()[0], time.time()
     results = {}
     for name in args.impls.split(","):
         command = [sys.executable, os.path.abspath(__file__), "--worker", name, "--examples", str(args.examples),
-                   "--warmup_steps", str(args.warmup_steps)] + (["--xla"] if args.xla else [])
+                   "--warmup_steps", str(args.warmup_steps), "--time_limit", str(args.time_limit)]
+        command += ["--xla"] if args.xla else []
         print(f"running {name} ...", flush=True)
         done = subprocess.run(command, capture_output=True, text=True)
         line = next((l for l in done.stdout.splitlines() if l.startswith("RESULT ")), None)

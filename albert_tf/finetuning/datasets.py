@@ -10,7 +10,10 @@ from typing import Dict, List, Optional
 
 import tensorflow as tf
 
-BUCKET_LENGTHS = (32, 64, 128, 256, 384, 512)
+# Multiples of 8 (tensor-core and vector friendly), dense where sentence tasks live: on SST-2
+# (mean 14 tokens) these pad to 1.27x the real tokens, against 2.4x with (32, 64, 128). Each length
+# is one more shape to trace (and, with XLA, to compile) once.
+BUCKET_LENGTHS = (8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
 
 
 def bucket_lengths(max_seq_length: int) -> List[int]:
