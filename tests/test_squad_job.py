@@ -94,7 +94,7 @@ def test_v2_heads_write_null_odds_and_store_the_threshold(workspace, head):
 def test_xlnet_head_shapes_and_beam(workspace):
     from albert_tf.config import AlbertConfig
     model = modeling.build_squad_model(AlbertConfig(**TINY), "xlnet", start_n_top=3, end_n_top=2)
-    tokenizer = testlib_tokenizer(workspace)
+    tokenizer = _workspace_tokenizer(workspace)
     examples, _ = reading.read_squad(str(SQUAD / "tiny-v2.0.json"), "2.0", training=False)
     feats = features.convert_examples(examples, tokenizer, 64, 16, 16)
     outputs = datasets.predict_outputs(model, feats, batch_size=7)
@@ -108,14 +108,14 @@ def test_xlnet_head_shapes_and_beam(workspace):
     assert set(decoded.null_odds) == {e.qas_id for e in examples}
 
 
-def testlib_tokenizer(workspace):
+def _workspace_tokenizer(workspace):
     from albert_tf.tokenization import SentencePieceTokenizer
     return SentencePieceTokenizer(workspace["spm"])
 
 
 def test_feature_cache_is_reused_and_keyed(workspace, tmp_path):
     from albert_tf.squad import feature_cache
-    tokenizer = testlib_tokenizer(workspace)
+    tokenizer = _workspace_tokenizer(workspace)
     path = str(SQUAD / "tiny-v1.1.json")
     examples, _ = reading.read_squad(path, "1.1", training=False)
     first = feature_cache.cached_features(str(tmp_path), path, examples, tokenizer, 64, 16, 16, "1.1", False)
