@@ -104,3 +104,43 @@ def test_datasets_with_different_settings_cannot_be_mixed(dataset_dir, tmp_path)
     (other / meta_lib.META_NAME).write_text(json.dumps(meta))
     with pytest.raises(meta_lib.MetaError, match=r"disagree on \['masked_lm_prob'\]"):
         pretraining_dataset(f"{dataset_dir}/*.tfrecord,{other}/*.tfrecord", 4)
+
+
+def _copy_dataset(dataset_dir, target):
+    target.mkdir()
+    for path in dataset_dir.iterdir():
+        if path.is_file():
+            (target / path.name).write_bytes(path.read_bytes())
+    return target
+
+
+def test_truncated_or_changed_shards_are_named_before_training(dataset_dir, tmp_path):
+    copy = _copy_dataset(dataset_dir, tmp_path / "copy")
+    shards = sorted(copy.glob("*.tfrecord"))
+    data = shards[-1].read_bytes()
+    shards[-1].write_bytes(data[:len(data) - 7])  # cut inside the last record
+    with pytest.raises(meta_lib.MetaError, match=rf"{shards[-1].name}: shard does not match .*"
+                                                 rf"{len(data) - 7} bytes, .* lists {len(data)}.*ends 7 byte"):
+        pretraining_dataset(f"{copy}/*.tfrecord", 4)
+
+    # Same size, a record boundary moved: the framing walk counts one record fewer.
+    meta = json.loads((dataset_dir / meta_lib.META_NAME).read_text())
+    entry = next(s for s in meta["shards"] if s["file"] == shards[-1].name)
+    shards[-1].write_bytes(data)
+    entry["instances"] += 1
+    (copy / meta_lib.META_NAME).write_text(json.dumps(meta))
+    with pytest.raises(meta_lib.MetaError, match=rf"{entry['instances'] - 1} complete record\(s\), .* lists "
+                                                 rf"{entry['instances']}"):
+        pretraining_dataset(f"{copy}/*.tfrecord", 4)
+
+    # Same size and framing, other bytes: only the optional hash sees it.
+    entry["instances"] -= 1
+    (copy / meta_lib.META_NAME).write_text(json.dumps(meta))
+    flipped = bytearray(data)
+    flipped[-5] ^= 1
+    shards[-1].write_bytes(bytes(flipped))
+    from albert_tf.data.pretraining_dataset import check_shard_files
+    files = [str(p) for p in shards]
+    check_shard_files(files)
+    with pytest.raises(meta_lib.MetaError, match="sha256"):
+        check_shard_files(files, verify_sha256=True)

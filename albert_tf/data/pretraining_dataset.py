@@ -1,7 +1,8 @@
 """tf.data input for pretraining: our TFRecords, checked against dataset_meta.json and the model.
 
 Before any training step the reader (1) finds the `dataset_meta.json` of every matched shard and
-refuses files it does not list or metas that disagree, (2) checks the meta against the model config
+refuses files it does not list or metas that disagree, (1b) checks each shard's size and record
+count against the meta (a truncated copy is named here, not hundreds of steps in), (2) checks the meta against the model config
 (sequence length vs positions, vocabulary size), and (3) parses the first record of the first
 shards and compares every feature's length with the meta. Records come out int32 with static
 shapes under the model's input names, ready for a compiled step; strings never leave tf.data.
@@ -15,6 +16,7 @@ from typing import Dict, List, Optional, Tuple
 import tensorflow as tf
 
 from albert_tf.data import meta as meta_lib
+from albert_tf.data import shard_check
 
 # Record feature -> model input name.
 MODEL_INPUT_NAMES = {
@@ -81,6 +83,18 @@ def load_dataset_meta(files: List[str]) -> meta_lib.DatasetMeta:
                                      "datasets read together must share their settings")
         merged.instances += sum(listed[os.path.basename(m)]["instances"] for m in members)
     return merged
+
+
+def check_shard_files(files: List[str], verify_sha256: bool = False):
+    """Every file's size and record count (and, when asked, sha256) against its meta entry."""
+    by_directory: Dict[str, List[str]] = {}
+    for path in files:
+        by_directory.setdefault(os.path.dirname(path), []).append(path)
+    for directory, members in sorted(by_directory.items()):
+        listed = {shard["file"]: shard for shard in _read_meta(directory).shards}
+        meta_path = os.path.join(directory, meta_lib.META_NAME)
+        shard_check.check_shards(members, {m: listed[os.path.basename(m)] for m in members},
+                                 meta_path, verify_sha256=verify_sha256)
 
 
 def record_spec(meta: meta_lib.DatasetMeta) -> Dict[str, tf.io.FixedLenFeature]:
@@ -166,6 +180,7 @@ def pretraining_dataset(input_file: str, batch_size: int, *, is_training: bool =
         for warning in meta_lib.check_against_model(meta, config):
             tf.get_logger().warning(warning)
     if check:
+        check_shard_files(files)
         check_records(files, meta)
     if drop_remainder is None:
         drop_remainder = is_training

@@ -53,6 +53,7 @@ class JobSettings:
     do_eval: bool = False
     eval_batch_size: int = 64
     max_eval_steps: int = 100
+    verify_shard_sha256: bool = False
 
     @classmethod
     def from_flags(cls, flag_values):
@@ -98,6 +99,7 @@ def check_data(settings: JobSettings, config: AlbertConfig):
     meta = data_lib.load_dataset_meta(files)
     for warning in meta_lib.check_against_model(meta, config, source=f"--input_file={settings.input_file}"):
         logging.warning("%s", warning)
+    data_lib.check_shard_files(files, verify_sha256=settings.verify_shard_sha256)
     data_lib.check_records(files, meta)
     if settings.do_eval:
         eval_files = data_lib.resolve_files(settings.eval_input_file or settings.input_file)
@@ -105,6 +107,7 @@ def check_data(settings: JobSettings, config: AlbertConfig):
         differ = sorted(k for k, v in eval_meta.settings_key().items() if meta.settings_key().get(k) != v)
         if differ:
             raise meta_lib.MetaError(f"--eval_input_file data differ from --input_file data on {differ}")
+        data_lib.check_shard_files(eval_files, verify_sha256=settings.verify_shard_sha256)
         data_lib.check_records(eval_files, eval_meta)
         # Eval batches are static (drop_remainder, as on TPU): fewer records than one batch would
         # evaluate nothing and report accuracy 0.
