@@ -172,3 +172,23 @@ def test_cli_help_and_unknown_task():
                              capture_output=True, text=True, env=env, timeout=120)
     assert unknown.returncode == 1
     assert "--task_name='MPRC' is not a known task; known tasks: AFQMC, AX" in unknown.stderr
+
+
+def test_train_and_export_without_eval(workspace, tmp_path):
+    # The export's reload check takes its rows from the splits this run read (here: train only).
+    out, export = tmp_path / "run", tmp_path / "export"
+    job.run(_settings(workspace, out, do_eval=False, do_predict=False, eval_every_steps=0, train_steps=2,
+                      export_dir=str(export)))
+    assert (export / "saved_model.pb").exists()
+    assert not (out / "eval_results.json").exists()
+
+
+def test_eval_only_run_says_what_it_does(workspace, tmp_path, caplog):
+    caplog.set_level("INFO")
+    result = job.run(_settings(workspace, tmp_path, do_train=False, do_predict=True, eval_every_steps=0))
+    text = caplog.text
+    assert "fine-tuning from RANDOM weights" not in text
+    assert "no --init_checkpoint and no --do_train: evaluating and predicting RANDOM weights" in text
+    warning = result["runs"][0]["eval"]["dev"].get("warning")
+    if warning:  # an untrained head often predicts one class; the advice must not be about training
+        assert "--learning_rate" not in warning and "this run did not train" in warning

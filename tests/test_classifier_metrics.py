@@ -103,3 +103,11 @@ def test_submission_files(tmp_path):
     with pytest.raises(ValueError, match="1 predictions for 2 examples"):
         predictions.write_predictions(str(tmp_path / "x.tsv"), GLUE_TSV, ["0", "1"], ["1"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["MNLI-m.tsv", "afqmc_predict.json"]
+
+
+def test_collapse_warning_without_training_gives_no_training_advice():
+    cola = get_task("CoLA")
+    constant = np.tile([[0.0, 1.0]], (30, 1))
+    assert "--learning_rate" in evaluation.collapse_warning(cola, constant, "CoLA dev")
+    untrained = evaluation.collapse_warning(cola, constant, "CoLA dev", trained=False)
+    assert "--learning_rate" not in untrained and "did not train" in untrained and "--init_checkpoint" in untrained

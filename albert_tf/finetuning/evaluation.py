@@ -44,20 +44,31 @@ def mean_loss(task, outputs: np.ndarray, label_ids: np.ndarray) -> float:
     return float(-np.mean(log_probs[np.arange(len(label_ids)), label_ids.astype(np.int64)]))
 
 
-def collapse_warning(task, outputs: np.ndarray, where: str):
-    """A message when ≥ 95% of the predictions are one class (or a regression output is constant)."""
+def collapse_warning(task, outputs: np.ndarray, where: str, trained: bool = True):
+    """A message when ≥ 95% of the predictions are one class (or a regression output is constant).
+
+    The advice depends on whether this run trained the weights: training settings cannot explain
+    the predictions of weights that were only loaded.
+    """
     if task.is_regression:
         scores = outputs.reshape(len(outputs), -1)[:, 0]
         if len(scores) > 1 and float(np.std(scores)) < 1e-6:
-            return f"{where}: every prediction is {scores[0]:.4f}: the regression output collapsed"
+            return f"{where}: every prediction is {scores[0]:.4f}: the regression output collapsed" + (
+                "" if trained else _UNTRAINED_ADVICE)
         return None
     histogram = task.class_histogram(outputs)
     label, count = max(histogram.items(), key=lambda item: item[1])
     if len(outputs) >= 20 and count >= COLLAPSE_FRACTION * len(outputs):
-        return (f"{where}: {count}/{len(outputs)} predictions ({100 * count / len(outputs):.1f}%) are {label!r}: "
-                "the classifier may have collapsed to one class; try a lower --learning_rate, more warmup, "
+        share = f"{where}: {count}/{len(outputs)} predictions ({100 * count / len(outputs):.1f}%) are {label!r}"
+        if not trained:
+            return share + _UNTRAINED_ADVICE
+        return (share + ": the classifier may have collapsed to one class; try a lower --learning_rate, more warmup, "
                 "another --seed (or --num_seeds), and check that --init_checkpoint loaded")
     return None
+
+
+_UNTRAINED_ADVICE = (" with weights this run did not train: check that --init_checkpoint is a classifier fine-tuned "
+                     "on this task (its load report names the heads that were newly initialized)")
 
 
 def stuck_loss_warning(task, loss: float, where: str):
@@ -72,7 +83,7 @@ def stuck_loss_warning(task, loss: float, where: str):
 
 
 def evaluate_split(task, model, split: Split, batch_size: int, max_seq_length: int, static_shapes: bool,
-                   warn: bool = True) -> Dict:
+                   warn: bool = True, trained: bool = True) -> Dict:
     outputs = predict_outputs(model, split, batch_size, max_seq_length, static_shapes)
     label_ids = split.label_ids(task)
     results = task.compute_metrics(outputs, label_ids)
@@ -85,7 +96,7 @@ def evaluate_split(task, model, split: Split, batch_size: int, max_seq_length: i
         keep = np.asarray([e.group == group for e in split.examples])
         for name, value in task.compute_metrics(outputs[keep], label_ids[keep]).items():
             results[f"{group}/{name}"] = value
-    message = collapse_warning(task, outputs, f"{task.name} {split.name}")
+    message = collapse_warning(task, outputs, f"{task.name} {split.name}", trained)
     if message:
         results["warning"] = message
         if warn:

@@ -178,9 +178,13 @@ class FinetuneRun:
                                                                self.s.classifier_dropout, self.static_shapes)
             if self.s.init_checkpoint:
                 report = load_weights(self.classifier, self.s.init_checkpoint, verbose=False)
-                logging.info("initialized from --init_checkpoint=%s: %s", self.s.init_checkpoint, report.summary())
-            else:
+                logging.info("%s from --init_checkpoint=%s: %s", _purpose(self.s), self.s.init_checkpoint,
+                             report.summary())
+            elif self.s.do_train:
                 logging.warning("no --init_checkpoint: fine-tuning from RANDOM weights (expect chance-level results)")
+            else:
+                logging.warning("no --init_checkpoint and no --do_train: %s RANDOM weights (the results mean "
+                                "nothing; give a fine-tuned --init_checkpoint)", _purpose(self.s).lower())
             optimizer = create_optimizer("adamw", self.s.learning_rate, max(num_steps, 1), warmup,
                                          weight_decay_rate=self.s.weight_decay)
             if self.s.mixed_precision == "fp16":
@@ -195,7 +199,7 @@ class FinetuneRun:
         for split in self.task.eval_splits:
             results[split] = evaluation.evaluate_split(self.task, self.model, self.splits[split],
                                                        self.s.eval_batch_size, self.s.max_seq_length,
-                                                       self.static_shapes, warn=warn)
+                                                       self.static_shapes, warn=warn, trained=self.s.do_train)
         results["global_step"] = step
         return results
 
@@ -263,7 +267,10 @@ class FinetuneRun:
     def export(self, export_dir: str):
         """Raw-text SavedModel of the (best) classifier, checked by a fresh-process reload on dev rows."""
         from albert_tf.export import export_classifier  # pylint: disable=import-outside-toplevel
-        examples = [e for split in self.task.eval_splits for e in self.splits[split].examples][:32]
+        # Check rows: dev rows when they were read, else whatever split this run read (no --do_eval).
+        loaded = [split for split in (*self.task.eval_splits, self.task.train_split,
+                                      *self.task.predict_splits.values()) if split in self.splits]
+        examples = [e for split in loaded for e in self.splits[split].examples][:32]
         pair = any(e.text_b is not None for e in examples)
         rows = [(e.text_a, e.text_b) if pair else (e.text_a,) for e in examples]
         info = export_classifier(self.classifier, self.tokenizer, export_dir, max_seq_length=self.s.max_seq_length,
@@ -272,6 +279,14 @@ class FinetuneRun:
                                  task_name=self.task.name, check_texts=rows)
         logging.info("exported the model to %s (reload check: max |diff| %.2e on %d dev rows + samples)",
                      export_dir, info["max_abs_difference"], len(rows))
+
+
+def _purpose(s: FinetuneSettings) -> str:
+    """What the loaded weights are used for, in the words of the log."""
+    if s.do_train:
+        return "fine-tuning"
+    return " and ".join(word for flag, word in ((s.do_eval, "evaluating"), (s.do_predict, "predicting"),
+                                                (s.export_dir, "exporting")) if flag).capitalize()
 
 
 def _summary(results: Dict, task) -> str:
