@@ -238,3 +238,20 @@ def test_writes_are_atomic_and_leave_no_temporaries(tmp_path, pretrainer):
     save_hf(pretrainer, str(tmp_path / "b"))
     leftovers = [p for p in tmp_path.rglob("*") if p.name.startswith(".")]
     assert leftovers == []
+
+
+def test_files_are_recognised_by_content_not_name(tmp_path, pretrainer):
+    (tmp_path / "model.keras").write_text("these are my notes, not a model\n")
+    with pytest.raises(CheckpointFormatError, match=r"model.keras is a text file, expected a Keras .keras archive"):
+        read_checkpoint(str(tmp_path / "model.keras"))
+    (tmp_path / "pytorch_model.bin").write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(CheckpointFormatError,
+                       match=r"pytorch_model.bin is unrecognised binary data, expected a PyTorch checkpoint"):
+        read_checkpoint(str(tmp_path / "pytorch_model.bin"))
+    save_hf(pretrainer, str(tmp_path / "hf"))
+    (tmp_path / "model.bin").write_bytes((tmp_path / "hf" / "model.safetensors").read_bytes())
+    with pytest.raises(CheckpointFormatError, match=r"model.bin is a safetensors file, expected a PyTorch"):
+        read_checkpoint(str(tmp_path / "model.bin"))
+    (tmp_path / "weights.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(64))
+    with pytest.raises(CheckpointFormatError, match=r"weights.h5 is an HDF5 file .*, expected a TF1 checkpoint"):
+        read_checkpoint(str(tmp_path / "weights.h5"))

@@ -1,9 +1,9 @@
 """Checkpoint interop: the only place that knows foreign variable names."""
 
 from albert_tf.checkpoints.loader import (CheckpointWeights, export_weights, load_config_for, load_weights,
-                                          read_checkpoint, save_hf, save_tf1)
+                                          locate_checkpoint, read_checkpoint, save_hf, save_tf1)
 from albert_tf.checkpoints.report import CheckpointMismatchError, LoadReport
 from albert_tf.checkpoints.tf1 import CheckpointFormatError
 
 __all__ = ["CheckpointWeights", "CheckpointFormatError", "CheckpointMismatchError", "LoadReport", "export_weights",
-           "load_config_for", "load_weights", "read_checkpoint", "save_hf", "save_tf1"]
+           "load_config_for", "load_weights", "locate_checkpoint", "read_checkpoint", "save_hf", "save_tf1"]

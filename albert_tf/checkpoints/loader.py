@@ -1,6 +1,7 @@
 """Load any supported checkpoint into a model, and save a model in the TF1 or Hugging Face layout.
 
-Formats, detected from the path and the variable names:
+Formats, detected from the file content (`formats`; a name that promises another format is refused)
+and the variable names:
   * TF1 name-based checkpoints: Google/official, TF-Hub (`module/` prefix), brightmart/albert_zh,
     with or without optimizer slots (this project writes the Google layout too);
   * Hugging Face: `model.safetensors`, or `pytorch_model.bin` through torch's safe loader;
@@ -17,7 +18,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from albert_tf.checkpoints import huggingface, tf1
+from albert_tf.checkpoints import formats, huggingface, tf1
 from albert_tf.checkpoints.names import BRIGHTMART, GOOGLE, blame_field, layout_of, model_slots
 from albert_tf.checkpoints.report import CheckpointMismatchError, LoadReport
 from albert_tf.config import AlbertConfig
@@ -50,18 +51,31 @@ def _find_in_directory(directory):
     return directory
 
 
-def read_checkpoint(path: str) -> CheckpointWeights:
-    """Read any supported checkpoint into canonical TF1 names (no model needed)."""
+def locate_checkpoint(path: str):
+    """(the file or TF1 prefix holding the weights of `path`, its format), from names and content
+    only: cheap enough to run before any expensive work, and it raises what reading would."""
     path = os.fspath(path)
     if os.path.isdir(path):
         path = _find_in_directory(path)
-    if path.endswith((".safetensors", ".bin")):
+    suffix = os.path.splitext(path)[1]
+    if suffix in formats.BY_SUFFIX:
+        formats.require(path, *formats.BY_SUFFIX[suffix])
+        return path, KERAS if suffix == ".keras" else HUGGINGFACE
+    if os.path.isfile(path) and not os.path.exists(path + ".index") and not tf1.is_tf1_checkpoint(path):
+        raise tf1.CheckpointFormatError(
+            f"{path} is {formats.describe(path)}, expected a TF1 checkpoint (prefix with .index and .data files), "
+            "a .keras file, model.safetensors or pytorch_model.bin")
+    return tf1.resolve_checkpoint_prefix(path), "tf1"
+
+
+def read_checkpoint(path: str) -> CheckpointWeights:
+    """Read any supported checkpoint into canonical TF1 names (no model needed)."""
+    path, kind = locate_checkpoint(path)
+    if kind == HUGGINGFACE:
         source, state = huggingface.read_hf_state(path)
         weights, skipped, unmapped = huggingface.hf_to_tf1(state, source)
         return CheckpointWeights(source, HUGGINGFACE, GOOGLE, weights, skipped, unmapped)
-    if path.endswith(".keras"):
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"model file not found: {path}")
+    if kind == KERAS:
         import keras
 
         import albert_tf.modeling  # noqa: F401  (registers the classes the file names)
