@@ -47,9 +47,8 @@ def test_not_a_squad_file(tmp_path):
      r"question id q9 answers\[0\]: missing field 'answer_start'"),
     ({"id": "q9", "question": "Which?", "answers": [{"text": "Thames", "answer_start": "10"}]},
      "field 'answer_start' must be int"),
-    ({"id": "q9", "question": "Which?", "answers": [{"text": "Thames", "answer_start": 99}]},
-     "answer_start 99 is outside the context"),
-    ({"id": "q9", "question": "  ", "answers": [{"text": "Thames", "answer_start": 10}]}, "'question' is empty"),
+    ({"id": "q9", "question": "Which?", "answers": [{"text": "Seine", "answer_start": 99}]},
+     r"1 training question\(s\) whose first answer cannot be located: answers\[0\]\.text is not in the context"),
     ({"id": "q9", "question": "Which?", "answers": []}, "no answers"),
 ])
 def test_bad_fields_name_file_question_and_field(tmp_path, qa, message):
@@ -72,15 +71,43 @@ def test_misaligned_answer_start_is_counted_and_repaired_for_training(tmp_path):
     data = _one({"id": "ok", "question": "Which?", "answers": [{"text": "Thames", "answer_start": 10}]}, context)
     qas = data["data"][0]["paragraphs"][0]["qas"]
     qas.append({"id": "off", "question": "Which?", "answers": [{"text": "Thames", "answer_start": 12}]})
-    qas.append({"id": "gone", "question": "Which?", "answers": [{"text": "Seine", "answer_start": 3}]})
+    qas.append({"id": "minus", "question": "Which?", "answers": [{"text": "Thames", "answer_start": -1}]})
     path = _write(tmp_path, data)
     examples, report = reading.read_squad(path, "1.1", training=True)
-    assert report.misaligned == ["off", "gone"] and report.relocated == ["off"] and report.skipped == ["gone"]
-    assert [e.qas_id for e in examples] == ["ok", "off"]
-    assert examples[1].answers[0].start == 10  # nearest occurrence of "Thames" to 12
-    assert any("2 question(s): answer_start does not point" in w for w in report.warnings(path))
+    assert report.misaligned == ["off", "minus"] and report.relocated == ["off", "minus"]
+    assert [e.answers[0].start for e in examples] == [10, 10, 10]  # nearest occurrence of "Thames" to 12 and -1
+    assert any("2 training question(s) whose first answer was moved" in w for w in report.warnings(path))
+
+
+def test_evaluation_reads_unusable_starts_of_non_first_answers_and_counts_them(tmp_path):
+    # The public CMRC2018 dev file: 193 non-first answers with answer_start -1 or a start not at the text.
+    context = "长江是中国最长的河流。"
+    data = _one({"id": "a", "question": "最长的河流？", "answers": [
+        {"text": "长江", "answer_start": 0}, {"text": "长江", "answer_start": -1}, {"text": "长江", "answer_start": 5},
+        {"text": "长江", "answer_start": 400}]}, context)
+    data["data"][0]["paragraphs"][0]["qas"].append(
+        {"id": "b", "question": "", "answers": [{"text": "河流", "answer_start": 8}]})
+    path = _write(tmp_path, data)
+    for training in (False, True):
+        examples, report = reading.read_squad(path, "1.1", training=training)
+        assert [e.qas_id for e in examples] == ["a", "b"] and examples[0].answer_texts == ["长江"] * 4
+        assert report.unusable_starts == ["a answers[1]", "a answers[2]", "a answers[3]"]
+        assert report.empty_questions == ["b"] and not report.relocated
+        assert any("3 answer(s) with an unusable answer_start" in w for w in report.warnings(path))
+
+
+def test_training_refuses_first_answers_that_cannot_be_located_with_their_count(tmp_path):
+    context = "The river Thames flows."
+    data = _one({"id": "ok", "question": "Which?", "answers": [{"text": "Thames", "answer_start": 10}]}, context)
+    qas = data["data"][0]["paragraphs"][0]["qas"]
+    for n in range(7):
+        qas.append({"id": f"gone{n}", "question": "Which?", "answers": [{"text": "Seine", "answer_start": -1}]})
+    path = _write(tmp_path, data)
+    with pytest.raises(DataError, match=r"bad\.json: 7 training question\(s\) whose first answer cannot be "
+                                        r"located: .*\(question ids gone0, gone1, gone2, gone3, gone4 \.\.\.\)"):
+        reading.read_squad(path, "1.1", training=True)
     examples, report = reading.read_squad(path, "1.1", training=False)  # evaluation keeps every question
-    assert len(examples) == 3 and len(report.misaligned) == 2
+    assert len(examples) == 8 and len(report.unusable_starts) == 7
 
 
 def test_version_mismatch(tmp_path):
