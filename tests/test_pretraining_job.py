@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -276,3 +277,17 @@ def test_multi_worker_mirrored_with_two_processes_gives_the_single_device_loss(w
     np.testing.assert_allclose(_losses(outputs[0][1]), _losses(single.stderr), atol=2e-4)
     assert tf.train.latest_checkpoint(str(tmp_path / "multi")).endswith("ckpt-10")
     assert not any(p.name.startswith(".worker-") for p in (tmp_path / "multi").iterdir())
+
+
+def test_a_recorded_vocab_file_cannot_lead_outside_the_model_dir(workspace, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(workspace["base"] / "data", data)
+    config = data / "tokenizer_config.json"
+    record = json.loads(config.read_text())
+    (tmp_path / "outside.model").write_bytes((data / record["vocab_file"]).read_bytes())
+    record["vocab_file"] = "../outside.model"
+    config.write_text(json.dumps(record))
+    with pytest.raises(ValueError, match=r"tokenizer_config.json: field 'vocab_file' must be a plain file name .*"
+                                         r"'\.\./outside.model'"):
+        pretraining_job.run(_settings(workspace, tmp_path / "runs" / "m", input_file=f"{data}/*.tfrecord"))
+    assert not (tmp_path / "runs" / "outside.model").exists()

@@ -1,6 +1,7 @@
 """Tokenizer assets, settings records, mismatch errors, and UTF-8 file reading."""
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -103,3 +104,22 @@ def test_replaced_bytes_tokenize(assets, tmp_path):
     (line,) = read_lines(path, errors="replace")
     for tok in (SentencePieceTokenizer(assets["spm"]), WordPieceTokenizer(assets["vocab"])):
         assert isinstance(tok.encode(line), list)
+
+
+@pytest.mark.parametrize("name", ["../outside.model", "/tmp/outside.model", "sub/spm.model", "..", ""])
+def test_recorded_vocab_file_must_stay_in_its_directory(assets, tmp_path, name):
+    tok = SentencePieceTokenizer(assets["spm"])
+    model = tmp_path / "model"
+    config = Path(save_tokenizer_assets(tok, model))
+    (tmp_path / "outside.model").write_bytes(Path(assets["spm"]).read_bytes())
+    (model / "sub").mkdir()
+    (model / "sub" / "spm.model").write_bytes(Path(assets["spm"]).read_bytes())
+    record = json.loads(config.read_text())
+    record["vocab_file"] = name
+    config.write_text(json.dumps(record))
+    with pytest.raises(ValueError, match=rf"{CONFIG_NAME}: field 'vocab_file' must be a plain file name "
+                                         rf"inside its directory, got {re.escape(repr(name))}"):
+        load_tokenizer(model)
+    # Saving into that directory reads the record too, and refuses the same way.
+    with pytest.raises(ValueError, match="field 'vocab_file' must be a plain file name"):
+        save_tokenizer_assets(tok, model)

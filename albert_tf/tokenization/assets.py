@@ -75,6 +75,16 @@ def _constructor_kwargs(settings):
     raise ValueError(f"unknown tokenizer type {settings.type!r}")
 
 
+def read_tokenizer_config(config_path) -> base.TokenizerSettings:
+    """The settings a `tokenizer_config.json` records; errors name the file (and the field)."""
+    config_path = os.fspath(config_path)
+    with open(config_path, encoding="utf-8") as f:
+        try:
+            return base.TokenizerSettings.from_dict(json.load(f))
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{config_path}: {e}") from e
+
+
 def load_tokenizer(model_dir, **overrides):
     """Loads the tokenizer stored in `model_dir`.
 
@@ -94,11 +104,7 @@ def load_tokenizer(model_dir, **overrides):
                 f"{model_dir}: no {CONFIG_NAME} and {len(found)} vocabulary files "
                 f"({found}); expected exactly one *.model or vocab.txt")
         return tokenizer_from_assets(os.path.join(model_dir, found[0]), **overrides)
-    with open(config_path, encoding="utf-8") as f:
-        try:
-            recorded = base.TokenizerSettings.from_dict(json.load(f))
-        except (ValueError, TypeError) as e:
-            raise ValueError(f"{config_path}: {e}") from e
+    recorded = read_tokenizer_config(config_path)
     vocab_path = os.path.join(model_dir, recorded.vocab_file)
     if not os.path.exists(vocab_path):
         raise FileNotFoundError(f"{config_path} names {recorded.vocab_file}, missing in {model_dir}")
@@ -126,9 +132,8 @@ def save_tokenizer_assets(tokenizer, model_dir):
     settings = tokenizer.settings
     config_path = os.path.join(model_dir, CONFIG_NAME)
     if os.path.exists(config_path):
-        with open(config_path, encoding="utf-8") as f:
-            check_settings_match(json.load(f), settings,
-                                 context=f"existing {config_path} vs new tokenizer")
+        check_settings_match(read_tokenizer_config(config_path), settings,
+                             context=f"existing {config_path} vs new tokenizer")
     vocab_dst = os.path.join(model_dir, settings.vocab_file)
     fd, tmp = tempfile.mkstemp(dir=model_dir, prefix=".tmp-vocab-")
     with os.fdopen(fd, "wb") as f:

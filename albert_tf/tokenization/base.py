@@ -15,6 +15,12 @@ def file_sha256(path):
     return digest.hexdigest()
 
 
+def is_plain_name(name) -> bool:
+    """A file name that stays inside the directory it is joined to: no separators, not `.`/`..`."""
+    return (isinstance(name, str) and name not in ("", ".", "..") and "/" not in name and "\\" not in name
+            and "\0" not in name and name == name.strip())
+
+
 @dataclasses.dataclass(frozen=True)
 class TokenizerSettings:
     """Everything that changes ids for a given text; recorded next to checkpoints and exports.
@@ -44,6 +50,12 @@ class TokenizerSettings:
     replace_quotes: bool = False
     max_chars_per_word: int = 200
     special_ids: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        # The name is joined to a model directory on reading and writing: "../x" would escape it.
+        if not is_plain_name(self.vocab_file):
+            raise ValueError(f"field 'vocab_file' must be a plain file name inside its directory, "
+                             f"got {self.vocab_file!r}")
 
     def to_dict(self):
         return dataclasses.asdict(self)

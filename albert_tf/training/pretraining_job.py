@@ -13,6 +13,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
+from albert_tf import output_lock
 from albert_tf.config import AlbertConfig, preset
 from albert_tf.data import meta as meta_lib
 from albert_tf.data import pretraining_dataset as data_lib
@@ -136,6 +137,19 @@ def _build(settings, config, meta, strategy):
     return model, optimizer
 
 
+def _recorded_vocab_file(tokenizer_config: str) -> str:
+    """The vocabulary a `tokenizer_config.json` names, refused unless a plain name in its directory."""
+    import json  # pylint: disable=import-outside-toplevel
+
+    from albert_tf.tokenization.base import is_plain_name  # pylint: disable=import-outside-toplevel
+    with tf.io.gfile.GFile(tokenizer_config) as f:
+        vocab_file = json.load(f).get("vocab_file")
+    if vocab_file is not None and not is_plain_name(vocab_file):
+        raise ValueError(f"{tokenizer_config}: field 'vocab_file' must be a plain file name inside its "
+                         f"directory, got {vocab_file!r}")
+    return vocab_file
+
+
 def _copy_artifacts(settings, config, files):
     data_dir = os.path.dirname(files[0])
     config_path = os.path.join(settings.model_dir, "albert_config.json")
@@ -146,9 +160,7 @@ def _copy_artifacts(settings, config, files):
         artifacts.copy_if_absent(os.path.join(data_dir, name), os.path.join(settings.model_dir, name))
     tokenizer_config = os.path.join(data_dir, CONFIG_NAME)
     if tf.io.gfile.exists(tokenizer_config):
-        import json  # pylint: disable=import-outside-toplevel
-        with tf.io.gfile.GFile(tokenizer_config) as f:
-            vocab_file = json.load(f).get("vocab_file")
+        vocab_file = _recorded_vocab_file(tokenizer_config)
         if vocab_file:
             artifacts.copy_if_absent(os.path.join(data_dir, vocab_file), os.path.join(settings.model_dir, vocab_file))
 
@@ -173,9 +185,7 @@ def _export_pretrained(model_dir: str, model, step: int):
     save_tf1(model, prefix, global_step=step)
     tokenizer_config = os.path.join(model_dir, CONFIG_NAME)
     if tf.io.gfile.exists(tokenizer_config):
-        import json  # pylint: disable=import-outside-toplevel
-        with tf.io.gfile.GFile(tokenizer_config) as f:
-            vocab_file = json.load(f).get("vocab_file")
+        vocab_file = _recorded_vocab_file(tokenizer_config)
         for name in (CONFIG_NAME, vocab_file):
             if name:
                 artifacts.copy_if_absent(os.path.join(model_dir, name), os.path.join(export_dir, name))
@@ -229,6 +239,13 @@ def run(settings: JobSettings):
     chief = strategies.is_chief(strategy)
     model_dir = settings.model_dir
     artifacts.check_writable(model_dir)
+    # One run per model directory (the chief holds it): a second one would mix checkpoints with ours.
+    with output_lock.OutputDirLock(model_dir, flag="--model_dir", enabled=chief, log=logging.warning):
+        return _train_and_evaluate(settings, strategy, config, files, meta, chief)
+
+
+def _train_and_evaluate(settings: JobSettings, strategy, config: AlbertConfig, files, meta, chief: bool):
+    model_dir = settings.model_dir
     # Non-chief workers must save too (collectives), but into a scratch directory.
     save_dir = model_dir if chief else os.path.join(model_dir, f".worker-{strategy.cluster_resolver.task_id}")
     if chief:
