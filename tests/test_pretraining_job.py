@@ -291,3 +291,17 @@ def test_a_recorded_vocab_file_cannot_lead_outside_the_model_dir(workspace, tmp_
                                          r"'\.\./outside.model'"):
         pretraining_job.run(_settings(workspace, tmp_path / "runs" / "m", input_file=f"{data}/*.tfrecord"))
     assert not (tmp_path / "runs" / "outside.model").exists()
+
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("eval_batch_size", 0, "--eval_batch_size=0: must be >= 1"),
+    ("keep_checkpoint_max", 0, "--keep_checkpoint_max=0: must be >= 1"),
+    ("max_eval_steps", -1, "--max_eval_steps=-1: must be >= 0"),
+    ("num_warmup_steps", 31, r"--num_warmup_steps=31: must be in \[0, --num_train_steps=30\]"),
+    ("init_checkpoint", "/nonexistent/model.ckpt", "--init_checkpoint=/nonexistent/model.ckpt: checkpoint not found"),
+    ("albert_config_file", "/nonexistent/config.json", "--albert_config_file=/nonexistent/config.json: no such"),
+])
+def test_every_flag_is_checked_before_any_work(workspace, tmp_path, flag, value, message):
+    with pytest.raises(ValueError, match=message):
+        pretraining_job.run(_settings(workspace, tmp_path / "m", **{flag: value}))
+    assert not (tmp_path / "m").exists()

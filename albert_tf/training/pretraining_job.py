@@ -17,7 +17,7 @@ from albert_tf import output_lock
 from albert_tf.config import AlbertConfig, preset
 from albert_tf.data import meta as meta_lib
 from albert_tf.data import pretraining_dataset as data_lib
-from albert_tf.training import artifacts, runtime, strategies
+from albert_tf.training import artifacts, runtime, settings_checks, strategies
 from albert_tf.training.pretraining_loop import LoopSettings, PretrainingLoop, variable_dict
 
 CHECKPOINT_NAME = "ckpt"
@@ -76,14 +76,16 @@ def load_model_config(settings: JobSettings) -> AlbertConfig:
 
 
 def check_settings(settings: JobSettings):
-    _need(settings.num_train_steps > 0, "num_train_steps", "must be > 0")
-    _need(0 <= settings.num_warmup_steps <= settings.num_train_steps, "num_warmup_steps",
-          "must be in [0, num_train_steps]")
-    _need(settings.learning_rate > 0, "learning_rate", "must be > 0")
-    _need(settings.train_batch_size > 0, "train_batch_size", "must be > 0")
-    _need(settings.grad_accum_steps >= 1, "grad_accum_steps", "must be >= 1")
-    _need(settings.steps_per_loop >= 1, "steps_per_loop", "must be >= 1")
-    _need(settings.save_checkpoints_steps >= 1, "save_checkpoints_steps", "must be >= 1")
+    """Every flag value, and that every input path exists, before anything is read or built."""
+    settings_checks.at_least(settings, 1, "num_train_steps", "train_batch_size", "grad_accum_steps",
+                             "steps_per_loop", "save_checkpoints_steps", "keep_checkpoint_max", "eval_batch_size")
+    settings_checks.at_least(settings, 0, "max_eval_steps", "cpu_devices")
+    settings_checks.need(0 <= settings.num_warmup_steps <= settings.num_train_steps, "num_warmup_steps",
+                         settings.num_warmup_steps, f"must be in [0, --num_train_steps={settings.num_train_steps}]")
+    settings_checks.need(settings.learning_rate > 0, "learning_rate", settings.learning_rate, "must be > 0")
+    settings_checks.need(settings.weight_decay >= 0, "weight_decay", settings.weight_decay, "must be >= 0")
+    settings_checks.existing_file("albert_config_file", settings.albert_config_file)
+    settings_checks.checkpoint("init_checkpoint", settings.init_checkpoint)
 
 
 def _configure_devices(settings: JobSettings):
