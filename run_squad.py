@@ -6,7 +6,8 @@ Example (SQuAD 2.0 from a Hugging Face checkpoint directory):
       --do_train --do_eval --learning_rate=3e-5 --train_batch_size=48 --num_train_epochs=2
 
 Outputs in --output_dir: predictions.json, nbest_predictions.json, null_odds.json (v2),
-eval_results.json (official EM/F1; v2: exact/f1/HasAns/NoAns/best thresholds), squad_model/
+eval_results.json (official EM/F1, the metric named in "metric": SQuAD's, or CMRC2018's for Chinese;
+v2: exact/f1/HasAns/NoAns/best thresholds), squad_model/
 (weights, config, tokenizer, squad_head.json with the v2 null threshold searched on dev; pass it as
 --init_checkpoint to predict later), feature_cache/, logs/ (TensorBoard).
 """
@@ -41,7 +42,10 @@ flags.DEFINE_integer("max_seq_length", 384, "Tokens per window, [CLS]/[SEP] incl
 flags.DEFINE_integer("doc_stride", 128, "Context tokens between the starts of consecutive windows.")
 flags.DEFINE_integer("max_query_length", 64, "Question tokens kept (longer questions are truncated, counted).")
 flags.DEFINE_integer("n_best_size", 20, "Candidates per window and answers in nbest_predictions.json.")
-flags.DEFINE_integer("max_answer_length", 30, "Longest answer, in tokens.")
+flags.DEFINE_integer("max_answer_length", 30, "Longest answer, in tokens (Chinese data has longer answers: "
+                     "see docs/squad.md).")
+flags.DEFINE_enum("eval_metric", "auto", ["auto", "squad", "cmrc2018"], "Official metric of --do_eval: auto picks "
+                  "CMRC2018 for Chinese (a Chinese WordPiece vocabulary, or mostly Chinese contexts), SQuAD otherwise.")
 flags.DEFINE_enum("squad_head", "auto", ["auto", "span", "xlnet", "cls_null"], "auto: span for 1.1, the "
                   "XLNet-style answerability head for 2.0; cls_null: span head with [CLS] as the null answer.")
 flags.DEFINE_integer("start_n_top", 5, "XLNet-style head: start beam.")

@@ -62,6 +62,7 @@ def test_v1_train_eval_outputs_and_reload(workspace):
     assert not os.path.exists(os.path.join(s.output_dir, "null_odds.json"))
     results = _read(s.output_dir, "eval_results.json")
     assert results["total"] == 6 and results == {**result["eval"]}
+    assert results["metric"] == "squad"  # English data and tokenizer: the SQuAD definitions
     head = _read(os.path.join(s.output_dir, job.MODEL_DIR), job.HEAD_FILE)
     assert head["head"] == "span" and head["version"] == "1.1"
     # The saved model predicts the same answers when loaded as --init_checkpoint.
@@ -141,6 +142,40 @@ def test_settings_errors(workspace):
         job.check_settings(_settings(workspace, "e", "1.1", train_file=None))
     with pytest.raises(ValueError, match="--squad_head: xlnet is a v2 head"):
         job.check_settings(_settings(workspace, "e", "1.1", squad_head="xlnet"))
+    with pytest.raises(ValueError, match="--eval_metric: cmrc2018 needs --version=1.1"):
+        job.check_settings(_settings(workspace, "e", "2.0", eval_metric="cmrc2018"))
+
+
+def test_cmrc_metric_forced_on_english_and_long_answers_warned(workspace, caplog):
+    s = _settings(workspace, "forced", "1.1", do_train=False, eval_metric="cmrc2018", max_answer_length=1)
+    with caplog.at_level("INFO"):
+        result = job.run(s)
+    assert result["eval"]["metric"] == "cmrc2018" == _read(s.output_dir, "eval_results.json")["metric"]
+    assert "evaluation metric: official CMRC2018 metric (--eval_metric=cmrc2018)" in caplog.text
+    assert "questions have a gold answer longer than --max_answer_length=1 tokens" in caplog.text
+
+
+@pytest.mark.realdata
+def test_cli_evaluates_the_cmrc2018_trial_file_with_the_cmrc_metric(tmp_path):
+    trial = testlib.realdata_path("cmrc2018/cmrc2018_trial.json")
+    vocab = testlib.realdata_path("assets/albert_zh/vocab.txt")
+    if not (trial.exists() and vocab.exists()):
+        pytest.skip(f"real CMRC2018 data not found: {trial}, {vocab}")
+    config = tmp_path / "albert_config.json"
+    config.write_text(json.dumps({**TINY, "vocab_size": 21128}))
+    command = [sys.executable, str(REPO / "run_squad.py"), "--do_eval", f"--predict_file={trial}",
+               f"--output_dir={tmp_path / 'out'}", f"--albert_config_file={config}", f"--vocab_file={vocab}",
+               "--max_seq_length=128", "--doc_stride=96", "--max_query_length=32"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = _read(tmp_path / "out", "eval_results.json")
+    assert results["metric"] == "cmrc2018" and results["total"] == 1002 and results["missing"] == 0
+    assert "evaluation metric: official CMRC2018 metric (the tokenizer is a Chinese WordPiece vocabulary)" \
+        in done.stderr
+    # The trial file: 5 first answers whose answer_start is off the text, 2 empty questions, 338 questions whose
+    # only answer is over 30 tokens.
+    assert "5 answer(s) with an unusable answer_start" in done.stderr
+    assert "338 of 1002 questions have a gold answer longer than --max_answer_length=30" in done.stderr
 
 
 def test_cli_reports_version_mismatch_before_building(workspace, tmp_path):

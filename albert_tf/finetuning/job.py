@@ -21,7 +21,8 @@ from albert_tf.finetuning import datasets, evaluation, feature_cache, modeling, 
 from albert_tf.finetuning import metrics as metrics_lib
 from albert_tf.finetuning.evaluation import Split
 from albert_tf.finetuning.tasks import get_task
-from albert_tf.training import artifacts, runtime, strategies
+from albert_tf.tokenization import checkpoint_match
+from albert_tf.training import artifacts, runtime, settings_checks, strategies
 
 BEST_DIR = "best_checkpoint"
 BEST_PREFIX = "model.ckpt"
@@ -83,8 +84,17 @@ def check_settings(s: FinetuneSettings):
     _need(s.do_train or s.do_eval or s.do_predict, "do_train", "give at least one of --do_train, --do_eval, "
           "--do_predict")
     _need(s.max_seq_length >= 3, "max_seq_length", f"{s.max_seq_length} leaves no room for [CLS] a [SEP] b [SEP]")
-    for flag in ("train_batch_size", "eval_batch_size", "predict_batch_size", "num_seeds", "steps_per_execution"):
-        _need(getattr(s, flag) >= 1, flag, "must be >= 1")
+    settings_checks.at_least(s, 1, "train_batch_size", "eval_batch_size", "predict_batch_size", "num_seeds",
+                             "steps_per_execution", "max_qa_length", "log_every_steps")
+    settings_checks.at_least(s, 0, "cpu_devices")
+    settings_checks.need(s.warmup_steps >= -1, "warmup_steps", s.warmup_steps, "must be >= 0 (-1: use "
+                         "--warmup_proportion)")
+    # Every input path before anything is read: a missing checkpoint is not found after tokenizing.
+    settings_checks.existing_directory("data_dir", s.data_dir)
+    settings_checks.existing_file("albert_config_file", s.albert_config_file)
+    settings_checks.need(not s.vocab_file or os.path.exists(s.vocab_file), "vocab_file", s.vocab_file,
+                         "no such file or directory")
+    settings_checks.checkpoint("init_checkpoint", s.init_checkpoint)
     _need(s.learning_rate > 0, "learning_rate", "must be > 0")
     _need(0 <= s.warmup_proportion <= 1, "warmup_proportion", "must be in [0, 1]")
     _need(s.train_steps >= 0, "train_steps", "must be >= 0 (0: use --num_train_epochs)")
@@ -127,6 +137,14 @@ def check_model_inputs(s: FinetuneSettings, config, tokenizer):
           f"{s.max_seq_length} exceeds the model's max_position_embeddings ({config.max_position_embeddings})")
     _need(tokenizer.vocab_size <= config.vocab_size, "vocab_file",
           f"the tokenizer has {tokenizer.vocab_size} ids but the model's vocab_size is {config.vocab_size}")
+    if s.init_checkpoint:
+        # Pretrained embeddings are indexed by this vocabulary's ids: a smaller one is another vocabulary.
+        _need(tokenizer.vocab_size == config.vocab_size, "vocab_file",
+              f"the tokenizer has {tokenizer.vocab_size} ids but the model of --init_checkpoint={s.init_checkpoint} "
+              f"has vocab_size {config.vocab_size}: the vocabulary does not belong to this checkpoint")
+    if s.vocab_file:
+        checkpoint_match.check_matches_checkpoint(tokenizer, s.init_checkpoint, f"--vocab_file={s.vocab_file}",
+                                                  "--init_checkpoint")
 
 
 def read_splits(task, s: FinetuneSettings) -> Dict[str, tuple]:

@@ -3,7 +3,7 @@
 Order matters for the user: flags, both json files (every question), the model config, the
 tokenizer and the length settings are checked before anything is tokenized or built.
 Outputs in `output_dir`: `predictions.json`, `nbest_predictions.json`, `null_odds.json` (v2),
-`eval_results.json` (official metrics; v2 also the searched threshold), `squad_model/` (weights,
+`eval_results.json` (official metrics, named in "metric"; v2 also the searched threshold), `squad_model/` (weights,
 config, tokenizer, `squad_head.json` with the head settings and the v2 null threshold; reusable as
 `--init_checkpoint`), `eval_results/step_N.json` and `logs/` when evaluating during training.
 """
@@ -20,13 +20,14 @@ from absl import logging
 
 from albert_tf.finetuning import callbacks as callbacks_lib
 from albert_tf.finetuning import job as classifier_job
-from albert_tf.squad import datasets, decoding, evaluation, feature_cache, features, modeling, reading
+from albert_tf.squad import datasets, decoding, evaluation, feature_cache, features, modeling, reading, scoring
 from albert_tf.training import artifacts, runtime, strategies
 
 MODEL_DIR = "squad_model"
 HEAD_FILE = "squad_head.json"
 WEIGHTS_FILE = "model.weights.h5"
 NULL_WARNING_FRACTION = 0.95
+METRIC_NAMES = {"squad": "official SQuAD metric", "cmrc2018": "official CMRC2018 metric"}
 
 
 @dataclasses.dataclass
@@ -46,6 +47,7 @@ class SquadSettings:
     max_query_length: int = 64
     n_best_size: int = 20
     max_answer_length: int = 30
+    eval_metric: str = "auto"
     squad_head: str = "auto"
     start_n_top: int = 5
     end_n_top: int = 5
@@ -97,6 +99,9 @@ def check_settings(s: SquadSettings):
     _need(not s.do_train or s.train_file, "train_file", "required with --do_train")
     _need(not (s.do_predict or s.do_eval or s.eval_every_steps) or s.predict_file, "predict_file",
           "required with --do_predict / --do_eval")
+    _need(s.eval_metric in scoring.METRICS, "eval_metric", f"must be one of {', '.join(scoring.METRICS)}")
+    _need(s.eval_metric != "cmrc2018" or s.version == "1.1", "eval_metric",
+          "cmrc2018 needs --version=1.1 (CMRC2018 has no unanswerable questions)")
     _need(s.squad_head in ("auto",) + modeling.HEADS, "squad_head", f"must be auto or one of {modeling.HEADS}")
     _need(s.version == "2.0" or s.head == "span", "squad_head", f"{s.head} is a v2 head; SQuAD 1.1 uses 'span'")
     features.check_lengths(s.max_seq_length, s.doc_stride, s.max_query_length)
@@ -175,6 +180,7 @@ class SquadRun:
             self.null_threshold = s.null_score_diff_threshold
         self.saved_head = head
         self.best = None
+        self.metric = "squad"  # set by `run` from the data and the tokenizer (`scoring.choose_metric`)
 
     def build(self, num_steps: int, warmup: int):
         from albert_tf.checkpoints import load_weights  # pylint: disable=import-outside-toplevel
@@ -223,7 +229,7 @@ class SquadRun:
         """Official metrics; v2 also searches the F1-optimal null threshold and re-predicts with it."""
         gold = evaluation.gold_answers_from_examples(examples)
         if self.s.version == "1.1":
-            return evaluation.evaluate_v1(gold, decoded.predictions)
+            return scoring.score_v1(self.metric, gold, decoded.predictions)
         results = evaluation.evaluate_v2(gold, decoded.predictions, decoded.null_odds, na_prob_thresh=math.inf)
         best = usable_threshold(results, decoded.null_odds)
         if best != self.null_threshold:
@@ -231,6 +237,7 @@ class SquadRun:
             results.update(evaluation.evaluate_v2(gold, decoded.predictions, na_prob_thresh=math.inf))
         results["null_threshold_used"] = self.null_threshold = best
         results["null_fraction"] = decoding.null_fraction(decoded.predictions)
+        results["metric"] = "squad"
         return results
 
 
@@ -282,6 +289,13 @@ def run(s: SquadSettings) -> Dict:
     config, tokenizer, train, predict = prepare(s)
     num_steps, warmup = train_steps(s, len(train[2])) if s.do_train else (1, 0)
     job = SquadRun(s, config, tokenizer, strategy)
+    if predict is not None and (s.do_eval or s.eval_every_steps):
+        examples = predict[0]
+        job.metric, why = scoring.choose_metric(s.eval_metric, s.version, tokenizer, [e.context for e in examples])
+        logging.info("evaluation metric: %s (%s)", METRIC_NAMES[job.metric], why)
+        message = scoring.long_answer_warning(examples, tokenizer, s.max_answer_length, s.predict_file)
+        if message:
+            logging.warning("%s", message)
     job.build(num_steps, warmup)
     model_dir = os.path.join(s.output_dir, MODEL_DIR)
     result = {"output_dir": s.output_dir}
@@ -292,7 +306,7 @@ def run(s: SquadSettings) -> Dict:
         results["global_step"] = step
         tf.io.gfile.makedirs(os.path.join(s.output_dir, "eval_results"))
         artifacts.write_json(os.path.join(s.output_dir, "eval_results", f"step_{step:07d}.json"), results)
-        logging.info("eval at step %d: f1=%.3f exact=%.3f", step, results["f1"],
+        logging.info("eval at step %d (%s): f1=%.3f exact=%.3f", step, METRIC_NAMES[job.metric], results["f1"],
                      results.get("exact_match", results.get("exact", float("nan"))))
         if job.best is None or results["f1"] > job.best["f1"]:
             job.best = {"step": step, "f1": results["f1"], "null_threshold": job.null_threshold}
@@ -317,7 +331,8 @@ def run(s: SquadSettings) -> Dict:
             if s.do_train or job.saved_head is None:
                 save_squad_model(job.model, model_dir, tokenizer, s, job.null_threshold)
             artifacts.write_json(os.path.join(s.output_dir, "eval_results.json"), results)
-            logging.info("eval: %s", {k: round(v, 4) for k, v in results.items() if isinstance(v, float)})
+            logging.info("eval (%s): %s", METRIC_NAMES[results["metric"]],
+                         {k: round(v, 4) for k, v in results.items() if isinstance(v, float)})
             result["eval"] = results
         write_outputs(s.output_dir, decoded, s.version)
         if s.version == "2.0":
