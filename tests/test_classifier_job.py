@@ -192,3 +192,53 @@ def test_eval_only_run_says_what_it_does(workspace, tmp_path, caplog):
     warning = result["runs"][0]["eval"]["dev"].get("warning")
     if warning:  # an untrained head often predicts one class; the advice must not be about training
         assert "--learning_rate" not in warning and "this run did not train" in warning
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"eval_batch_size": 0}, "--eval_batch_size=0: must be >= 1"),
+    ({"log_every_steps": 0}, "--log_every_steps=0: must be >= 1"),
+    ({"data_dir": "/nonexistent/SST-2"}, "--data_dir=/nonexistent/SST-2: no such directory"),
+    ({"vocab_file": "/nonexistent/spm.model"}, "--vocab_file=/nonexistent/spm.model: no such file"),
+    ({"init_checkpoint": "/nonexistent/model.ckpt"}, "--init_checkpoint=/nonexistent/model.ckpt: checkpoint not found"),
+])
+def test_every_flag_and_input_path_is_checked_before_tokenizing(workspace, tmp_path, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        job.run(_settings(workspace, tmp_path / "out", **overrides))
+    assert not (tmp_path / "out" / "feature_cache").exists()
+
+
+def _checkpoint_with_tokenizer(directory, tokenizer, **config_overrides):
+    from albert_tf.checkpoints import save_tf1
+    from albert_tf.config import AlbertConfig
+    from albert_tf.modeling import AlbertClassifier, AlbertEncoder
+    from albert_tf.tokenization import save_tokenizer_assets
+    classifier = AlbertClassifier(AlbertEncoder(AlbertConfig(**{**TINY, **config_overrides})), 2)
+    save_tf1(classifier, str(directory / "model.ckpt"))
+    if tokenizer is not None:
+        save_tokenizer_assets(tokenizer, directory)
+    return str(directory / "model.ckpt")
+
+
+def test_a_vocabulary_other_than_the_checkpoints_is_refused_naming_both(workspace, tmp_path):
+    from albert_tf.tokenization import SentencePieceTokenizer
+    english = SentencePieceTokenizer(workspace["spm"])
+    checkpoint = _checkpoint_with_tokenizer(tmp_path / "english", english)
+    # Another kind of vocabulary with exactly the model's 300 ids: only the record tells them apart.
+    words = [f"w{i}" for i in range(300 - 5)]
+    other = tmp_path / "vocab.txt"
+    other.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
+    with pytest.raises(ValueError, match=rf"--vocab_file={other} \(wordpiece vocab.txt, 300 ids, .*\) is not the "
+                                         rf"tokenizer of --init_checkpoint={checkpoint}, which records sentencepiece "
+                                         r".*tokenizer_config.json"):
+        job.run(_settings(workspace, tmp_path / "a", albert_config_file=None, init_checkpoint=checkpoint,
+                          vocab_file=str(other)))
+    assert not (tmp_path / "a" / "feature_cache").exists()
+    # The same vocabulary passes the check (and fine-tunes; not run here).
+    job.check_model_inputs(_settings(workspace, tmp_path / "b", init_checkpoint=checkpoint), job.load_config(
+        _settings(workspace, tmp_path / "b", albert_config_file=None, init_checkpoint=checkpoint)), english)
+    # A checkpoint whose embeddings have more rows than the vocabulary has ids: another vocabulary.
+    wide = _checkpoint_with_tokenizer(tmp_path / "wide", None, vocab_size=400)
+    with pytest.raises(ValueError, match=r"--vocab_file: the tokenizer has 300 ids but the model of "
+                                         rf"--init_checkpoint={wide} has vocab_size 400"):
+        job.run(_settings(workspace, tmp_path / "c", albert_config_file=None, init_checkpoint=wide))
+    assert not (tmp_path / "c" / "feature_cache").exists()

@@ -186,3 +186,10 @@ def test_cli_reports_version_mismatch_before_building(workspace, tmp_path):
     assert done.returncode == 1
     assert "--version=1.1 but the file is SQuAD 2.0 data" in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+
+def test_a_missing_init_checkpoint_is_named_before_reading(workspace, tmp_path):
+    with pytest.raises(ValueError, match="--init_checkpoint=/nonexistent/model.ckpt: checkpoint not found"):
+        job.run(_settings(workspace, "missing_init", "1.1", init_checkpoint="/nonexistent/model.ckpt"))
+    assert not (workspace["base"] / "missing_init" / "feature_cache").exists()

@@ -21,7 +21,7 @@ from absl import logging
 from albert_tf.finetuning import callbacks as callbacks_lib
 from albert_tf.finetuning import job as classifier_job
 from albert_tf.squad import datasets, decoding, evaluation, feature_cache, features, modeling, reading, scoring
-from albert_tf.training import artifacts, runtime, strategies
+from albert_tf.training import artifacts, runtime, settings_checks, strategies
 
 MODEL_DIR = "squad_model"
 HEAD_FILE = "squad_head.json"
@@ -119,6 +119,11 @@ def check_settings(s: SquadSettings):
     for flag in ("train_file", "predict_file"):
         path = getattr(s, flag)
         _need(path is None or os.path.isfile(path), flag, f"{path} not found")
+    settings_checks.existing_file("albert_config_file", s.albert_config_file)
+    settings_checks.need(not s.vocab_file or os.path.exists(s.vocab_file), "vocab_file", s.vocab_file,
+                         "no such file or directory")
+    if not saved_head(s.init_checkpoint):  # a squad_model/ directory has its own weights file
+        settings_checks.checkpoint("init_checkpoint", s.init_checkpoint)
 
 
 def saved_head(init_checkpoint: Optional[str]) -> Optional[Dict]:
