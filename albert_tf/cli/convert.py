@@ -19,6 +19,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep the CUDA probing nois
 
 from absl import app, flags
 
+from albert_tf import output_errors
+
 FLAGS = flags.FLAGS
 
 flags.DEFINE_string("input", None, "Checkpoint to read: TF1 prefix/.index/directory, model.safetensors, "
@@ -47,18 +49,23 @@ def convert(input_path, output, output_format="tf1", config=None, model_kind="pr
     encoder = AlbertEncoder(config)
     model = AlbertPretrainer(encoder) if model_kind == "pretrainer" else encoder
     report = assign_weights(model, checkpoint, allow_partial=allow_partial)
-    if output_format == "tf1":
-        save_tf1(model, output, global_step=global_step)
-    elif output_format == "hf":
-        save_hf(model, output)
-    else:
-        if not output.endswith(".keras"):
-            raise ValueError(f"--output for keras must end in .keras, got {output}")
-        directory = os.path.dirname(os.path.abspath(output))
-        os.makedirs(directory, exist_ok=True)
-        tmp = os.path.join(directory, f".tmp.{os.path.basename(output)}")
-        model.save(tmp)
-        os.replace(tmp, output)
+    if output_format == "keras" and not output.endswith(".keras"):
+        raise ValueError(f"--output for keras must end in .keras, got {output}")
+    with output_errors.writing(output):
+        if output_format == "tf1":
+            save_tf1(model, output, global_step=global_step)
+        elif output_format == "hf":
+            save_hf(model, output)
+        else:
+            directory = os.path.dirname(os.path.abspath(output))
+            os.makedirs(directory, exist_ok=True)
+            tmp = os.path.join(directory, f".tmp.{os.path.basename(output)}")
+            try:
+                model.save(tmp)
+                os.replace(tmp, output)
+            finally:
+                if os.path.exists(tmp):
+                    os.remove(tmp)
     return report
 
 
@@ -83,7 +90,7 @@ def run():
     flags.mark_flags_as_required(["input", "output"])
     try:
         app.run(main)
-    except (FileNotFoundError, ValueError) as err:  # clear one-line errors for the command line
+    except (FileNotFoundError, ValueError, output_errors.OutputError) as err:  # one clear line, no traceback
         print(f"albert-convert: error: {err}", file=sys.stderr)
         sys.exit(1)
 

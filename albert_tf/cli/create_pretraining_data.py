@@ -19,6 +19,8 @@ import sys
 
 from absl import app, flags
 
+from albert_tf import output_errors
+
 FLAGS = flags.FLAGS
 
 flags.DEFINE_string("input_file", None, "Input text: comma-separated globs.")
@@ -67,8 +69,10 @@ def main(argv):
         random_seed=FLAGS.random_seed, unit_bytes=FLAGS.unit_mb << 20, max_line_chars=FLAGS.max_line_chars,
         invalid_utf8=FLAGS.invalid_utf8)
     spec = generation.TokenizerSpec(FLAGS.spm_model_file, FLAGS.vocab_file, FLAGS.do_lower_case)
-    generation.generate(FLAGS.input_file, FLAGS.output_dir, settings, spec, num_workers=FLAGS.num_workers,
-                        overwrite=FLAGS.overwrite, log=lambda message: print(message, flush=True))
+    # Writers name their file; a write error that names none is put on the output directory.
+    with output_errors.writing(FLAGS.output_dir):
+        generation.generate(FLAGS.input_file, FLAGS.output_dir, settings, spec, num_workers=FLAGS.num_workers,
+                            overwrite=FLAGS.overwrite, log=lambda message: print(message, flush=True))
 
 
 def run():

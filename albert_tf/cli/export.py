@@ -24,6 +24,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging  # noqa: E402
 
+from albert_tf import output_errors  # noqa: E402
+
 FLAGS = flags.FLAGS
 
 flags.DEFINE_enum("kind", None, ["classifier", "squad", "encoder"], "What the checkpoint holds.")
@@ -75,16 +77,18 @@ def export_checkpoint(kind, checkpoint, export_dir, *, albert_config_file=None, 
         if report.newly_initialized:
             raise ValueError(f"{checkpoint} has no classifier head ({', '.join(report.newly_initialized)} missing): "
                              "export a fine-tuned checkpoint, e.g. run_classifier.py's best_checkpoint/model.ckpt")
-        return export.export_classifier(classifier, tokenizer, export_dir, max_seq_length=max_seq_length,
-                                        labels=label_list, text_fields=names, task_name=task_name, check=check,
-                                        tflite=tflite)
+        with output_errors.writing(export_dir):
+            return export.export_classifier(classifier, tokenizer, export_dir, max_seq_length=max_seq_length,
+                                            labels=label_list, text_fields=names, task_name=task_name,
+                                            check=check, tflite=tflite)
     pretrainer = AlbertPretrainer(AlbertEncoder(config))
     report = load_weights(pretrainer, checkpoint, verbose=False)
     with_mlm = not any("predictions" in name for name in report.newly_initialized)
     if not with_mlm:
         logging.warning("%s has no MLM head: the encoder is exported without the mlm endpoint", checkpoint)
-    return export.export_encoder(pretrainer if with_mlm else pretrainer.encoder, tokenizer, export_dir,
-                                 max_seq_length=max_seq_length, with_mlm=with_mlm, check=check)
+    with output_errors.writing(export_dir):
+        return export.export_encoder(pretrainer if with_mlm else pretrainer.encoder, tokenizer, export_dir,
+                                     max_seq_length=max_seq_length, with_mlm=with_mlm, check=check)
 
 
 def _export_squad(model_dir, export_dir, vocab_file, do_lower_case, check):
@@ -102,10 +106,11 @@ def _export_squad(model_dir, export_dir, vocab_file, do_lower_case, check):
     tokenizer = sources.tokenizer_for(model_dir, vocab_file, do_lower_case)
     model = modeling.build_squad_model(config, head["head"], None, head["start_n_top"], head["end_n_top"])
     model.load_weights(os.path.join(model_dir, job.WEIGHTS_FILE))
-    return export.export_squad(model, tokenizer, export_dir, max_seq_length=head["max_seq_length"],
-                               max_query_length=head["max_query_length"], head=head["head"],
-                               version=head["version"], null_threshold=head.get("null_threshold"),
-                               start_n_top=head["start_n_top"], end_n_top=head["end_n_top"], check=check)
+    with output_errors.writing(export_dir):
+        return export.export_squad(model, tokenizer, export_dir, max_seq_length=head["max_seq_length"],
+                                   max_query_length=head["max_query_length"], head=head["head"],
+                                   version=head["version"], null_threshold=head.get("null_threshold"),
+                                   start_n_top=head["start_n_top"], end_n_top=head["end_n_top"], check=check)
 
 
 def main(argv):
@@ -119,7 +124,7 @@ def main(argv):
                                  do_lower_case=FLAGS.do_lower_case, task_name=FLAGS.task_name, labels=FLAGS.labels,
                                  text_fields=FLAGS.text_fields, regression=FLAGS.regression,
                                  max_seq_length=FLAGS.max_seq_length, check=FLAGS.self_check, tflite=FLAGS.tflite)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, output_errors.OutputError) as error:
         raise SystemExit(f"albert-export: error: {error}") from None
     print(f"exported {FLAGS.kind} to {FLAGS.export_dir}: signatures {json.dumps(info['signatures'])}; "
           f"fresh-process reload max |diff| {info.get('max_abs_difference')}")

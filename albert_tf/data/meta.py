@@ -9,6 +9,8 @@ import json
 import os
 from typing import List, Optional
 
+from albert_tf.output_errors import writing
+
 META_NAME = "dataset_meta.json"
 FORMAT = "albert_tf.pretraining_data"
 FORMAT_VERSION = 1
@@ -94,12 +96,17 @@ class DatasetMeta:
 def write_meta(meta: DatasetMeta, directory) -> str:
     path = os.path.join(os.fspath(directory), META_NAME)
     temp = os.path.join(os.fspath(directory), f".tmp-{META_NAME}.{os.getpid()}")
-    with open(temp, "w", encoding="utf-8") as f:
-        json.dump(meta.to_dict(), f, indent=2, sort_keys=True)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temp, path)
+    with writing(path):
+        try:
+            with open(temp, "w", encoding="utf-8") as f:
+                json.dump(meta.to_dict(), f, indent=2, sort_keys=True)
+                f.write("\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temp, path)
+        finally:
+            if os.path.exists(temp):
+                os.remove(temp)
     return path
 
 

@@ -12,6 +12,8 @@ import struct
 
 import google_crc32c
 
+from albert_tf.output_errors import writing
+
 TEMP_PREFIX = ".tmp-"
 _MASK_DELTA = 0xA282EAD8
 
@@ -36,7 +38,8 @@ class TFRecordWriter:
     def __init__(self, path):
         self.path = os.fspath(path)
         self._temp = temporary_path(self.path)
-        self._file = open(self._temp, "wb")  # pylint: disable=consider-using-with
+        with writing(self.path):  # a full disk or read-only directory is named by the shard's final name
+            self._file = open(self._temp, "wb")  # pylint: disable=consider-using-with
         self._sha256 = hashlib.sha256()
         self.num_records = 0
         self.num_bytes = 0
@@ -45,7 +48,8 @@ class TFRecordWriter:
         length = struct.pack("<Q", len(record))
         chunk = b"".join((length, struct.pack("<I", masked_crc32c(length)), record,
                           struct.pack("<I", masked_crc32c(record))))
-        self._file.write(chunk)
+        with writing(self.path):
+            self._file.write(chunk)
         self._sha256.update(chunk)
         self.num_records += 1
         self.num_bytes += len(chunk)
@@ -58,10 +62,11 @@ class TFRecordWriter:
         """Flush, fsync and move into place under the final name."""
         if self._file.closed:
             return
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        os.replace(self._temp, self.path)
+        with writing(self.path):
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            os.replace(self._temp, self.path)
 
     def abort(self):
         """Drop everything written; the final name is never created."""
