@@ -25,6 +25,8 @@ FLAGS = flags.FLAGS
 
 # Task and data
 flags.DEFINE_string("task_name", None, "Task (GLUE, CLUE, LCQMC, RACE); 'help' lists them.")
+flags.DEFINE_list("task_module", None, "Your own tasks: module names or .py files whose @register classes join the "
+                  "registry (see docs/finetuning.md); installed entry points of group albert_tf.tasks load too.")
 flags.DEFINE_string("data_dir", None, "Directory with the task's files (e.g. glue_data/MRPC).")
 flags.DEFINE_string("output_dir", None, "Results, best checkpoint, predictions, logs.")
 flags.DEFINE_string("cache_dir", None, "Tokenized-feature cache (default: <output_dir>/feature_cache).")
@@ -81,7 +83,8 @@ def preset_overrides(flag_values):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    from albert_tf.finetuning.tasks import describe_tasks  # pylint: disable=import-outside-toplevel
+    from albert_tf.finetuning.tasks import describe_tasks, load_task_modules  # pylint: disable=import-outside-toplevel
+    load_task_modules(FLAGS.task_module)
     if FLAGS.task_name is None or FLAGS.task_name.lower() == "help":
         print("tasks (--task_name):\n" + describe_tasks())
         return

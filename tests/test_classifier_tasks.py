@@ -160,7 +160,7 @@ def test_bad_score_and_bad_json(tmp_path):
 
 @pytest.mark.parametrize("task,name,text,pattern", [
     # A GLUE test file (no label column) where labelled dev data is needed.
-    ("SST-2", "dev.tsv", "index\tsentence\n0\ta film\n", r"dev.tsv:1: header \['index', 'sentence'\] has no 'label'"),
+    ("SST-2", "dev.tsv", "index\tsentence\n0\ta film\n", r"dev.tsv:1: header \['index', 'sentence'\] has no label column \(expected one of \['label'\]\)"),
     ("LCQMC", "dev.txt", "问题一\t问题二\n", r"dev.txt:1: expected 3 tab-separated columns, got 2 \(an unlabelled test"),
     ("CMNLI", "dev.json", '{"id": 0, "sentence1": "a", "sentence2": "b"}\n', r"dev.json:1: no 'label' field"),
 ])

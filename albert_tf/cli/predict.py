@@ -35,6 +35,7 @@ flags.DEFINE_string("id", None, "Column or field with the row id (default: the l
 flags.DEFINE_bool("has_header", True, "tsv: the first line names the columns.")
 flags.DEFINE_integer("batch_size", 64, "Rows per model call.")
 flags.DEFINE_string("task_name", None, "Checkpoint mode: the classifier's task (labels and text fields).")
+flags.DEFINE_list("task_module", None, "Modules or .py files registering your own tasks (as in run_classifier.py).")
 flags.DEFINE_integer("max_seq_length", 128, "Checkpoint mode: packing length.")
 flags.DEFINE_integer("log_every", 5000, "Progress line every N rows.")
 
@@ -56,17 +57,18 @@ def _select(columns, spec, header, source):
 
 
 def read_task_rows(task_name, path, text_names):
-    """[(id, [texts])] read with the task's own file format: a labelled file (dev) or a test file."""
+    """[(id, [texts])] read with the task's own file format: a labelled file (dev) or a test file.
+
+    The file itself says which (a label column by name, the column count of a headerless format),
+    so a labelled file is read as one and its labels never reach the model as text.
+    """
     from albert_tf.finetuning.examples import DataError
     from albert_tf.finetuning.tasks import get_task
     task = get_task(task_name)
     try:
-        examples = task.read_file(path, labelled=True)
-    except DataError:  # no label column: read it as the task's unlabelled test file
-        try:
-            examples = task.read_file(path, labelled=False)
-        except DataError as error:
-            raise InputError(str(error)) from None
+        examples = task.read(path, labelled=None)
+    except DataError as error:
+        raise InputError(str(error)) from None
     rows = [(e.guid, [e.text_a] + ([e.text_b] if len(text_names) == 2 else [])) for e in examples]
     if not rows:
         raise InputError(f"{path}: no rows to predict")
@@ -97,6 +99,11 @@ def read_rows(path, text_names, inputs=None, id_spec=None, has_header=True):
             header, lines = read_tsv(path, has_header)
             if inputs is None:
                 names_present = header is not None and all(n in header for n in text_names)
+                if header is not None and not names_present and len(header) != len(text_names):
+                    # Taking the first columns of a wider file would feed ids or labels to the model.
+                    raise InputError(f"{path}:1: header {header} does not name the model's text inputs "
+                                     f"({', '.join(text_names)}); name the columns with --inputs (and the id "
+                                     "with --id)")
                 inputs = list(text_names) if names_present else [str(i) for i in range(len(text_names))]
             for lineno, columns in lines:
                 source = f"{path}:{lineno}"
@@ -229,10 +236,12 @@ def main(argv):
         if not FLAGS[name].value:
             raise app.UsageError(f"--{name} is required")
     try:
+        from albert_tf.finetuning.tasks import load_task_modules  # pylint: disable=import-outside-toplevel
+        load_task_modules(FLAGS.task_module)
         count = predict_file(FLAGS.model, FLAGS.input_file, FLAGS.output_file, inputs=FLAGS.inputs, id_spec=FLAGS.id,
                              has_header=FLAGS.has_header, batch_size=FLAGS.batch_size, task_name=FLAGS.task_name,
                              max_seq_length=FLAGS.max_seq_length, log_every=FLAGS.log_every)
-    except (InputError, FileNotFoundError) as error:
+    except (InputError, ValueError, FileNotFoundError) as error:
         raise SystemExit(f"albert-predict: error: {error}") from None
     print(f"wrote {count} predictions to {FLAGS.output_file}")
 

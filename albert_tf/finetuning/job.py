@@ -20,7 +20,7 @@ from albert_tf.finetuning import callbacks as callbacks_lib
 from albert_tf.finetuning import datasets, evaluation, feature_cache, modeling, predictions
 from albert_tf.finetuning import metrics as metrics_lib
 from albert_tf.finetuning.evaluation import Split
-from albert_tf.finetuning.tasks import get_task
+from albert_tf.finetuning.tasks import get_task, load_task_modules
 from albert_tf.tokenization import checkpoint_match
 from albert_tf.training import artifacts, runtime, settings_checks, strategies
 
@@ -67,6 +67,7 @@ class FinetuneSettings:
     static_shapes: bool = False
     cache_dir: Optional[str] = None
     export_dir: Optional[str] = None
+    task_module: Optional[List[str]] = None
 
     @classmethod
     def from_flags(cls, flag_values, overrides: Optional[Dict] = None):
@@ -317,6 +318,7 @@ def _summary(results: Dict, task) -> str:
 
 def prepare(s: FinetuneSettings):
     """Every check and the tokenization, before any model exists: (task, config, tokenizer, splits)."""
+    load_task_modules(s.task_module)
     check_settings(s)
     task = get_task(s.task_name)
     config = load_config(s)

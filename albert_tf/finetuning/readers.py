@@ -30,6 +30,16 @@ def _lines(path: str) -> Iterator[Tuple[int, str]]:
         raise DataError(str(error)) from None
 
 
+def first_fields(path: str) -> List[str]:
+    """The tab-separated fields of the first line ([] for an empty file)."""
+    lines = _lines(path)
+    try:
+        first = next(lines, None)
+    finally:
+        lines.close()
+    return first[1].split("\t") if first is not None else []
+
+
 def read_tsv(path: str, has_header: bool, num_columns: Optional[int] = None, hint: str = ""
              ) -> Tuple[Optional[List[str]], Iterator[Tuple[int, List[str]]]]:
     """(header, rows): rows are (line number, columns); empty lines are skipped.

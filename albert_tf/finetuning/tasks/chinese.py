@@ -1,5 +1,6 @@
 """Chinese tasks: LCQMC (tsv) and the CLUE classification tasks (json lines)."""
 
+import collections
 from typing import List
 
 from albert_tf.finetuning.examples import DataError, Example
@@ -20,8 +21,9 @@ class LCQMC(TsvTask):
     text_columns = (0, 1)
     label_column = 2
     test_has_header = False
-    test_text_columns = (0, 1)
-    test_id_column = None
+    test_num_columns = 3
+    test_file_has_labels = True
+    text_names = (("text_a", "sentence1"), ("text_b", "sentence2"))
     split_files = {"train": "train.txt", "dev": "dev.txt", "test": "test.txt"}
     eval_splits = ("dev", "test")
     predict_splits = {"LCQMC": "test"}
@@ -45,10 +47,20 @@ class JsonTask(Task):
             raise DataError(f"{source}: missing field {name!r} (fields: {sorted(obj)})")
         return obj[name]
 
+    def file_has_labels(self, path: str) -> bool:
+        from albert_tf.finetuning.readers import read_jsonl, require_file  # pylint: disable=import-outside-toplevel
+        require_file(path, f"{self.name} file")
+        rows = read_jsonl(path)
+        try:
+            first = next(rows, None)
+        finally:
+            rows.close()
+        return first is not None and "label" in first[1]
+
     def read_file(self, path: str, labelled: bool) -> List[Example]:
         from albert_tf.finetuning.readers import read_jsonl, require_file  # pylint: disable=import-outside-toplevel
         require_file(path, f"{self.name} {'labelled' if labelled else 'test'} file")
-        examples = []
+        examples, skipped = [], collections.Counter()
         for lineno, obj in read_jsonl(path):
             source = f"{path}:{lineno}"
             label = None
@@ -57,11 +69,17 @@ class JsonTask(Task):
                     raise DataError(f"{source}: no 'label' field (fields: {sorted(obj)}); an unlabelled test "
                                     "file cannot be used for training or evaluation")
                 if str(obj["label"]) in self.skip_labels:
+                    skipped[str(obj["label"])] += 1
                     continue
                 label = self.check_label(obj["label"], source)
+            elif str(obj.get("label", "")).strip() not in ("", "-1", "None"):
+                raise DataError(f"{source}: field 'label' = {obj['label']!r} in the test split, which is predicted: "
+                                "a labelled file was given where the unlabelled test file belongs (use it with "
+                                "--do_eval, or give the test file)")
             texts = self.texts(obj, source)
             examples.append(Example(guid=str(obj.get("id", len(examples))), text_a=texts[0],
                                     text_b=texts[1] if len(texts) > 1 else None, label=label, source=source))
+        self.report_skipped(path, skipped)
         return examples
 
 
