@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from typing import Any, Dict, Optional
+
+from albert_tf import atomic_files
 
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_tanh", "gelu_erf", "gelu_exact", "relu", "tanh", "linear", "swish", "silu")
 EMBEDDING_LAYOUTS = ("factorized", "project_first")
@@ -183,17 +184,9 @@ class AlbertConfig:
     def to_json_file(self, path: str) -> None:
         """Writes atomically: a crash never leaves a half-written config behind."""
         path = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".albert_config.", dir=directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(self.to_json_string())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with atomic_files.replacing(path, encoding="utf-8") as handle:
+            handle.write(self.to_json_string())
 
     def replace(self, **changes) -> "AlbertConfig":
         return dataclasses.replace(self, **changes).validate()

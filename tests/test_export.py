@@ -349,3 +349,75 @@ def test_length_chunks_keep_row_order(rows):
     if rows == 37:  # sorted chunks are trimmed to their own longest row, not the batch's
         assert out[:, 1].min() < lengths.max()
         assert all(out[i, 1] >= lengths[i] for i in range(rows))
+
+
+# --- the export directory: only an earlier export is replaced ----------------------------------
+
+
+def test_export_refuses_a_directory_that_is_not_an_earlier_export(workspace, tmp_path):
+    from albert_tf.export.destination import ExportDestinationError
+    classifier = AlbertClassifier(AlbertEncoder(workspace["config"]), 2)
+    notes = tmp_path / "run" / "notes.txt"
+    notes.parent.mkdir()
+    notes.write_text("my notes")
+    with pytest.raises(ExportDestinationError, match=rf"{tmp_path / 'run'} is a non-empty directory that is not "
+                                                     "an earlier export"):
+        export.export_classifier(classifier, workspace["tokenizer"], str(tmp_path / "run"), max_seq_length=16,
+                                 labels=["0", "1"], check=False)
+    (tmp_path / "model").write_text("a file")
+    with pytest.raises(ExportDestinationError, match="is a file"):
+        export.export_classifier(classifier, workspace["tokenizer"], str(tmp_path / "model"), max_seq_length=16,
+                                 labels=["0", "1"], check=False)
+    assert notes.read_text() == "my notes" and (tmp_path / "model").read_text() == "a file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "run"]  # no temporary left behind
+
+
+def test_export_replaces_its_own_earlier_export_and_cleans_stale_temporaries(workspace, tmp_path):
+    from albert_tf import atomic_files
+    classifier = AlbertClassifier(AlbertEncoder(workspace["config"]), 2)
+    target = tmp_path / "clf"
+    export.export_classifier(classifier, workspace["tokenizer"], str(target), max_seq_length=16,
+                             labels=["0", "1"], check=False)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f".tmp-clf~{dead.pid}@{atomic_files.host_name()}~killed"  # an export killed with -9
+    (stale / "variables").mkdir(parents=True)
+    previous = os.umask(0o022)
+    try:
+        export.export_classifier(classifier, workspace["tokenizer"], str(target), max_seq_length=16,
+                                 labels=["neg", "pos"], check=False)
+    finally:
+        os.umask(previous)
+    assert export.read_export_info(str(target))["labels"] == ["neg", "pos"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clf"]
+    # Readable by other users (mkdtemp's 0700 would keep a serving account out).
+    assert os.stat(target).st_mode & 0o777 == 0o755
+    assert os.stat(target / export.EXTRA_DIR / "tokenizer_config.json").st_mode & 0o777 == 0o644
+
+
+def test_export_never_replaces_a_directory_holding_the_checkpoint(tmp_path):
+    from albert_tf.export.destination import ExportDestinationError, check_export_dir
+    run = tmp_path / "run"
+    (run / "best_checkpoint").mkdir(parents=True)
+    (run / "assets.extra").mkdir()
+    (run / "assets.extra" / "export.json").write_text("{}")  # even when it looks like an export
+    for target in (run, run / "best_checkpoint"):
+        with pytest.raises(ExportDestinationError, match="holds .*model.ckpt, which this run reads or writes"):
+            check_export_dir(str(target), protected=[str(run / "best_checkpoint" / "model.ckpt")])
+    check_export_dir(str(run), protected=[str(tmp_path / "elsewhere" / "model.ckpt")])  # an export: replaceable
+    check_export_dir(str(tmp_path / "new"))
+
+
+def test_export_cli_refuses_the_checkpoint_directory_before_reading_it(workspace, tmp_path):
+    from albert_tf.checkpoints import save_tf1
+    from albert_tf.tokenization import save_tokenizer_assets
+    run = tmp_path / "mrpc"  # a fine-tuning output directory: checkpoint, results, a user's notes
+    save_tf1(AlbertClassifier(AlbertEncoder(workspace["config"]), 2), str(run / "best_checkpoint" / "model.ckpt"))
+    save_tokenizer_assets(workspace["tokenizer"], str(run / "best_checkpoint"))
+    (run / "notes.txt").write_text("keep me")
+    before = sorted(str(p.relative_to(run)) for p in run.rglob("*"))
+    for export_dir in (run, run / "best_checkpoint"):
+        done = _run([str(BIN / "albert-export"), "--kind=classifier", "--task_name=MRPC",
+                     f"--checkpoint={run}/best_checkpoint/model.ckpt", f"--export_dir={export_dir}"], tmp_path)
+        assert done.returncode != 0 and f"--export_dir={export_dir} holds" in done.stderr, done.stderr[-2000:]
+    assert sorted(str(p.relative_to(run)) for p in run.rglob("*")) == before

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from typing import Dict, Optional
 
 import numpy as np
 
+from albert_tf import atomic_files
 from albert_tf.checkpoints.tf1 import CheckpointFormatError
 
 SAFETENSORS = "model.safetensors"
@@ -156,17 +156,9 @@ def write_hf(weights: Dict[str, np.ndarray], directory: str, hf_config: Optional
     os.makedirs(directory, exist_ok=True)
     state = tf1_to_hf(weights)
     target = os.path.join(directory, SAFETENSORS)
-    fd, tmp = tempfile.mkstemp(prefix=".model.", suffix=".safetensors", dir=directory)
-    os.close(fd)
-    try:
+    with atomic_files.replacing_path(target, suffix=".safetensors") as tmp:
         save_file(state, tmp, metadata={"format": "pt"})
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     if hf_config is not None:
-        fd, tmp = tempfile.mkstemp(prefix=".config.", suffix=".json", dir=directory)
-        with os.fdopen(fd, "w") as handle:
+        with atomic_files.replacing(os.path.join(directory, "config.json"), encoding="utf-8") as handle:
             json.dump(hf_config, handle, indent=2, sort_keys=True)
-        os.replace(tmp, os.path.join(directory, "config.json"))
     return target

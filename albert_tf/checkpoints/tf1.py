@@ -5,12 +5,12 @@ from __future__ import annotations
 import glob
 import os
 import re
-import tempfile
 from typing import Dict, Optional
 
 import numpy as np
 import tensorflow as tf
 
+from albert_tf import atomic_files
 from albert_tf.checkpoints.names import BRIGHTMART, GOOGLE
 
 _SLOT_SUFFIXES = ("/adam_m", "/adam_v", "/lamb_m", "/lamb_v", "/Momentum", "/Adam", "/Adam_1")
@@ -121,7 +121,7 @@ def write_tf1_checkpoint(weights: Dict[str, np.ndarray], prefix: str, global_ste
     prefix = os.fspath(prefix)
     directory = os.path.dirname(os.path.abspath(prefix)) or "."
     tf.io.gfile.makedirs(directory)
-    tmp_dir = tempfile.mkdtemp(prefix=".tmp_ckpt_", dir=directory)
+    tmp_dir = atomic_files.temporary_dir(directory, "ckpt")  # owned: a killed run's leftover is cleaned later
     try:
         tmp_prefix = os.path.join(tmp_dir, "ckpt")
         items = dict(weights)
@@ -132,8 +132,8 @@ def write_tf1_checkpoint(weights: Dict[str, np.ndarray], prefix: str, global_ste
                           tensors=[tf.convert_to_tensor(items[n]) for n in names])
         data_files = sorted(glob.glob(tmp_prefix + ".data-*"))
         for data in data_files:
-            os.replace(data, prefix + data[len(tmp_prefix):])
-        os.replace(tmp_prefix + ".index", prefix + ".index")
+            atomic_files.publish(data, prefix + data[len(tmp_prefix):])
+        atomic_files.publish(tmp_prefix + ".index", prefix + ".index")
     finally:
         for leftover in glob.glob(os.path.join(tmp_dir, "*")):
             os.unlink(leftover)

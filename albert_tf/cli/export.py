@@ -53,11 +53,14 @@ def export_checkpoint(kind, checkpoint, export_dir, *, albert_config_file=None, 
     """Library entry point; returns the export info (also written to assets.extra/export.json)."""
     from albert_tf.checkpoints import load_config_for, load_weights, read_checkpoint
     from albert_tf import export
-    from albert_tf.export import sources
+    from albert_tf.export import destination, sources
     from albert_tf.modeling import AlbertClassifier, AlbertEncoder, AlbertPretrainer
 
     if not checkpoint or not export_dir:
         raise ValueError("--checkpoint and --export_dir are required")
+    # The export replaces --export_dir as a whole: refuse one that is not an earlier export, or
+    # that holds the checkpoint, before anything is read.
+    destination.check_export_dir(export_dir, protected=(checkpoint, albert_config_file, vocab_file))
     if kind == "squad":
         return _export_squad(checkpoint, export_dir, vocab_file, do_lower_case, check)
     if kind == "classifier":  # labels first: a wrong task name fails before anything is read

@@ -15,12 +15,13 @@ Examples:
 
 import json
 import os
-import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging  # noqa: E402
+
+from albert_tf import atomic_files  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -202,30 +203,23 @@ def predict_file(model, input_file, output_file, *, inputs=None, id_spec=None, h
     directory = os.path.dirname(os.path.abspath(output_file))
     os.makedirs(directory, exist_ok=True)
     as_tsv = output_file.endswith(".tsv")
-    fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".tmp-{os.path.basename(output_file)}-")
     started = time.time()
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            if as_tsv:
-                out.write("id\tprediction\n")
-            for start in range(0, len(rows), batch_size):
-                batch = rows[start:start + batch_size]
-                outputs = {k: v.numpy() for k, v in predictor([[r[1][j] for r in batch]
-                                                               for j in range(len(names))]).items()}
-                for i, (row_id, _) in enumerate(batch):
-                    record = _record(row_id, outputs, i)
-                    out.write(f"{row_id}\t{_tsv_value(record, info['kind'])}\n" if as_tsv
-                              else json.dumps(record, ensure_ascii=False) + "\n")
-                done = start + len(batch)
-                if done == len(rows) or done // log_every != start // log_every:
-                    rate = done / max(time.time() - started, 1e-9)
-                    logging.info("%d/%d rows, %.1f rows/s, ETA %.0fs", done, len(rows), rate,
-                                 (len(rows) - done) / rate)
-        os.replace(temporary, output_file)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    with atomic_files.replacing(output_file, encoding="utf-8") as out:
+        if as_tsv:
+            out.write("id\tprediction\n")
+        for start in range(0, len(rows), batch_size):
+            batch = rows[start:start + batch_size]
+            outputs = {k: v.numpy() for k, v in predictor([[r[1][j] for r in batch]
+                                                           for j in range(len(names))]).items()}
+            for i, (row_id, _) in enumerate(batch):
+                record = _record(row_id, outputs, i)
+                out.write(f"{row_id}\t{_tsv_value(record, info['kind'])}\n" if as_tsv
+                          else json.dumps(record, ensure_ascii=False) + "\n")
+            done = start + len(batch)
+            if done == len(rows) or done // log_every != start // log_every:
+                rate = done / max(time.time() - started, 1e-9)
+                logging.info("%d/%d rows, %.1f rows/s, ETA %.0fs", done, len(rows), rate,
+                             (len(rows) - done) / rate)
     return len(rows)
 
 

@@ -11,8 +11,6 @@ Files next to the graph (`assets.extra/`): the vocabulary (`*.model` / `vocab.tx
 
 import json
 import os
-import shutil
-import tempfile
 from typing import Dict, List, Optional, Sequence
 
 import keras
@@ -20,13 +18,13 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from albert_tf.export import hub, self_check, serving
+from albert_tf import atomic_files
+from albert_tf.export import destination, hub, self_check, serving
+from albert_tf.export.destination import EXPORT_INFO, EXTRA_DIR
 from albert_tf.modeling import AlbertClassifier, AlbertEncoder, AlbertPretrainer
 from albert_tf.tokenization import save_tokenizer_assets
 from albert_tf.tokenization.layers import layer_for
 
-EXTRA_DIR = "assets.extra"
-EXPORT_INFO = "export.json"
 
 # Sample texts for the reload check: ordinary sentences, an empty string, accents, digit commas,
 # a text far longer than any model length (truncation), Chinese.
@@ -135,27 +133,19 @@ def _write_extras(directory: str, tokenizer, config, info: Dict, labels: Optiona
 def _temporary_dir_for(export_dir: str) -> str:
     parent = os.path.dirname(os.path.abspath(export_dir))
     os.makedirs(parent, exist_ok=True)
-    return tempfile.mkdtemp(prefix=f".tmp-{os.path.basename(export_dir)}-", dir=parent)
+    # The name records this process, so the next export here removes it if this one is killed.
+    return atomic_files.temporary_dir(parent, os.path.basename(os.path.abspath(export_dir)))
 
 
 def _replace_dir(temporary: str, export_dir: str):
-    """Moves the checked export into place; an older export there is removed only afterwards."""
-    old = None
-    if os.path.exists(export_dir):
-        old = tempfile.mkdtemp(prefix=f".old-{os.path.basename(export_dir)}-",
-                               dir=os.path.dirname(os.path.abspath(export_dir)))
-        os.rmdir(old)
-        os.replace(export_dir, old)
-    os.replace(temporary, export_dir)
-    if old:
-        shutil.rmtree(old, ignore_errors=True)
+    """Moves the checked export into place, replacing only an earlier export (checked again: time passed)."""
+    destination.check_export_dir(export_dir)
+    atomic_files.publish_dir_replacing(temporary, export_dir)
 
 
 def _save_checked(server, signatures, export_dir: str, write_extras, check):
     """save -> extras -> fresh-process check -> rename. `check(dir)` returns the max difference."""
-    if "://" in export_dir:
-        raise ValueError(f"{export_dir}: export to a local directory, then copy it (the reload check and the "
-                         "atomic rename need a local file system)")
+    destination.check_export_dir(export_dir)
     temporary = _temporary_dir_for(export_dir)
     try:
         tf.saved_model.save(server, temporary, signatures=signatures)
@@ -163,7 +153,7 @@ def _save_checked(server, signatures, export_dir: str, write_extras, check):
         difference = check(temporary) if check else None
         _replace_dir(temporary, export_dir)
     except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
+        atomic_files.remove(temporary)
         raise
     if difference is not None:
         logging.info("export %s: fresh-process reload matches the in-memory model (max |diff| %.2e)",
@@ -364,6 +354,7 @@ def export_encoder(model, tokenizer, export_dir: str, *, max_seq_length: int = 1
                                                            "inputs": {"text_a": texts}}])
         return self_check.compare(expected, got_text, atol, "encoder serving_default")
 
+    destination.check_export_dir(export_dir)
     temporary = _temporary_dir_for(export_dir)
     try:
         info["max_abs_difference"] = _save_checked(
@@ -373,7 +364,7 @@ def export_encoder(model, tokenizer, export_dir: str, *, max_seq_length: int = 1
                       lambda d: _write_extras(d, tokenizer, config, {**info, "kind": "preprocessor"}), None)
         _replace_dir(temporary, export_dir)
     except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
+        atomic_files.remove(temporary)
         raise
     return info
 

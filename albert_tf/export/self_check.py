@@ -13,9 +13,13 @@ import tempfile
 
 import numpy as np
 
+from albert_tf import child_processes
+
 # Runs in the fresh process: load, call one signature per request, save every output.
-_RELOAD_SCRIPT = r"""
+# It dies with its parent (`child_processes.die_with_parent`, pasted in: albert_tf must not be imported).
+_RELOAD_SCRIPT = child_processes.SOURCE + r"""
 import json, sys
+die_with_parent(int(sys.argv[4]))
 import numpy as np
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  registers the tokenizer ops
@@ -53,7 +57,8 @@ def reload_outputs(export_dir, requests, timeout=600):
         with open(requests_path, "w", encoding="utf-8") as f:
             json.dump(requests, f, ensure_ascii=False)
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-        done = subprocess.run([sys.executable, "-c", _RELOAD_SCRIPT, export_dir, requests_path, out_path],
+        done = subprocess.run([sys.executable, "-c", _RELOAD_SCRIPT, export_dir, requests_path, out_path,
+                               str(os.getpid())],
                               capture_output=True, text=True, timeout=timeout, env=env, check=False)
         if done.returncode != 0:
             raise ExportCheckError(f"reloading {export_dir} in a fresh process failed:\n{done.stderr[-3000:]}")

@@ -9,8 +9,8 @@ ids). Training, fine-tuning and export all load the tokenizer from there, and
 import json
 import os
 import shutil
-import tempfile
 
+from albert_tf import atomic_files
 from albert_tf.tokenization import base
 from albert_tf.tokenization import sentencepiece as sp_lib
 from albert_tf.tokenization import wordpiece as wp_lib
@@ -135,8 +135,7 @@ def save_tokenizer_assets(tokenizer, model_dir):
         check_settings_match(read_tokenizer_config(config_path), settings,
                              context=f"existing {config_path} vs new tokenizer")
     vocab_dst = os.path.join(model_dir, settings.vocab_file)
-    fd, tmp = tempfile.mkstemp(dir=model_dir, prefix=".tmp-vocab-")
-    with os.fdopen(fd, "wb") as f:
+    with atomic_files.replacing(vocab_dst, "wb") as f:
         if settings.type == "sentencepiece":
             f.write(tokenizer.model_proto)
         elif tokenizer.vocab_file:
@@ -144,10 +143,7 @@ def save_tokenizer_assets(tokenizer, model_dir):
                 shutil.copyfileobj(src, f)
         else:
             f.write(("\n".join(tokenizer.vocab) + "\n").encode("utf-8"))
-    os.replace(tmp, vocab_dst)
-    fd, tmp = tempfile.mkstemp(dir=model_dir, prefix=".tmp-tokcfg-")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
+    with atomic_files.replacing(config_path, encoding="utf-8") as f:
         json.dump(settings.to_dict(), f, indent=2, sort_keys=True)
         f.write("\n")
-    os.replace(tmp, config_path)
     return config_path

@@ -1,0 +1,95 @@
+"""Atomic writes: final files and directories get the usual permissions, stale temporaries of dead
+processes are removed on the next run (and nothing else is)."""
+
+import json
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from albert_tf import atomic_files
+from albert_tf.config import AlbertConfig
+
+
+def _dead_pid():
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+@pytest.fixture
+def umask_027():
+    previous = os.umask(0o027)
+    yield 0o027
+    os.umask(previous)
+
+
+def _mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_published_files_and_directories_follow_the_umask(tmp_path, umask_027):
+    # mkstemp / mkdtemp make 0600 / 0700: without the fix nobody but the owner could read the results.
+    AlbertConfig(vocab_size=30).to_json_file(str(tmp_path / "albert_config.json"))
+    assert _mode(tmp_path / "albert_config.json") == 0o640
+    with atomic_files.replacing(tmp_path / "out.json", encoding="utf-8") as f:
+        json.dump({"a": 1}, f)
+    assert _mode(tmp_path / "out.json") == 0o640
+    temporary = atomic_files.temporary_dir(str(tmp_path), "export")
+    assert _mode(temporary) == 0o700
+    (tmp_path / "export").mkdir()
+    atomic_files.publish_dir_replacing(temporary, str(tmp_path / "export"))
+    assert _mode(tmp_path / "export") == 0o750
+    os.umask(0o002)
+    with atomic_files.replacing(tmp_path / "shared.txt") as f:
+        f.write("x")
+    assert _mode(tmp_path / "shared.txt") == 0o664
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    (tmp_path / "result.json").write_text("old")
+    with pytest.raises(OSError, match="No space left"):
+        with atomic_files.replacing(tmp_path / "result.json") as f:
+            f.write("half")
+            raise OSError(28, "No space left on device")
+    assert (tmp_path / "result.json").read_text() == "old"
+    assert os.listdir(tmp_path) == ["result.json"]
+
+
+def test_stale_temporaries_of_dead_processes_are_cleaned_and_nothing_else(tmp_path):
+    host = atomic_files.host_name()
+    dead = tmp_path / f".tmp-export~{_dead_pid()}@{host}~abc123"
+    dead.mkdir()
+    (dead / "saved_model.pb").write_bytes(b"x" * 100)
+    live = tmp_path / f".tmp-export~{os.getppid()}@{host}~def456"
+    live.mkdir()
+    elsewhere = tmp_path / f".tmp-export~{_dead_pid()}@another-host~ghi789"
+    elsewhere.mkdir()
+    foreign = tmp_path / ".tmp-someone-elses"
+    foreign.mkdir()
+    (tmp_path / "notes.txt").write_text("keep")
+    removed = atomic_files.clean_stale_temporaries(str(tmp_path))
+    assert removed == [str(dead)]
+    assert sorted(os.listdir(tmp_path)) == sorted([live.name, elsewhere.name, foreign.name, "notes.txt"])
+
+
+def test_the_next_temporary_in_a_directory_cleans_it(tmp_path):
+    stale = tmp_path / f".tmp-model.ckpt~{_dead_pid()}@{atomic_files.host_name()}~x1"
+    stale.write_bytes(b"partial")
+    fd, path = atomic_files.temporary_file(str(tmp_path), "model.ckpt")
+    os.close(fd)
+    assert not stale.exists()
+    assert atomic_files.owner_of(os.path.basename(path)) == (os.getpid(), atomic_files.host_name())
+
+
+def test_directory_swap_keeps_a_complete_directory_under_the_final_name(tmp_path):
+    final = tmp_path / "export"
+    final.mkdir()
+    (final / "old.txt").write_text("old")
+    temporary = atomic_files.temporary_dir(str(tmp_path), "export")
+    with open(os.path.join(temporary, "new.txt"), "w", encoding="utf-8") as f:
+        f.write("new")
+    atomic_files.publish_dir_replacing(temporary, str(final))
+    assert os.listdir(final) == ["new.txt"] and os.listdir(tmp_path) == ["export"]
