@@ -19,6 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging  # noqa: E402
 
+from albert_tf.tokenization import settings_flags  # noqa: E402
 from albert_tf.training import finetuning_flags  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -37,7 +38,7 @@ flags.DEFINE_string("albert_config_file", None, "Model config json (default: nex
 flags.DEFINE_string("preset", None, "A released model's config by name (e.g. albert_base_v2).")
 flags.DEFINE_string("vocab_file", None, "SentencePiece .model, WordPiece vocab.txt, or a directory with "
                     "tokenizer_config.json (default: the tokenizer stored next to --init_checkpoint).")
-flags.DEFINE_bool("do_lower_case", True, "Lowercase text (all released ALBERT models are uncased).")
+settings_flags.define_tokenizer_flags()
 flags.DEFINE_integer("max_seq_length", 128, "Tokens per sequence, [CLS]/[SEP] included.")
 flags.DEFINE_integer("max_qa_length", 128, "Multiple choice: tokens kept of question+option.")
 flags.DEFINE_float("classifier_dropout", 0.1, "Dropout on the pooled output before the classifier.")

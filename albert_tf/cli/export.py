@@ -24,6 +24,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging  # noqa: E402
 
+from albert_tf.tokenization import settings_flags  # noqa: E402
+
 from albert_tf import output_errors  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -34,7 +36,7 @@ flags.DEFINE_string("export_dir", None, "Where the SavedModel goes (replaced onl
 flags.DEFINE_string("albert_config_file", None, "Model config json (default: next to --checkpoint).")
 flags.DEFINE_string("vocab_file", None, "SentencePiece .model or WordPiece vocab.txt (default: the tokenizer "
                     "recorded next to --checkpoint).")
-flags.DEFINE_bool("do_lower_case", True, "With --vocab_file: lowercase text (released ALBERT models are uncased).")
+settings_flags.define_tokenizer_flags()
 flags.DEFINE_string("task_name", None, "classifier: the task whose labels the classifier predicts.")
 flags.DEFINE_list("labels", None, "classifier: label strings in id order (instead of --task_name).")
 flags.DEFINE_enum("text_fields", "auto", ["auto", "1", "2"], "classifier: one text (text_a) or a pair "
@@ -48,7 +50,7 @@ flags.DEFINE_bool("tflite", False, "classifier: also write model.tflite of the s
 
 
 def export_checkpoint(kind, checkpoint, export_dir, *, albert_config_file=None, vocab_file=None,
-                      do_lower_case=True, task_name=None, labels=None, text_fields="auto", regression=False,
+                      do_lower_case=None, keep_accents=None, task_name=None, labels=None, text_fields="auto", regression=False,
                       max_seq_length=128, check=True, tflite=False):
     """Library entry point; returns the export info (also written to assets.extra/export.json)."""
     from albert_tf.checkpoints import load_config_for, load_weights, read_checkpoint
@@ -62,7 +64,7 @@ def export_checkpoint(kind, checkpoint, export_dir, *, albert_config_file=None, 
     # that holds the checkpoint, before anything is read.
     destination.check_export_dir(export_dir, protected=(checkpoint, albert_config_file, vocab_file))
     if kind == "squad":
-        return _export_squad(checkpoint, export_dir, vocab_file, do_lower_case, check)
+        return _export_squad(checkpoint, export_dir, vocab_file, do_lower_case, check, keep_accents)
     if kind == "classifier":  # labels first: a wrong task name fails before anything is read
         label_list, names = sources.task_labels_and_fields(task_name, labels, text_fields, regression)
     read_checkpoint(checkpoint)  # a missing or unreadable checkpoint fails before any model is built
@@ -70,7 +72,7 @@ def export_checkpoint(kind, checkpoint, export_dir, *, albert_config_file=None, 
     if max_seq_length > config.max_position_embeddings:
         raise ValueError(f"--max_seq_length={max_seq_length} exceeds the model's max_position_embeddings "
                          f"({config.max_position_embeddings})")
-    tokenizer = sources.tokenizer_for(checkpoint, vocab_file, do_lower_case)
+    tokenizer = sources.tokenizer_for(checkpoint, vocab_file, do_lower_case, keep_accents)
     if tokenizer.vocab_size != config.vocab_size:
         raise ValueError(f"the tokenizer has {tokenizer.vocab_size} pieces but the config's vocab_size is "
                          f"{config.vocab_size}: --vocab_file does not belong to this model")
@@ -94,7 +96,7 @@ def export_checkpoint(kind, checkpoint, export_dir, *, albert_config_file=None, 
                                      max_seq_length=max_seq_length, with_mlm=with_mlm, check=check)
 
 
-def _export_squad(model_dir, export_dir, vocab_file, do_lower_case, check):
+def _export_squad(model_dir, export_dir, vocab_file, do_lower_case, check, keep_accents=None):
     from albert_tf import export
     from albert_tf.checkpoints import load_config_for
     from albert_tf.export import sources
@@ -106,7 +108,7 @@ def _export_squad(model_dir, export_dir, vocab_file, do_lower_case, check):
     with open(head_path, encoding="utf-8") as f:
         head = json.load(f)
     config = load_config_for(model_dir)
-    tokenizer = sources.tokenizer_for(model_dir, vocab_file, do_lower_case)
+    tokenizer = sources.tokenizer_for(model_dir, vocab_file, do_lower_case, keep_accents)
     model = modeling.build_squad_model(config, head["head"], None, head["start_n_top"], head["end_n_top"])
     model.load_weights(os.path.join(model_dir, job.WEIGHTS_FILE))
     with output_errors.writing(export_dir):
@@ -124,7 +126,7 @@ def main(argv):
     try:
         info = export_checkpoint(FLAGS.kind, FLAGS.checkpoint, FLAGS.export_dir,
                                  albert_config_file=FLAGS.albert_config_file, vocab_file=FLAGS.vocab_file,
-                                 do_lower_case=FLAGS.do_lower_case, task_name=FLAGS.task_name, labels=FLAGS.labels,
+                                 **settings_flags.explicit_settings(FLAGS), task_name=FLAGS.task_name, labels=FLAGS.labels,
                                  text_fields=FLAGS.text_fields, regression=FLAGS.regression,
                                  max_seq_length=FLAGS.max_seq_length, check=FLAGS.self_check, tflite=FLAGS.tflite)
     except (ValueError, FileNotFoundError, output_errors.OutputError) as error:

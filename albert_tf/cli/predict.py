@@ -15,6 +15,7 @@ Examples:
 
 import json
 import os
+import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -159,7 +160,7 @@ def load_predictor(model, task_name=None, max_seq_length=128):
     from albert_tf.modeling import AlbertClassifier, AlbertEncoder
     from albert_tf.tokenization.layers import layer_for
     labels, names = task_labels_and_fields(task_name)
-    tokenizer = tokenizer_for(model, None, True)
+    tokenizer = tokenizer_for(model, None)
     classifier = AlbertClassifier(AlbertEncoder(load_config_for(model)), max(len(labels), 1))
     load_weights(classifier, model, verbose=False)
     server = serving.ClassifierServer(classifier, layer_for(tokenizer), special_ids(tokenizer), max_seq_length,

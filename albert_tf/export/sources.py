@@ -1,18 +1,14 @@
 """Where an export's pieces come from: the tokenizer next to a checkpoint, a task's labels and text fields."""
 
-import os
 
+def tokenizer_for(checkpoint, vocab_file, do_lower_case=None, keep_accents=None):
+    """The tokenizer given by `vocab_file`, else the one recorded next to `checkpoint`.
 
-def tokenizer_for(checkpoint, vocab_file, do_lower_case):
-    """The tokenizer given by `vocab_file`, else the one recorded next to `checkpoint`."""
-    from albert_tf.tokenization import load_tokenizer, tokenizer_from_assets  # pylint: disable=import-outside-toplevel
-    if vocab_file:
-        return tokenizer_from_assets(vocab_file, do_lower_case=do_lower_case)
-    directory = checkpoint if os.path.isdir(checkpoint) else os.path.dirname(checkpoint)
-    try:
-        return load_tokenizer(directory or ".")
-    except FileNotFoundError as error:
-        raise ValueError(f"--vocab_file: not given and no tokenizer next to --checkpoint ({error})") from None
+    `do_lower_case` / `keep_accents`: only the settings the user gave (None: the recorded ones).
+    """
+    from albert_tf.tokenization.assets import tokenizer_for_model  # pylint: disable=import-outside-toplevel
+    return tokenizer_for_model(vocab_file, checkpoint, checkpoint_flag="--checkpoint", do_lower_case=do_lower_case,
+                               keep_accents=keep_accents)
 
 
 def task_labels_and_fields(task_name, labels=None, text_fields="auto", regression=False):

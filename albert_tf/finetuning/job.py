@@ -21,6 +21,7 @@ from albert_tf.finetuning import datasets, evaluation, feature_cache, modeling, 
 from albert_tf.finetuning import metrics as metrics_lib
 from albert_tf.finetuning.evaluation import Split
 from albert_tf.finetuning.tasks import get_task, load_task_modules
+from albert_tf.tokenization import settings_flags
 from albert_tf.tokenization import checkpoint_match
 from albert_tf.training import artifacts, runtime, settings_checks, strategies
 
@@ -37,7 +38,9 @@ class FinetuneSettings:
     albert_config_file: Optional[str] = None
     preset: Optional[str] = None
     vocab_file: Optional[str] = None
-    do_lower_case: bool = True
+    # None: the setting recorded with the tokenizer (else the tokenizer's default); see settings_flags.
+    do_lower_case: Optional[bool] = None
+    keep_accents: Optional[bool] = None
     max_seq_length: int = 128
     max_qa_length: int = 128
     train_batch_size: int = 32
@@ -72,6 +75,7 @@ class FinetuneSettings:
     @classmethod
     def from_flags(cls, flag_values, overrides: Optional[Dict] = None):
         values = {f.name: flag_values[f.name].value for f in dataclasses.fields(cls) if f.name in flag_values}
+        values.update(settings_flags.explicit_settings(flag_values))
         values.update(overrides or {})
         return cls(**values)
 
@@ -119,18 +123,11 @@ def load_config(s: FinetuneSettings):
     return load_config_for(s.init_checkpoint)
 
 
-def load_tokenizer(s: FinetuneSettings):
-    from albert_tf.tokenization import load_tokenizer as from_dir  # pylint: disable=import-outside-toplevel
-    from albert_tf.tokenization import tokenizer_from_assets  # pylint: disable=import-outside-toplevel
-    if s.vocab_file:
-        return tokenizer_from_assets(s.vocab_file, do_lower_case=s.do_lower_case)
-    if s.init_checkpoint:
-        directory = s.init_checkpoint if os.path.isdir(s.init_checkpoint) else os.path.dirname(s.init_checkpoint)
-        try:
-            return from_dir(directory or ".")
-        except FileNotFoundError as error:
-            raise ValueError(f"--vocab_file: not given and no tokenizer next to --init_checkpoint ({error})") from None
-    raise ValueError("--vocab_file: give the SentencePiece .model (English) or vocab.txt (Chinese) of the model")
+def load_tokenizer(s):
+    """The run's tokenizer (also run_squad.py's): recorded settings win unless a flag was given explicitly."""
+    from albert_tf.tokenization.assets import tokenizer_for_model  # pylint: disable=import-outside-toplevel
+    return tokenizer_for_model(s.vocab_file, s.init_checkpoint, do_lower_case=s.do_lower_case,
+                               keep_accents=getattr(s, "keep_accents", None))
 
 
 def check_model_inputs(s: FinetuneSettings, config, tokenizer):

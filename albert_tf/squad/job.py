@@ -41,7 +41,8 @@ class SquadSettings:
     albert_config_file: Optional[str] = None
     preset: Optional[str] = None
     vocab_file: Optional[str] = None
-    do_lower_case: bool = True
+    do_lower_case: Optional[bool] = None   # None: the recorded tokenizer setting (see settings_flags)
+    keep_accents: Optional[bool] = None
     max_seq_length: int = 384
     doc_stride: int = 128
     max_query_length: int = 64
@@ -78,7 +79,9 @@ class SquadSettings:
 
     @classmethod
     def from_flags(cls, flag_values):
-        return cls(**{f.name: flag_values[f.name].value for f in dataclasses.fields(cls) if f.name in flag_values})
+        from albert_tf.tokenization import settings_flags  # pylint: disable=import-outside-toplevel
+        values = {f.name: flag_values[f.name].value for f in dataclasses.fields(cls) if f.name in flag_values}
+        return cls(**{**values, **settings_flags.explicit_settings(flag_values)})
 
     @property
     def head(self) -> str:

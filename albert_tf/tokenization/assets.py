@@ -59,8 +59,38 @@ def tokenizer_from_assets(path, **settings):
     if path.endswith(".model"):
         return sp_lib.SentencePieceTokenizer(path, **settings)
     if path.endswith(".txt"):
-        return wp_lib.WordPieceTokenizer(path, **settings)
+        return wp_lib.WordPieceTokenizer(path, **_wordpiece_settings(path, settings))
     raise ValueError(f"{path}: expected a SentencePiece .model or a WordPiece vocab .txt")
+
+
+def _wordpiece_settings(path, settings):
+    """WordPiece keeps accents exactly when it does not lowercase; a contradicting keep_accents is refused."""
+    settings = dict(settings)
+    keep_accents = settings.pop("keep_accents", None)
+    if keep_accents is not None and keep_accents != (not settings.get("do_lower_case", True)):
+        raise ValueError(f"{path}: keep_accents={keep_accents} does not apply to a WordPiece vocabulary, which "
+                         "strips accents exactly when it lowercases (use do_lower_case)")
+    return settings
+
+
+def tokenizer_for_model(vocab_file, checkpoint, *, checkpoint_flag="--init_checkpoint", do_lower_case=None,
+                        keep_accents=None):
+    """The tokenizer of `vocab_file` (file or directory), else the one recorded next to `checkpoint`.
+
+    `do_lower_case` / `keep_accents` are the settings the user gave explicitly (None: not given): a
+    recorded `tokenizer_config.json` supplies the rest, and a given setting that contradicts it is an
+    error naming both values.
+    """
+    given = {k: v for k, v in (("do_lower_case", do_lower_case), ("keep_accents", keep_accents)) if v is not None}
+    if vocab_file:
+        return tokenizer_from_assets(vocab_file, **given)
+    if checkpoint:
+        directory = checkpoint if os.path.isdir(checkpoint) else os.path.dirname(checkpoint)
+        try:
+            return load_tokenizer(directory or ".", **given)
+        except FileNotFoundError as error:
+            raise ValueError(f"--vocab_file: not given and no tokenizer next to {checkpoint_flag} ({error})") from None
+    raise ValueError("--vocab_file: give the SentencePiece .model (English) or vocab.txt (Chinese) of the model")
 
 
 def _constructor_kwargs(settings):
@@ -113,7 +143,8 @@ def load_tokenizer(model_dir, **overrides):
     if conflicts:
         raise TokenizerMismatchError(
             f"{config_path} records " + ", ".join(f"{k}={kwargs[k]!r}" for k in conflicts) +
-            " but the caller asked for " + ", ".join(f"{k}={v!r}" for k, v in conflicts.items()))
+            " but --" + ", --".join(f"{k}={v!r}" for k, v in conflicts.items()) + " was given; leave the flag "
+            "out to use the recorded setting")
     kwargs.update(overrides)
     tokenizer = tokenizer_from_assets(vocab_path, **kwargs)
     check_settings_match(recorded, tokenizer, context=f"{config_path} vs {vocab_path}")
