@@ -242,3 +242,25 @@ def test_a_vocabulary_other_than_the_checkpoints_is_refused_naming_both(workspac
                                          rf"--init_checkpoint={wide} has vocab_size 400"):
         job.run(_settings(workspace, tmp_path / "c", albert_config_file=None, init_checkpoint=wide))
     assert not (tmp_path / "c" / "feature_cache").exists()
+
+
+def test_a_second_run_on_the_output_dir_is_refused_before_any_work(workspace, tmp_path):
+    from albert_tf import output_lock
+    out = tmp_path / "run"
+    with output_lock.OutputDirLock(str(out)):  # a run in progress on this directory
+        with pytest.raises(output_lock.OutputDirBusyError, match=rf"--output_dir={out} is in use by pid "
+                                                                  rf"{os.getpid()}"):
+            job.run(_settings(workspace, out))
+    assert sorted(p.name for p in out.iterdir()) == []  # nothing tokenized, no result written, lock released
+
+
+def test_export_dir_holding_the_output_dir_is_refused_before_training(workspace, tmp_path):
+    out = tmp_path / "run"
+    for export_dir in (out, tmp_path):
+        with pytest.raises(ValueError, match=rf"--export_dir={export_dir} holds {out}"):
+            job.run(_settings(workspace, out, export_dir=str(export_dir)))
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("mine")
+    with pytest.raises(ValueError, match="not an earlier export"):
+        job.run(_settings(workspace, out, export_dir=str(tmp_path / "notes")))
+    assert not (out / "feature_cache").exists() and (tmp_path / "notes" / "todo.txt").read_text() == "mine"

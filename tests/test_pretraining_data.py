@@ -483,3 +483,63 @@ def test_command_line(tmp_path, corpus_file, assets):
     bad = subprocess.run(command[:-1] + ["--max_seq_length=600"], capture_output=True, text=True, cwd=REPO,
                          check=False)
     assert bad.returncode == 1 and "--max_seq_length=600" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_corpus_giving_no_instance_is_refused_with_the_reason(tmp_path, assets):
+    # One 2 MB line (a minified file, a paragraph-less dump): every line is skipped as too long.
+    path = tmp_path / "one_line.txt"
+    path.write_text("word " * 400_000 + "\n", encoding="utf-8")
+    spec = generation.TokenizerSpec(spm_model_file=str(assets["spm"]))
+    with pytest.raises(generation.GenerationError, match=r"0 training instances, so no dataset was written .*"
+                                                         r"1 line\(s\) longer than --max_line_chars=1,000,000"):
+        _generate(tmp_path, path, spec)
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+    blank = tmp_path / "blank.txt"
+    blank.write_text("\n\n   \n\n", encoding="utf-8")
+    cli = subprocess.run([sys.executable, "-m", "albert_tf.cli.create_pretraining_data", f"--input_file={blank}",
+                          f"--output_dir={tmp_path / 'cli'}", f"--spm_model_file={assets['spm']}"],
+                         capture_output=True, text=True, timeout=120)
+    assert cli.returncode != 0 and "0 training instances" in cli.stderr, cli.stderr[-2000:]
+    assert not (tmp_path / "cli" / meta_lib.META_NAME).exists()
+
+
+def _children(pid):
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[-1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                pass
+    return found
+
+
+def test_pool_workers_die_with_the_killed_data_tool(tmp_path, assets):
+    import os
+    import signal
+    import time
+    corpus_path = lib.write_corpus(tmp_path / "big.txt", num_documents=6000)  # two 1 MB units: two busy workers
+    tool = subprocess.Popen([sys.executable, "-m", "albert_tf.cli.create_pretraining_data",
+                             f"--input_file={corpus_path}", f"--output_dir={tmp_path / 'out'}",
+                             f"--spm_model_file={assets['spm']}", "--num_workers=2",
+                             "--dupe_factor=10", "--max_seq_length=64"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    workers = []
+    while time.time() < deadline and len(workers) < 2 and tool.poll() is None:
+        time.sleep(0.2)
+        workers = _children(tool.pid)
+    assert len(workers) >= 2, "the data tool finished before its workers could be seen; use a bigger corpus"
+    tool.send_signal(signal.SIGKILL)
+    tool.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(Path(f"/proc/{w}").exists() and
+                                         (Path(f"/proc/{w}/stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z")
+                                         for w in workers if Path(f"/proc/{w}").exists()):
+        time.sleep(0.1)
+    survivors = [w for w in workers if Path(f"/proc/{w}").exists()
+                 and Path(f"/proc/{w}/stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z"]
+    for w in survivors:
+        os.kill(w, signal.SIGKILL)
+    assert not survivors

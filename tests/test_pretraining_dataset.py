@@ -144,3 +144,19 @@ def test_truncated_or_changed_shards_are_named_before_training(dataset_dir, tmp_
     check_shard_files(files)
     with pytest.raises(meta_lib.MetaError, match="sha256"):
         check_shard_files(files, verify_sha256=True)
+
+
+def test_a_dataset_of_zero_instances_is_refused_before_training(dataset_dir, tmp_path):
+    # Reading it would repeat an empty stream forever: training would spin with no output.
+    import hashlib
+    copy = tmp_path / "empty"
+    copy.mkdir()
+    meta = json.loads((dataset_dir / meta_lib.META_NAME).read_text())
+    (copy / "pretrain-00000-of-00001.tfrecord").write_bytes(b"")
+    meta["shards"] = [{"file": "pretrain-00000-of-00001.tfrecord", "instances": 0, "bytes": 0,
+                       "sha256": hashlib.sha256(b"").hexdigest()}]
+    meta["instances"] = 0
+    (copy / meta_lib.META_NAME).write_text(json.dumps(meta))
+    with pytest.raises(meta_lib.MetaError, match=r"the selected shard\(s\) hold 0 instances "
+                                                 r"\(pretrain-00000-of-00001.tfrecord\)"):
+        pretraining_dataset(f"{copy}/*.tfrecord", 4)

@@ -305,3 +305,12 @@ def test_every_flag_is_checked_before_any_work(workspace, tmp_path, flag, value,
     with pytest.raises(ValueError, match=message):
         pretraining_job.run(_settings(workspace, tmp_path / "m", **{flag: value}))
     assert not (tmp_path / "m").exists()
+
+
+def test_a_second_run_on_the_model_dir_is_refused_naming_the_holder(workspace, tmp_path):
+    from albert_tf import output_lock
+    with output_lock.OutputDirLock(str(tmp_path / "run"), flag="--model_dir"):
+        with pytest.raises(output_lock.OutputDirBusyError, match=rf"--model_dir={tmp_path / 'run'} is in use by "
+                                                                  rf"pid {os.getpid()}"):
+            pretraining_job.run(_settings(workspace, tmp_path / "run"))
+    assert not list((tmp_path / "run").glob("ckpt*"))

@@ -193,3 +193,14 @@ def test_a_missing_init_checkpoint_is_named_before_reading(workspace, tmp_path):
     with pytest.raises(ValueError, match="--init_checkpoint=/nonexistent/model.ckpt: checkpoint not found"):
         job.run(_settings(workspace, "missing_init", "1.1", init_checkpoint="/nonexistent/model.ckpt"))
     assert not (workspace["base"] / "missing_init" / "feature_cache").exists()
+
+
+def test_a_second_run_on_the_output_dir_is_refused_and_the_export_dir_checked_first(workspace):
+    from albert_tf import output_lock
+    out = workspace["base"] / "busy"
+    with output_lock.OutputDirLock(str(out)):
+        with pytest.raises(output_lock.OutputDirBusyError, match=f"in use by pid {os.getpid()}"):
+            job.run(_settings(workspace, "busy", "1.1"))
+    with pytest.raises(ValueError, match=rf"--export_dir={out} holds"):
+        job.run(_settings(workspace, "busy", "1.1", export_dir=str(out)))
+    assert sorted(p.name for p in out.iterdir()) == []

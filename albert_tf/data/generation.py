@@ -19,7 +19,7 @@ from typing import Callable, List, Optional
 
 import numpy as np
 
-from albert_tf import __version__
+from albert_tf import __version__, child_processes
 from albert_tf.data import corpus, instances as instances_lib, masking, meta as meta_lib
 from albert_tf.data import word_boundaries
 from albert_tf.data.example_proto import serialize_examples
@@ -287,6 +287,23 @@ def prepare_output_dir(output_dir: str, overwrite: bool, log: Callable[[str], No
         os.remove(path)
 
 
+def _why_no_instances(stats: GenerationStats, settings: GenerationSettings) -> str:
+    """Why no line of the corpus became a sentence pair (every document with a token gives one)."""
+    reasons = []
+    if stats.skipped_long_lines:
+        reasons.append(f"{stats.skipped_long_lines:,} line(s) longer than --max_line_chars="
+                       f"{settings.max_line_chars:,} characters were skipped (the corpus needs one sentence or "
+                       "paragraph per line, documents separated by blank lines)")
+    if stats.skipped_invalid_lines:
+        reasons.append(f"{stats.skipped_invalid_lines:,} line(s) of invalid UTF-8 were skipped")
+    if stats.skipped_empty_documents:
+        reasons.append(f"{stats.skipped_empty_documents:,} document(s) gave no token (blank, or only characters "
+                       "the tokenizer drops)")
+    if not reasons:
+        reasons.append(f"no document was read from {stats.lines:,} line(s)")
+    return "; ".join(reasons)
+
+
 def _format_eta(seconds: float) -> str:
     seconds = int(max(seconds, 0))
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
@@ -346,6 +363,11 @@ def generate(input_file: str, output_dir: str, settings: GenerationSettings, spe
     stats = GenerationStats()
     for result in results:
         stats.merge(result.stats)
+    if stats.instances == 0:  # a dataset with no record would make the trainer wait forever
+        for result in results:
+            os.remove(os.path.join(output_dir, result.shard))
+        raise GenerationError(f"--input_file={input_file} gave 0 training instances, so no dataset was written "
+                              f"to {output_dir}: {_why_no_instances(stats, settings)}")
     meta = meta_lib.DatasetMeta(
         max_seq_length=settings.max_seq_length, max_predictions_per_seq=settings.max_predictions_per_seq,
         masking="dynamic" if settings.dynamic_masking else "static",
@@ -379,5 +401,6 @@ def _run_jobs(jobs, num_workers):
     # survive fork) gets spawned workers, which never inherit that state.
     fork_is_safe = sys.platform == "linux" and "tensorflow" not in sys.modules
     context = multiprocessing.get_context("fork" if fork_is_safe else "spawn")
-    with context.Pool(num_workers) as pool:
+    # Workers die with this process: a killed run must not leave them writing shards.
+    with context.Pool(num_workers, initializer=child_processes.die_with_parent, initargs=(os.getpid(),)) as pool:
         yield from pool.imap_unordered(process_unit, jobs, chunksize=1)

@@ -82,6 +82,10 @@ def load_dataset_meta(files: List[str]) -> meta_lib.DatasetMeta:
             raise meta_lib.MetaError(f"{source} and {first_source} disagree on {differ}; "
                                      "datasets read together must share their settings")
         merged.instances += sum(listed[os.path.basename(m)]["instances"] for m in members)
+    if merged.instances == 0:  # training would repeat an empty stream forever, with no output
+        raise meta_lib.MetaError(f"{first_source}: the selected shard(s) hold 0 instances "
+                                 f"({', '.join(os.path.basename(f) for f in files[:3])}); nothing to train or "
+                                 "evaluate on: regenerate the data from a corpus with documents")
     return merged
 
 

@@ -16,6 +16,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from albert_tf import output_lock
+from albert_tf.export import destination
 from albert_tf.finetuning import callbacks as callbacks_lib
 from albert_tf.finetuning import datasets, evaluation, feature_cache, modeling, predictions
 from albert_tf.finetuning import metrics as metrics_lib
@@ -111,6 +113,12 @@ def check_settings(s: FinetuneSettings):
     _need(not (s.init_checkpoint is None and s.preset is None and s.albert_config_file is None), "init_checkpoint",
           "give the model: --init_checkpoint (TF1, TF-Hub, brightmart, Hugging Face or .keras), or "
           "--preset/--albert_config_file to start from random weights")
+    if s.export_dir:  # the export replaces its directory: refuse a wrong one before training, not after
+        seeds = [None] if s.num_seeds == 1 else [f"seed_{seed}" for seed in range(s.seed, s.seed + s.num_seeds)]
+        for sub in seeds:
+            destination.check_export_dir(os.path.join(s.export_dir, sub) if sub else s.export_dir,
+                                         protected=(s.output_dir, sub and os.path.join(s.output_dir, sub),
+                                                    s.init_checkpoint))
 
 
 def load_config(s: FinetuneSettings):
@@ -336,6 +344,12 @@ def run(s: FinetuneSettings) -> Dict:
     """The whole job; returns {"runs": [per-seed results], "seeds": summary}."""
     runtime.configure_devices(s.cpu_devices)
     strategy = strategies.make_strategy(s.strategy, s.tpu)
+    # One run per output directory: a second one would mix its checkpoints and results with ours.
+    with output_lock.OutputDirLock(s.output_dir, enabled=strategies.is_chief(strategy), log=logging.warning):
+        return _run_holding_output_dir(s, strategy)
+
+
+def _run_holding_output_dir(s: FinetuneSettings, strategy) -> Dict:
     task, config, tokenizer, splits = prepare(s)
     num_steps, warmup = train_steps(s, len(splits[task.train_split].examples)) if s.do_train else (1, 0)
     seeds = [s.seed + i for i in range(s.num_seeds)]

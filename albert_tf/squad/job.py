@@ -18,6 +18,8 @@ import keras
 import tensorflow as tf
 from absl import logging
 
+from albert_tf import output_lock
+from albert_tf.export import destination
 from albert_tf.finetuning import callbacks as callbacks_lib
 from albert_tf.finetuning import job as classifier_job
 from albert_tf.squad import datasets, decoding, evaluation, feature_cache, features, modeling, reading, scoring
@@ -127,6 +129,8 @@ def check_settings(s: SquadSettings):
                          "no such file or directory")
     if not saved_head(s.init_checkpoint):  # a squad_model/ directory has its own weights file
         settings_checks.checkpoint("init_checkpoint", s.init_checkpoint)
+    if s.export_dir:  # the export replaces its directory: refuse a wrong one before training, not after
+        destination.check_export_dir(s.export_dir, protected=(s.output_dir, s.init_checkpoint))
 
 
 def saved_head(init_checkpoint: Optional[str]) -> Optional[Dict]:
@@ -294,6 +298,12 @@ def prepare(s: SquadSettings):
 def run(s: SquadSettings) -> Dict:
     runtime.configure_devices(s.cpu_devices)
     strategy = strategies.make_strategy(s.strategy, s.tpu)
+    # One run per output directory: a second one would mix its model and predictions with ours.
+    with output_lock.OutputDirLock(s.output_dir, enabled=strategies.is_chief(strategy), log=logging.warning):
+        return _run_holding_output_dir(s, strategy)
+
+
+def _run_holding_output_dir(s: SquadSettings, strategy) -> Dict:
     config, tokenizer, train, predict = prepare(s)
     num_steps, warmup = train_steps(s, len(train[2])) if s.do_train else (1, 0)
     job = SquadRun(s, config, tokenizer, strategy)
