@@ -62,6 +62,10 @@ def cause_of(error: BaseException, path=None):
         if path is not None and error.filename and not _concerns(error.filename, path):
             return None
         return error.strerror or str(error)
+    if (isinstance(error, FileExistsError) and path is not None and error.filename
+            and os.path.isfile(error.filename) and _concerns(error.filename, path)):
+        # os.makedirs over a file where a directory of the path should be.
+        return os.strerror(errno_lib.ENOTDIR)
     return _tf_cause(error)
 
 

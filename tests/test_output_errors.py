@@ -110,19 +110,27 @@ def test_data_tool_names_the_shard_on_a_full_disk(tmp_path):
     assert not list(out.glob("*.tfrecord")) and not (out / "dataset_meta.json").exists()
 
 
-def test_export_to_a_full_disk_leaves_nothing(tmp_path):
+@pytest.fixture(scope="module")
+def classifier_checkpoint(tmp_path_factory):
+    """A tiny SST-2 classifier checkpoint (32 positions) with its tokenizer."""
     from albert_tf.checkpoints import save_tf1
     from albert_tf.config import AlbertConfig
     from albert_tf.modeling import AlbertClassifier, AlbertEncoder
     from albert_tf.tokenization import SentencePieceTokenizer, save_tokenizer_assets
     sys.path.insert(0, str(FIXTURES / "tokenization"))
     import tokenization_testlib as testlib  # pylint: disable=import-outside-toplevel
-    tokenizer = SentencePieceTokenizer(str(testlib.build_spm_model(tmp_path)))
+    base = tmp_path_factory.mktemp("classifier")
+    tokenizer = SentencePieceTokenizer(str(testlib.build_spm_model(base)))
     config = AlbertConfig(vocab_size=tokenizer.vocab_size, embedding_size=8, hidden_size=16, num_hidden_layers=1,
                           num_attention_heads=2, intermediate_size=16, max_position_embeddings=32)
-    checkpoint = tmp_path / "best_checkpoint"
+    checkpoint = base / "best_checkpoint"
     save_tf1(AlbertClassifier(AlbertEncoder(config), 2), str(checkpoint / "model.ckpt"))
     save_tokenizer_assets(tokenizer, str(checkpoint))
+    return checkpoint / "model.ckpt"
+
+
+def test_export_to_a_full_disk_leaves_nothing(tmp_path, classifier_checkpoint):
+    checkpoint = classifier_checkpoint.parent
     export_dir = tmp_path / "exports" / "sst2"
     result = _run_with_injection(
         tmp_path, ENOSPC + "import tensorflow as tf\ntf.saved_model.save = _full", "albert_tf.cli.export",
@@ -131,3 +139,41 @@ def test_export_to_a_full_disk_leaves_nothing(tmp_path):
     _one_clear_line(result, "albert-export", export_dir, "No space left on device")
     assert not export_dir.exists()
     assert not export_dir.parent.exists() or not list(export_dir.parent.iterdir())  # no temporary left
+
+
+def _predict(tmp_path, *flags, injection=None):
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("".join(f'{{"text": "the fox number {i}"}}\n' for i in range(5)))
+    argv = ["albert-predict", f"--input_file={rows}", "--inputs=text", "--task_name=SST-2", *flags]
+    if injection:
+        return _run_with_injection(tmp_path, injection, "albert_tf.cli.predict", argv)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.run([sys.executable, "-m", "albert_tf.cli.predict", *argv[1:]], capture_output=True, text=True,
+                          cwd=tmp_path, env=env, timeout=300, check=False)
+
+
+def test_predict_checks_every_flag_and_the_output_before_reading(tmp_path, classifier_checkpoint):
+    out = tmp_path / "out.jsonl"
+    long = _predict(tmp_path, f"--model={classifier_checkpoint}", "--max_seq_length=64", f"--output_file={out}")
+    assert long.returncode != 0 and "Traceback" not in long.stderr
+    assert (f"albert-predict: error: --max_seq_length=64: exceeds the max_position_embeddings (32) of "
+            f"--model={classifier_checkpoint}") in long.stderr, long.stderr[-3000:]
+    missing = _predict(tmp_path, "--model=/nonexistent/model.ckpt", f"--output_file={out}")
+    assert "albert-predict: error: --model=/nonexistent/model.ckpt: checkpoint not found" in missing.stderr, \
+        missing.stderr[-3000:]
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    under = _predict(tmp_path, f"--model={classifier_checkpoint}", "--max_seq_length=16",
+                     f"--output_file={blocker / 'out.jsonl'}")
+    _one_clear_line(under, "albert-predict", blocker / "out.jsonl", "Not a directory")
+    assert not out.exists()
+
+
+def test_predict_to_a_full_disk_names_the_output(tmp_path, classifier_checkpoint):
+    out = tmp_path / "preds" / "out.jsonl"
+    # The disk fills while the predictions are moved into place.
+    injection = ENOSPC + "os.replace = _full"
+    full = _predict(tmp_path, f"--model={classifier_checkpoint}", "--max_seq_length=16", f"--output_file={out}",
+                    injection=injection)
+    _one_clear_line(full, "albert-predict", out, "No space left on device")
+    assert not out.exists() and not list(out.parent.iterdir())

@@ -18,13 +18,13 @@ import os
 import tempfile
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 from absl import app, flags, logging  # noqa: E402
 
-from albert_tf import atomic_files  # noqa: E402
+from albert_tf import atomic_files, output_errors  # noqa: E402
+from albert_tf import tf_logs  # noqa: E402
 
 FLAGS = flags.FLAGS
+tf_logs.define_flag()
 
 flags.DEFINE_string("model", None, "Exported SavedModel directory, or a classifier checkpoint (with --task_name).")
 flags.DEFINE_string("input_file", None, "Rows to predict: .tsv (tab-separated) or .jsonl (one json object a line).")
@@ -188,13 +188,32 @@ def _tsv_value(record, kind):
     return ""
 
 
+def check_arguments(model, input_file, output_file, *, task_name=None, max_seq_length=128, log_every=5000):
+    """Every flag and path before a row is read or a model loaded; errors name the flag and the value."""
+    from albert_tf.training import settings_checks
+    settings_checks.need(log_every >= 1, "log_every", log_every, "must be >= 1")
+    settings_checks.existing_file("input_file", input_file)
+    if not _is_export(model) and task_name:  # a checkpoint served from memory: its format and positions
+        from albert_tf.checkpoints import load_config_for
+        settings_checks.checkpoint("model", model)
+        settings_checks.sequence_length("max_seq_length", max_seq_length, load_config_for(model), f"--model={model}")
+    # The output location too: a read-only or misplaced one fails now, not after the whole input ran.
+    directory = os.path.dirname(os.path.abspath(output_file))
+    with output_errors.writing(output_file):
+        os.makedirs(directory, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory, prefix=".write-probe-"):
+            pass
+
+
 def predict_file(model, input_file, output_file, *, inputs=None, id_spec=None, has_header=True, batch_size=64,
                  task_name=None, max_seq_length=128, log_every=5000):
     """Library entry point; returns the number of rows written."""
     if not output_file:
         raise InputError("--output_file is required")
     if batch_size < 1:
-        raise InputError("--batch_size must be >= 1")
+        raise InputError(f"--batch_size={batch_size}: must be >= 1")
+    check_arguments(model, input_file, output_file, task_name=task_name, max_seq_length=max_seq_length,
+                    log_every=log_every)
     names, known_task = text_input_names(model, task_name)
     if known_task and inputs is None and id_spec is None:
         rows = read_task_rows(known_task, input_file, names)
@@ -233,15 +252,18 @@ def main(argv):
     try:
         from albert_tf.finetuning.tasks import load_task_modules  # pylint: disable=import-outside-toplevel
         load_task_modules(FLAGS.task_module)
-        count = predict_file(FLAGS.model, FLAGS.input_file, FLAGS.output_file, inputs=FLAGS.inputs, id_spec=FLAGS.id,
-                             has_header=FLAGS.has_header, batch_size=FLAGS.batch_size, task_name=FLAGS.task_name,
-                             max_seq_length=FLAGS.max_seq_length, log_every=FLAGS.log_every)
-    except (InputError, ValueError, FileNotFoundError) as error:
+        with output_errors.writing(FLAGS.output_file):  # a full disk mid-way: named, no traceback
+            count = predict_file(FLAGS.model, FLAGS.input_file, FLAGS.output_file, inputs=FLAGS.inputs,
+                                 id_spec=FLAGS.id, has_header=FLAGS.has_header, batch_size=FLAGS.batch_size,
+                                 task_name=FLAGS.task_name, max_seq_length=FLAGS.max_seq_length,
+                                 log_every=FLAGS.log_every)
+    except (InputError, ValueError, FileNotFoundError, output_errors.OutputError) as error:
         raise SystemExit(f"albert-predict: error: {error}") from None
     print(f"wrote {count} predictions to {FLAGS.output_file}")
 
 
 def run():
+    tf_logs.quiet_tensorflow()
     app.run(main)
 
 
