@@ -19,6 +19,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging  # noqa: E402
 
+from albert_tf.output_errors import OutputError  # noqa: E402
+
 from albert_tf.tokenization import settings_flags  # noqa: E402
 from albert_tf.training import finetuning_flags  # noqa: E402
 
@@ -99,7 +101,7 @@ def main(argv):
 def run():
     try:
         app.run(main)
-    except (ValueError, FileNotFoundError, PermissionError, ImportError) as error:
+    except (ValueError, FileNotFoundError, PermissionError, ImportError, OutputError) as error:
         logging.error("%s", error)
         print(f"run_classifier.py: error: {error}", file=sys.stderr)
         sys.exit(1)

@@ -18,6 +18,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging  # noqa: E402
 
+from albert_tf.output_errors import OutputError  # noqa: E402
+
 FLAGS = flags.FLAGS
 
 # Data
@@ -76,7 +78,7 @@ def run():
     flags.mark_flags_as_required(["input_file", "model_dir"])
     try:
         app.run(main)
-    except (ValueError, FileNotFoundError, PermissionError, ImportError) as error:
+    except (ValueError, FileNotFoundError, PermissionError, ImportError, OutputError) as error:
         logging.error("%s", error)
         print(f"run_pretraining.py: error: {error}", file=sys.stderr)
         sys.exit(1)

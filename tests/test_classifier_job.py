@@ -264,3 +264,39 @@ def test_export_dir_holding_the_output_dir_is_refused_before_training(workspace,
     with pytest.raises(ValueError, match="not an earlier export"):
         job.run(_settings(workspace, out, export_dir=str(tmp_path / "notes")))
     assert not (out / "feature_cache").exists() and (tmp_path / "notes" / "todo.txt").read_text() == "mine"
+
+
+def test_a_full_disk_never_leaves_a_half_best_checkpoint(workspace, tmp_path, monkeypatch):
+    import errno
+
+    import albert_tf.tokenization as tokenization
+    from albert_tf.output_errors import OutputError
+    real_save = tokenization.save_tokenizer_assets
+    calls = []
+
+    def full_on(call_numbers):
+        def save(tokenizer, directory):
+            calls.append(directory)
+            if len(calls) in call_numbers:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return real_save(tokenizer, directory)
+        return save
+
+    # The first best checkpoint: weights written, then the disk is full before the vocabulary.
+    monkeypatch.setattr(tokenization, "save_tokenizer_assets", full_on({1}))
+    out = tmp_path / "first"
+    with pytest.raises(OutputError, match=f"cannot write {out / job.BEST_DIR}: No space left on device"):
+        job.run(_settings(workspace, out, do_predict=False))
+    assert not (out / job.BEST_DIR).exists()
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".tmp-")]
+
+    # A later, better checkpoint fails the same way: the earlier one stays, complete.
+    calls.clear()
+    monkeypatch.setattr(job.metrics_lib, "better", lambda value, best: True)  # every evaluation is a new best
+    monkeypatch.setattr(tokenization, "save_tokenizer_assets", full_on({2}))
+    out = tmp_path / "second"
+    with pytest.raises(OutputError, match="No space left on device"):
+        job.run(_settings(workspace, out, do_predict=False, eval_every_steps=10, num_train_epochs=1))
+    kept = sorted(p.name for p in (out / job.BEST_DIR).iterdir())
+    assert "tokenizer_config.json" in kept and any(name.endswith(".index") for name in kept), kept
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".tmp-")]

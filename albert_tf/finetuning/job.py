@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from albert_tf import output_lock
+from albert_tf import atomic_files, output_errors, output_lock
 from albert_tf.export import destination
 from albert_tf.finetuning import callbacks as callbacks_lib
 from albert_tf.finetuning import datasets, evaluation, feature_cache, modeling, predictions
@@ -238,8 +238,17 @@ class FinetuneRun:
             from albert_tf.checkpoints import save_tf1  # pylint: disable=import-outside-toplevel
             from albert_tf.tokenization import save_tokenizer_assets  # pylint: disable=import-outside-toplevel
             best_dir = os.path.join(self.output_dir, BEST_DIR)
-            save_tf1(self.classifier, os.path.join(best_dir, BEST_PREFIX), global_step=step)
-            save_tokenizer_assets(self.tokenizer, best_dir)
+            # Written whole in a temporary directory, then swapped in: after a full disk or a kill
+            # the best checkpoint is the previous complete one, never weights without their vocabulary.
+            with output_errors.writing(best_dir):
+                temporary = atomic_files.temporary_dir(self.output_dir, BEST_DIR)
+                try:
+                    save_tf1(self.classifier, os.path.join(temporary, BEST_PREFIX), global_step=step)
+                    save_tokenizer_assets(self.tokenizer, temporary)
+                    atomic_files.publish_dir_replacing(temporary, best_dir)
+                except BaseException:
+                    atomic_files.remove(temporary)
+                    raise
             self.best = {"step": step, "split": main_split, "metric": self.task.main_metric, "value": value,
                          "path": os.path.join(best_dir, BEST_PREFIX)}
             artifacts.write_json(os.path.join(self.output_dir, "best_checkpoint.json"), self.best)
