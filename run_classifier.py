@@ -12,10 +12,11 @@ best checkpoint), best_checkpoint.json + best_checkpoint/ (TF1 layout, reusable 
 --init_checkpoint), predictions/<TASK>.tsv (GLUE) or <task>_predict.json (CLUE), logs/ (TensorBoard).
 """
 
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from albert_tf import tf_logs  # noqa: E402  (first: TensorFlow's start-up lines are captured at its import)
+
+tf_logs.quiet_tensorflow()
 
 from absl import app, flags, logging  # noqa: E402
 
@@ -25,6 +26,7 @@ from albert_tf.tokenization import settings_flags  # noqa: E402
 from albert_tf.training import finetuning_flags  # noqa: E402
 
 FLAGS = flags.FLAGS
+tf_logs.define_flag()
 
 # Task and data
 flags.DEFINE_string("task_name", None, "Task (GLUE, CLUE, LCQMC, RACE); 'help' lists them.")

@@ -11,16 +11,18 @@ Example (CPU, tiny model):
       --do_eval --eval_input_file='data/en128_heldout/*.tfrecord'
 """
 
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from albert_tf import tf_logs  # noqa: E402  (first: TensorFlow's start-up lines are captured at its import)
+
+tf_logs.quiet_tensorflow()
 
 from absl import app, flags, logging  # noqa: E402
 
 from albert_tf.output_errors import OutputError  # noqa: E402
 
 FLAGS = flags.FLAGS
+tf_logs.define_flag()
 
 # Data
 flags.DEFINE_string("input_file", None, "Training shards: comma-separated globs (local or gs://).")

@@ -12,10 +12,11 @@ v2: exact/f1/HasAns/NoAns/best thresholds), squad_model/
 --init_checkpoint to predict later), feature_cache/, logs/ (TensorBoard).
 """
 
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from albert_tf import tf_logs  # noqa: E402  (first: TensorFlow's start-up lines are captured at its import)
+
+tf_logs.quiet_tensorflow()
 
 from absl import app, flags, logging  # noqa: E402
 
@@ -25,6 +26,7 @@ from albert_tf.tokenization import settings_flags  # noqa: E402
 from albert_tf.training import finetuning_flags  # noqa: E402
 
 FLAGS = flags.FLAGS
+tf_logs.define_flag()
 
 # Data
 flags.DEFINE_enum("version", "1.1", ["1.1", "2.0"], "SQuAD version; checked against the data (2.0 allows "

@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from demo_lib import stories, tasks, vocab  # noqa: E402
+from albert_tf import tf_logs  # noqa: E402
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,8 +68,6 @@ PAIRS = (
     ("Which instrument did Lucy want to play?", "Lucy Brooks always wanted to play the violin.", "entailment"),
 )
 # Subprocess lines that only say which hardware TensorFlow did not find.
-NOISE = ("WARNING: All log messages before absl::InitializeLog()", "Could not find cuda drivers",
-         "failed call to cuInit", "computation placer already registered", "Unable to register cu", "TF-TRT Warning")
 
 
 class StageFailed(RuntimeError):
@@ -84,7 +83,7 @@ def run(*command):
     with subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True, bufsize=1) as process:
         for line in process.stdout:
-            if not any(n in line for n in NOISE):
+            if not tf_logs.is_noise(line):  # TensorFlow's start-up lines (the scripts hide them too)
                 print("  | " + line, end="", flush=True)
     if process.returncode != 0:
         raise StageFailed(f"{command[1]} exited with status {process.returncode}")

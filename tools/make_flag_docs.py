@@ -22,6 +22,12 @@ import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from albert_tf import tf_logs  # noqa: E402
+
+# The scripts import TensorFlow first thing (quietly); doing it here keeps TensorFlow's own absl
+# flags from being counted as the first script's.
+tf_logs.quiet_tensorflow([])
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "docs" / "flags.md"

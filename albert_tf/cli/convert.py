@@ -15,13 +15,13 @@ import logging
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep the CUDA probing noise out of a CLI's output
-
 from absl import app, flags
 
 from albert_tf import output_errors
+from albert_tf import tf_logs  # noqa: E402
 
 FLAGS = flags.FLAGS
+tf_logs.define_flag()
 
 flags.DEFINE_string("input", None, "Checkpoint to read: TF1 prefix/.index/directory, model.safetensors, "
                                    "pytorch_model.bin, a directory holding one, or a .keras file.")
@@ -87,6 +87,7 @@ def main(argv):
 
 
 def run():
+    tf_logs.quiet_tensorflow()
     flags.mark_flags_as_required(["input", "output"])
     try:
         app.run(main)

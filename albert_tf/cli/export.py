@@ -20,15 +20,15 @@ moved into place. Examples:
 import json
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 from absl import app, flags, logging  # noqa: E402
 
 from albert_tf.tokenization import settings_flags  # noqa: E402
 
 from albert_tf import output_errors  # noqa: E402
+from albert_tf import tf_logs  # noqa: E402
 
 FLAGS = flags.FLAGS
+tf_logs.define_flag()
 
 flags.DEFINE_enum("kind", None, ["classifier", "squad", "encoder"], "What the checkpoint holds.")
 flags.DEFINE_string("checkpoint", None, "Checkpoint (any supported layout) or run_squad.py's squad_model directory.")
@@ -136,6 +136,7 @@ def main(argv):
 
 
 def run():
+    tf_logs.quiet_tensorflow()
     app.run(main)
 
 
