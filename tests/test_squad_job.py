@@ -188,11 +188,12 @@ def test_cli_reports_version_mismatch_before_building(workspace, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-
 def test_a_missing_init_checkpoint_is_named_before_reading(workspace, tmp_path):
     with pytest.raises(ValueError, match="--init_checkpoint=/nonexistent/model.ckpt: checkpoint not found"):
         job.run(_settings(workspace, "missing_init", "1.1", init_checkpoint="/nonexistent/model.ckpt"))
     assert not (workspace["base"] / "missing_init" / "feature_cache").exists()
+    with pytest.raises(ValueError, match="--predict_batch_size=0: must be >= 1"):
+        job.run(_settings(workspace, "zero_batch", "1.1", predict_batch_size=0))
 
 
 def test_a_second_run_on_the_output_dir_is_refused_and_the_export_dir_checked_first(workspace):

@@ -60,6 +60,8 @@ def main(argv):
                              "dataset_meta.json; use --output_dir")
     if not FLAGS.input_file or not FLAGS.output_dir:
         raise app.UsageError("--input_file and --output_dir are required")
+    if FLAGS.unit_mb < 1:
+        raise ValueError(f"--unit_mb={FLAGS.unit_mb}: must be >= 1")
     settings = generation.GenerationSettings(
         max_seq_length=FLAGS.max_seq_length, max_predictions_per_seq=FLAGS.max_predictions_per_seq,
         masked_lm_prob=FLAGS.masked_lm_prob, dupe_factor=FLAGS.dupe_factor, short_seq_prob=FLAGS.short_seq_prob,

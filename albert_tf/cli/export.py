@@ -73,6 +73,9 @@ def export_checkpoint(kind, checkpoint, export_dir, *, albert_config_file=None, 
         raise ValueError(f"--max_seq_length={max_seq_length} exceeds the model's max_position_embeddings "
                          f"({config.max_position_embeddings})")
     tokenizer = sources.tokenizer_for(checkpoint, vocab_file, do_lower_case, keep_accents)
+    if vocab_file:
+        from albert_tf.tokenization import checkpoint_match
+        checkpoint_match.check_matches_checkpoint(tokenizer, checkpoint, f"--vocab_file={vocab_file}", "--checkpoint")
     if tokenizer.vocab_size != config.vocab_size:
         raise ValueError(f"the tokenizer has {tokenizer.vocab_size} pieces but the config's vocab_size is "
                          f"{config.vocab_size}: --vocab_file does not belong to this model")
@@ -109,6 +112,9 @@ def _export_squad(model_dir, export_dir, vocab_file, do_lower_case, check, keep_
         head = json.load(f)
     config = load_config_for(model_dir)
     tokenizer = sources.tokenizer_for(model_dir, vocab_file, do_lower_case, keep_accents)
+    if vocab_file:
+        from albert_tf.tokenization import checkpoint_match
+        checkpoint_match.check_matches_checkpoint(tokenizer, model_dir, f"--vocab_file={vocab_file}", "--checkpoint")
     model = modeling.build_squad_model(config, head["head"], None, head["start_n_top"], head["end_n_top"])
     model.load_weights(os.path.join(model_dir, job.WEIGHTS_FILE))
     with output_errors.writing(export_dir):

@@ -102,12 +102,15 @@ def check_settings(s: FinetuneSettings):
     settings_checks.need(not s.vocab_file or os.path.exists(s.vocab_file), "vocab_file", s.vocab_file,
                          "no such file or directory")
     settings_checks.checkpoint("init_checkpoint", s.init_checkpoint)
-    _need(s.learning_rate > 0, "learning_rate", "must be > 0")
-    _need(0 <= s.warmup_proportion <= 1, "warmup_proportion", "must be in [0, 1]")
-    _need(s.train_steps >= 0, "train_steps", "must be >= 0 (0: use --num_train_epochs)")
-    _need(s.train_steps > 0 or s.num_train_epochs > 0, "num_train_epochs", "must be > 0 (or set --train_steps)")
-    _need(0 <= s.classifier_dropout < 1, "classifier_dropout", "must be in [0, 1)")
-    _need(s.eval_every_steps >= 0, "eval_every_steps", "must be >= 0")
+    need = settings_checks.need
+    need(s.learning_rate > 0, "learning_rate", s.learning_rate, "must be > 0")
+    need(0 <= s.warmup_proportion <= 1, "warmup_proportion", s.warmup_proportion, "must be in [0, 1]")
+    need(s.train_steps >= 0, "train_steps", s.train_steps, "must be >= 0 (0: use --num_train_epochs)")
+    need(s.train_steps > 0 or s.num_train_epochs > 0, "num_train_epochs", s.num_train_epochs,
+         "must be > 0 (or set --train_steps)")
+    need(0 <= s.classifier_dropout < 1, "classifier_dropout", s.classifier_dropout, "must be in [0, 1)")
+    need(s.weight_decay >= 0, "weight_decay", s.weight_decay, "must be >= 0")
+    need(s.eval_every_steps >= 0, "eval_every_steps", s.eval_every_steps, "must be >= 0")
     _need(not (s.export_dir and get_task(s.task_name).is_multiple_choice), "export_dir",
           f"{s.task_name} is multiple choice; raw-text export supports classification and regression tasks")
     _need(not (s.init_checkpoint is None and s.preset is None and s.albert_config_file is None), "init_checkpoint",

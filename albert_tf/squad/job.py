@@ -111,13 +111,14 @@ def check_settings(s: SquadSettings):
     _need(s.version == "2.0" or s.head == "span", "squad_head", f"{s.head} is a v2 head; SQuAD 1.1 uses 'span'")
     features.check_lengths(s.max_seq_length, s.doc_stride, s.max_query_length)
     _need(s.max_seq_length >= max(s.start_n_top, s.end_n_top), "start_n_top", "must not exceed --max_seq_length")
-    for flag in ("train_batch_size", "predict_batch_size", "n_best_size", "max_answer_length", "start_n_top",
-                 "end_n_top", "steps_per_execution"):
-        _need(getattr(s, flag) >= 1, flag, "must be >= 1")
-    _need(s.learning_rate > 0, "learning_rate", "must be > 0")
-    _need(0 <= s.warmup_proportion <= 1, "warmup_proportion", "must be in [0, 1]")
-    _need(s.train_steps > 0 or s.num_train_epochs > 0, "num_train_epochs", "must be > 0 (or set --train_steps)")
-    _need(s.eval_every_steps >= 0, "eval_every_steps", "must be >= 0")
+    settings_checks.at_least(s, 1, "train_batch_size", "predict_batch_size", "n_best_size", "max_answer_length",
+                             "start_n_top", "end_n_top", "steps_per_execution", "log_every_steps")
+    settings_checks.at_least(s, 0, "train_steps", "eval_every_steps", "cpu_devices")
+    need = settings_checks.need
+    need(s.learning_rate > 0, "learning_rate", s.learning_rate, "must be > 0")
+    need(0 <= s.warmup_proportion <= 1, "warmup_proportion", s.warmup_proportion, "must be in [0, 1]")
+    need(s.train_steps > 0 or s.num_train_epochs > 0, "num_train_epochs", s.num_train_epochs,
+         "must be > 0 (or set --train_steps)")
     _need(not (s.init_checkpoint is None and s.preset is None and s.albert_config_file is None), "init_checkpoint",
           "give the model: --init_checkpoint (any supported layout, or a squad_model/ directory), or "
           "--preset/--albert_config_file to start from random weights")
