@@ -46,3 +46,12 @@ def test_wrong_config_is_refused_before_writing(tmp_path):
                       "--output", str(tmp_path / "out" / "model.ckpt"))
     assert result.returncode == 1 and "'vocab_size'" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_flags_are_checked_before_the_checkpoint_is_read(tmp_path):
+    # The input does not exist: a flag error coming first shows nothing was read.
+    wrong = _convert("--input", str(tmp_path / "absent"), "--output_format", "keras", "--output", str(tmp_path / "m"))
+    assert wrong.returncode == 1 and "Traceback" not in wrong.stderr
+    assert f"albert-convert: error: --output={tmp_path / 'm'}: a keras output must end in .keras" in wrong.stderr
+    negative = _convert("--input", str(tmp_path / "absent"), "--global_step=-1", "--output", str(tmp_path / "m"))
+    assert "albert-convert: error: --global_step=-1: must be >= 0" in negative.stderr

@@ -43,14 +43,17 @@ def convert(input_path, output, output_format="tf1", config=None, model_kind="pr
     from albert_tf.checkpoints.loader import assign_weights
     from albert_tf.modeling import AlbertEncoder, AlbertPretrainer
 
+    # Flags first: nothing is read for a conversion that cannot be written.
+    if output_format == "keras" and not output.endswith(".keras"):
+        raise ValueError(f"--output={output}: a keras output must end in .keras")
+    if global_step is not None and global_step < 0:
+        raise ValueError(f"--global_step={global_step}: must be >= 0")
     checkpoint = read_checkpoint(input_path)  # fails fast on missing or corrupt input
     if config is None:
         config = load_config_for(input_path)
     encoder = AlbertEncoder(config)
     model = AlbertPretrainer(encoder) if model_kind == "pretrainer" else encoder
     report = assign_weights(model, checkpoint, allow_partial=allow_partial)
-    if output_format == "keras" and not output.endswith(".keras"):
-        raise ValueError(f"--output for keras must end in .keras, got {output}")
     with output_errors.writing(output):
         if output_format == "tf1":
             save_tf1(model, output, global_step=global_step)
