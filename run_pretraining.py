@@ -27,8 +27,8 @@ tf_logs.define_flag()
 # Data
 flags.DEFINE_string("input_file", None, "Training shards: comma-separated globs (local or gs://).")
 flags.DEFINE_string("eval_input_file", None, "Held-out shards for --do_eval (default: --input_file).")
-flags.DEFINE_bool("verify_shard_sha256", False, "Before training, also hash every shard against the sha256 in "
-                  "dataset_meta.json (reads all data; sizes and record counts are always checked).")
+flags.DEFINE_bool("verify_shard_sha256", False, "Before training, also count every shard's records and hash it "
+                  "against dataset_meta.json (reads all data; every shard's size is always checked).")
 # Model
 flags.DEFINE_string("albert_config_file", None, "Model config json (official or Hugging Face).")
 flags.DEFINE_string("preset", None, "A released model's config by name (e.g. albert_base_v2) instead.")

@@ -123,24 +123,23 @@ def test_truncated_or_changed_shards_are_named_before_training(dataset_dir, tmp_
                                                  rf"{len(data) - 7} bytes, .* lists {len(data)}.*ends 7 byte"):
         pretraining_dataset(f"{copy}/*.tfrecord", 4)
 
-    # Same size, a record boundary moved: the framing walk counts one record fewer.
+    # Same size, other records: the full check (on request) walks the framing and hashes every shard.
+    from albert_tf.data.pretraining_dataset import check_shard_files
+    files = [str(p) for p in shards]
     meta = json.loads((dataset_dir / meta_lib.META_NAME).read_text())
     entry = next(s for s in meta["shards"] if s["file"] == shards[-1].name)
     shards[-1].write_bytes(data)
     entry["instances"] += 1
     (copy / meta_lib.META_NAME).write_text(json.dumps(meta))
+    check_shard_files(files)  # one stat per shard: the size fits
     with pytest.raises(meta_lib.MetaError, match=rf"{entry['instances'] - 1} complete record\(s\), .* lists "
                                                  rf"{entry['instances']}"):
-        pretraining_dataset(f"{copy}/*.tfrecord", 4)
-
-    # Same size and framing, other bytes: only the optional hash sees it.
+        check_shard_files(files, verify_sha256=True)
     entry["instances"] -= 1
     (copy / meta_lib.META_NAME).write_text(json.dumps(meta))
     flipped = bytearray(data)
     flipped[-5] ^= 1
     shards[-1].write_bytes(bytes(flipped))
-    from albert_tf.data.pretraining_dataset import check_shard_files
-    files = [str(p) for p in shards]
     check_shard_files(files)
     with pytest.raises(meta_lib.MetaError, match="sha256"):
         check_shard_files(files, verify_sha256=True)

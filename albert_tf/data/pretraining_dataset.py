@@ -1,8 +1,8 @@
 """tf.data input for pretraining: our TFRecords, checked against dataset_meta.json and the model.
 
 Before any training step the reader (1) finds the `dataset_meta.json` of every matched shard and
-refuses files it does not list or metas that disagree, (1b) checks each shard's size and record
-count against the meta (a truncated copy is named here, not hundreds of steps in), (2) checks the meta against the model config
+refuses files it does not list or metas that disagree, (1b) checks each shard's size against the
+meta (a truncated copy is named here, not hundreds of steps in), (2) checks the meta against the model config
 (sequence length vs positions, vocabulary size), and (3) parses the first record of the first
 shards and compares every feature's length with the meta. Records come out int32 with static
 shapes under the model's input names, ready for a compiled step; strings never leave tf.data.
