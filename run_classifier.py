@@ -44,6 +44,8 @@ flags.DEFINE_string("vocab_file", None, "SentencePiece .model, WordPiece vocab.t
                     "tokenizer_config.json (default: the tokenizer stored next to --init_checkpoint).")
 settings_flags.define_tokenizer_flags()
 flags.DEFINE_integer("max_seq_length", 128, "Tokens per sequence, [CLS]/[SEP] included.")
+flags.DEFINE_float("max_unknown_rate", 0.1, "Refuse a split whose tokens are more than this fraction unknown to the "
+                   "tokenizer (e.g. Chinese text with an English model); above 1% a warning is logged.")
 flags.DEFINE_integer("max_qa_length", 128, "Multiple choice: tokens kept of question+option.")
 flags.DEFINE_float("classifier_dropout", 0.1, "Dropout on the pooled output before the classifier.")
 # Optimization

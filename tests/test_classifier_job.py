@@ -1,5 +1,6 @@
 """run_classifier.py end to end on a tiny model: train/eval/predict, best checkpoint, cache, padding, errors."""
 
+import dataclasses
 import json
 import os
 import random
@@ -184,7 +185,7 @@ def test_train_and_export_without_eval(workspace, tmp_path):
 
 
 def test_eval_only_run_says_what_it_does(workspace, tmp_path, caplog):
-    caplog.set_level("INFO")
+    caplog.set_level("INFO", logger="absl")
     result = job.run(_settings(workspace, tmp_path, do_train=False, do_predict=True, eval_every_steps=0))
     text = caplog.text
     assert "fine-tuning from RANDOM weights" not in text
@@ -300,3 +301,43 @@ def test_a_full_disk_never_leaves_a_half_best_checkpoint(workspace, tmp_path, mo
     kept = sorted(p.name for p in (out / job.BEST_DIR).iterdir())
     assert "tokenizer_config.json" in kept and any(name.endswith(".index") for name in kept), kept
     assert not [p.name for p in out.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_text_the_tokenizer_does_not_know_is_refused_before_training(workspace, tmp_path, caplog):
+    # Chinese rows with the English test SentencePiece model: nearly every token is <unk>.
+    data = tmp_path / "LCQMC"
+    data.mkdir()
+    rows = "".join(f"今天天气怎么样{i}\t明天会下雨吗\t{i % 2}\n" for i in range(8))
+    for name in ("train.txt", "dev.txt", "test.txt"):  # LCQMC evaluates on dev and test
+        (data / name).write_text(rows, encoding="utf-8")
+    settings = _settings(workspace, tmp_path / "out", task_name="LCQMC", data_dir=str(data), do_predict=False)
+    with pytest.raises(ValueError, match=r"LCQMC/train.txt: \d+\.\d% of the tokens \(\d+ of \d+\) are unknown to the "
+                                         r"tokenizer \(sentencepiece .*: LCQMC is a Chinese task and this is a "
+                                         r"SentencePiece model.*--max_unknown_rate="):
+        job.run(settings)
+    assert not list((tmp_path / "out").glob("best_checkpoint*"))
+    # Allowed explicitly, the run goes on with a warning naming the rate.
+    caplog.set_level("WARNING", logger="absl")
+    job.prepare(dataclasses.replace(settings, max_unknown_rate=1.0, output_dir=str(tmp_path / "out2")))
+    assert "are unknown to the tokenizer" in caplog.text
+
+
+def test_task_from_a_user_module_trains_and_predicts_with_row_ids(workspace, tmp_path):
+    # The task lives in a file outside the package; its test file has no id column.
+    (tmp_path / "review_tasks.py").write_text(
+        "from albert_tf.finetuning.tasks import TsvTask, register\n\n\n"
+        "@register\nclass Reviews(TsvTask):\n    name = 'Reviews'\n    labels = ('neg', 'pos')\n"
+        "    text_names = (('review',),)\n    label_names = ('stars',)\n    predict_splits = {'Reviews': 'test'}\n")
+    data = tmp_path / "reviews"
+    data.mkdir()
+    rng = random.Random(3)
+    for split in ("train", "dev"):
+        (data / f"{split}.tsv").write_text("stars\treview\n" + "".join(
+            f"{('neg', 'pos')[y]}\t{_sentence(rng, y)}\n" for y in (rng.randint(0, 1) for _ in range(24))))
+    (data / "test.tsv").write_text("review\n" + "".join(f"{_sentence(rng, i % 2)}\n" for i in range(5)))
+    out = tmp_path / "out"
+    job.run(_settings(workspace, out, task_name="Reviews", data_dir=str(data), train_steps=2, eval_every_steps=0,
+                      task_module=[str(tmp_path / "review_tasks.py")]))
+    lines = (out / "predictions" / "Reviews.tsv").read_text().splitlines()[1:]
+    assert [line.split("\t")[0] for line in lines] == ["0", "1", "2", "3", "4"]
+    assert {line.split("\t")[1] for line in lines} <= {"neg", "pos"}

@@ -22,7 +22,7 @@ HF_RTE = "sentence1\tsentence2\tlabel\tidx\nA man sleeps.\tA man rests.\t0\t0\nA
 
 
 def test_hugging_face_rte_layout_is_read_by_name(tmp_path, caplog):
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.INFO, logger="absl")
     examples = get_task("RTE").read(_file(tmp_path, "dev.tsv", HF_RTE), labelled=True)
     assert [(e.guid, e.text_a, e.text_b, e.label) for e in examples] == [
         ("0", "A man sleeps.", "A man rests.", "entailment"), ("1", "A cat.", "A dog.", "not_entailment")]
@@ -140,7 +140,7 @@ def test_real_glue_test_files_still_read():
 # --- rows skipped on purpose -------------------------------------------------------------------
 
 def test_skipped_rows_are_counted_and_logged_per_file(tmp_path, caplog):
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.INFO, logger="absl")
     rows = ['{"sentence1": "a", "sentence2": "b", "label": "neutral"}',
             '{"sentence1": "a", "sentence2": "b", "label": "-"}',
             '{"sentence1": "c", "sentence2": "d", "label": "-"}']

@@ -16,7 +16,7 @@ from absl import logging
 
 from albert_tf.finetuning.features import encode_example
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the meta counts the text tokens and the unknown ones
 
 
 def content_sha256(path: str) -> str:
@@ -74,16 +74,22 @@ def cached_features(cache_dir: str, task, split: str, path: str, examples: List,
     tf.io.gfile.makedirs(cache_dir)
     started = time.time()
     lengths, truncated = [], 0
+    tokens, unknown = 0, 0
+    structural = {tokenizer.pad_id, tokenizer.cls_id, tokenizer.sep_id}
     temp = f"{records}.tmp-{os.getpid()}"
     with tf.io.TFRecordWriter(temp) as writer:
         for example in examples:
             features = encode_example(example, task, tokenizer, max_seq_length, max_qa_length)
+            text_ids = [i for i in features["input_word_ids"] if i not in structural]
+            tokens += len(text_ids)
+            unknown += text_ids.count(tokenizer.unk_id)
             length = len(features["input_word_ids"])
             lengths.append(length)
             truncated += int(not task.is_multiple_choice and length == max_seq_length)
             writer.write(serialize(features, task.is_regression))
     tf.io.gfile.rename(temp, records, overwrite=True)
     meta = {"key": key, "count": len(examples), "max_length": max(lengths), "at_max_length": truncated,
+            "text_tokens": tokens, "unknown_tokens": unknown,
             "multiple_choice": task.is_multiple_choice, "num_choices": task.num_choices,
             "regression": task.is_regression}
     temp = f"{meta_path}.tmp-{os.getpid()}"

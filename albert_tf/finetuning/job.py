@@ -19,7 +19,7 @@ from absl import logging
 from albert_tf import atomic_files, output_errors, output_lock
 from albert_tf.export import destination
 from albert_tf.finetuning import callbacks as callbacks_lib
-from albert_tf.finetuning import datasets, evaluation, feature_cache, modeling, predictions
+from albert_tf.finetuning import datasets, evaluation, feature_cache, modeling, predictions, vocabulary_check
 from albert_tf.finetuning import metrics as metrics_lib
 from albert_tf.finetuning.evaluation import Split
 from albert_tf.finetuning.tasks import get_task, load_task_modules
@@ -73,6 +73,7 @@ class FinetuneSettings:
     cache_dir: Optional[str] = None
     export_dir: Optional[str] = None
     task_module: Optional[List[str]] = None
+    max_unknown_rate: float = 0.1
 
     @classmethod
     def from_flags(cls, flag_values, overrides: Optional[Dict] = None):
@@ -113,6 +114,7 @@ def check_settings(s: FinetuneSettings):
     need(s.eval_every_steps >= 0, "eval_every_steps", s.eval_every_steps, "must be >= 0")
     _need(not (s.export_dir and get_task(s.task_name).is_multiple_choice), "export_dir",
           f"{s.task_name} is multiple choice; raw-text export supports classification and regression tasks")
+    _need(0 <= s.max_unknown_rate <= 1, "max_unknown_rate", f"{s.max_unknown_rate} must be in [0, 1]")
     _need(not (s.init_checkpoint is None and s.preset is None and s.albert_config_file is None), "init_checkpoint",
           "give the model: --init_checkpoint (TF1, TF-Hub, brightmart, Hugging Face or .keras), or "
           "--preset/--albert_config_file to start from random weights")
@@ -346,8 +348,10 @@ def prepare(s: FinetuneSettings):
     cache_dir = s.cache_dir or os.path.join(s.output_dir, "feature_cache")
     splits = {}
     for split, (examples, labelled) in raw.items():
-        meta = feature_cache.cached_features(cache_dir, task, split, task.split_path(s.data_dir, split), examples,
-                                             tokenizer, s.max_seq_length, labelled, s.max_qa_length)
+        path = task.split_path(s.data_dir, split)
+        meta = feature_cache.cached_features(cache_dir, task, split, path, examples, tokenizer, s.max_seq_length,
+                                             labelled, s.max_qa_length)
+        vocabulary_check.check_unknown_rate(task, tokenizer, path, meta, s.max_unknown_rate)
         splits[split] = Split(split, examples, meta)
     return task, config, tokenizer, splits
 
