@@ -139,7 +139,7 @@ def test_squad_export_answers(workspace, tmp_path, head, version):
                                version=version, null_threshold=0.5 if version == "2.0" else None,
                                check=head != "span")  # the span head's logits are checked with cls_null's
     assert head == "span" or info["max_abs_difference"] <= 1e-5
-    question, context = "where is the river", "the city sits on a river and the river is wide"
+    question, context = "where is the river", "The City of Lima sits on the Rímac River and the river is wide"
     out = tf.saved_model.load(target).signatures["serving_default"](question=tf.constant([question]),
                                                                      context=tf.constant([context]))
     start, end = int(out["answer_start"][0]), int(out["answer_end"][0])
@@ -152,9 +152,60 @@ def test_squad_export_answers(workspace, tmp_path, head, version):
         best = max((s[i] + e[j], i, j) for i in doc for j in doc if i <= j < i + 30)
         assert (best[1], best[2]) == (start, end)
     answer = out["answer"].numpy()[0].decode("utf-8")
-    expected = tokenizer.decode(ids[start:end + 1].tolist())
+    offsets = tokenizer.encode_with_offsets(context).offsets  # the original substring, case and accents kept
+    expected = context[offsets[start - doc.start][0]:offsets[end - doc.start][1]].strip()
     null = version == "2.0" and float(out["null_odds"][0]) > 0.5
     assert answer == ("" if null else expected)
+
+
+def test_chinese_wordpiece_squad_export_passes_the_self_check_with_original_answers(workspace, tmp_path):
+    from albert_tf.squad.modeling import build_squad_model
+    tokenizer = WordPieceTokenizer(str(testlib.build_vocab(tmp_path)))
+    model = build_squad_model(_config(tokenizer.vocab_size), "span")
+    target = str(tmp_path / "zh")
+    # The self-check compares every served answer with the host tokenizer's offsets of the chosen span.
+    info = export.export_squad(model, tokenizer, target, max_seq_length=64, max_query_length=16, head="span")
+    assert info["max_abs_difference"] <= 1e-5
+    context = "秘鲁的首都是利马（Lima），Café 人口约1000万。"
+    out = tf.saved_model.load(target).signatures["serving_default"](question=tf.constant(["首都是哪里？"]),
+                                                                     context=tf.constant([context]))
+    answer = out["answer"].numpy()[0].decode("utf-8")
+    assert answer and answer in context
+
+
+class WholeContextModel(keras.Model):
+    """A stand-in SQuAD model whose best span is the whole context: start logits peak on the first
+    context token, end logits on the last (type-1 tokens are the context and the final [SEP])."""
+
+    def call(self, inputs, training=False):
+        context = tf.cast(inputs["input_type_ids"] * inputs["input_mask"], tf.float32)
+        rank = tf.cumsum(context, axis=1)
+        count = tf.reduce_sum(context, axis=1, keepdims=True)
+        return {"start_logits": 10.0 * context * tf.cast(tf.equal(rank, 1.0), tf.float32),
+                "end_logits": 10.0 * context * tf.cast(tf.equal(rank, count - 1.0), tf.float32)}
+
+
+def test_served_answers_are_the_original_text_for_sentencepiece_and_wordpiece(workspace, tmp_path):
+    """The raw-text signature returns the context's own characters ("Lima", not "lima"), reloaded in a fresh
+    process with only tensorflow + tensorflow_text, for an English SentencePiece and a Chinese WordPiece model."""
+    from albert_tf.export.serving import SquadServer
+    from albert_tf.tokenization.layers import layer_for
+    contexts = ["Lima", "  Café in Lima,  Perú — ﬁne 1,250,000 ", "利马（Lima）是秘鲁的首都。", ""]
+    wanted = ["Lima", "Café in Lima,  Perú — ﬁne 1,250,000", "利马（Lima）是秘鲁的首都。", ""]
+    tokenizers = {"sentencepiece": workspace["tokenizer"],
+                  "wordpiece": WordPieceTokenizer(str(testlib.build_vocab(tmp_path)))}
+    for name, tokenizer in tokenizers.items():
+        layer = layer_for(tokenizer)
+        server = SquadServer(WholeContextModel(), layer, saved_model.detokenizer_for(layer),
+                             saved_model.special_ids(tokenizer), 64, max_query_length=8, max_answer_length=64)
+        target = str(tmp_path / name)
+        tf.saved_model.save(server, target, signatures=server.signatures())
+        got, = self_check.reload_outputs(target, [{"signature": "serving_default",
+                                                   "inputs": {"question": ["Where?"] * 4, "context": contexts}}])
+        assert got["answer"].tolist() == wanted, name
+        lowered = [tokenizer.decode(row[s:e + 1].tolist()) for row, s, e in
+                   zip(got["input_word_ids"], got["answer_start"], got["answer_end"])]
+        assert lowered[0] == "lima"  # the id signature's detokenized answer, for contrast
 
 
 def test_encoder_and_preprocessor_follow_the_hub_text_api(workspace, tmp_path):

@@ -121,9 +121,11 @@ class SquadServer(_TextServer):
     """(question, context) -> span logits and the best answer of the first window.
 
     Outputs: `start_logits`, `end_logits` `[batch, seq]` (span and CLS-null heads), `answer_start`,
-    `answer_end` (token indexes into `input_word_ids`, also returned), `answer` (the span's pieces
-    detokenized: normalized text, e.g. lowercased for uncased models), and for v2 models
-    `null_odds` with `answer` = "" when it exceeds the model's stored threshold.
+    `answer_end` (token indexes into `input_word_ids`, also returned), `answer`, and for v2 models
+    `null_odds` with `answer` = "" when it exceeds the model's stored threshold. `serving_default`
+    answers with the original substring of the context ("Lima", accents and spacing as sent), cut at
+    the tokens' in-graph byte offsets; `serving_ids`, which never sees the text, with the span's
+    pieces detokenized (normalized text, e.g. lowercased for uncased models).
     The XLNet-style head returns its beam instead of full end logits (`start_top_index`, ...).
     """
 
@@ -146,7 +148,9 @@ class SquadServer(_TextServer):
             start, end = outputs["start_logits"], outputs["end_logits"]
             scores = start[:, :, tf.newaxis] + end[:, tf.newaxis, :]
             # end >= start and at most max_answer_length tokens.
-            band = tf.linalg.band_part(tf.ones_like(scores[0], tf.bool), 0, self._max_answer_length - 1)
+            # (The op refuses a band wider than the matrix: batches trimmed to short rows are narrower.)
+            band = tf.linalg.band_part(tf.ones_like(scores[0], tf.bool), 0,
+                                       tf.minimum(self._max_answer_length - 1, tf.shape(scores)[2]))
             valid = band[tf.newaxis] & allowed[:, :, tf.newaxis] & allowed[:, tf.newaxis, :]
             scores = tf.where(valid, scores, tf.fill(tf.shape(scores), -1e30))
             width = tf.shape(scores)[2]
@@ -185,9 +189,15 @@ class SquadServer(_TextServer):
         return outputs
 
     def _serve_text(self, question, context):
-        inputs = text_inputs.encode_question_context(self.tokenizer, self._special_ids, question, context,
-                                                     self._max_seq_length, self._max_query_length)
-        return self.serve_ids(inputs)
+        inputs, spans = text_inputs.encode_question_context(self.tokenizer, self._special_ids, question, context,
+                                                            self._max_seq_length, self._max_query_length,
+                                                            with_offsets=True)
+        outputs = dict(self.serve_ids(inputs))
+        original = text_inputs.original_answers(spans, outputs["answer_start"], outputs["answer_end"])
+        # The id function answers "" for "no valid span" and for a v2 null answer: those stay "".
+        # (A span of pieces that detokenize to "" is whitespace, whose original text is "" too.)
+        outputs["answer"] = tf.where(tf.equal(outputs["answer"], ""), outputs["answer"], original)
+        return outputs
 
     def _serve_ids(self, inputs):
         return self._outputs(inputs)

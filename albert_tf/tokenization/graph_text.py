@@ -104,6 +104,11 @@ def albert_preprocess(x, *, do_lower_case=True, keep_accents=False, remove_space
 
 def bert_basic_words(x, *, do_lower_case=True):
     """In-graph `wordpiece.BasicTokenizer.tokenize`: 1-D strings -> ragged words `[batch, (words)]`."""
+    return bert_basic_words_with_offsets(x, do_lower_case=do_lower_case)[0]
+
+
+def bert_basic_words_with_offsets(x, *, do_lower_case=True):
+    """(words, begins, ends): the words and their byte offsets in the NORMALIZED text (see `graph_offsets`)."""
     classes = regex_classes()
     x = tf.strings.regex_replace(x, classes["bert_removed"], "")
     x = tf.strings.regex_replace(x, classes["bert_ws"], " ")
@@ -112,4 +117,4 @@ def bert_basic_words(x, *, do_lower_case=True):
         x = tf_text.normalize_utf8(x, "NFD")
         x = tf.strings.regex_replace(x, classes["mn"], "")
     split = classes["bert_split"]
-    return tf_text.regex_split(x, " +|" + split, split)
+    return tf_text.regex_split_with_offsets(x, " +|" + split, split)

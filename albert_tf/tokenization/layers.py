@@ -12,6 +12,7 @@ the same ids.
 """
 
 import base64
+import functools
 
 import keras
 import numpy as np
@@ -19,7 +20,7 @@ import sentencepiece as spm
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from albert_tf.tokenization import graph_text
+from albert_tf.tokenization import graph_offsets, graph_text
 from albert_tf.tokenization import sentencepiece as sp_lib
 from albert_tf.tokenization import wordpiece as wp_lib
 
@@ -85,17 +86,22 @@ class SentencePieceTokenizerLayer(_StringLayer):
         self.split_digit_comma = bool(split_digit_comma)
         self.replace_quotes = bool(replace_quotes)
         self._sp = tf_text.SentencepieceTokenizer(model=self.model_proto, out_type=tf.int32)
-        self._rewrite = self._rewrite_table() if split_digit_comma else None
+        self._rewrite, self._rewrite_widths = self._rewrite_table() if split_digit_comma else (None, None)
 
     def _rewrite_table(self):
-        """Ragged `[vocab, (ids)]`: row i is the digit-comma re-split of id i, else `[i]`."""
+        """Ragged `[vocab, (ids)]`: row i is the digit-comma re-split of id i, else `[i]`; and the
+        matching surface byte widths of the sub-pieces (`[0]` for rows not rewritten) for offsets."""
         sp = spm.SentencePieceProcessor(model_proto=self.model_proto)
         rows = [[i] for i in range(sp.get_piece_size())]
+        widths = [[0] for _ in rows]
         for piece, pieces in sp_lib.digit_comma_rewrites(sp).items():
             rows[sp.piece_to_id(piece)] = [sp.piece_to_id(p) for p in pieces]
-        lengths = np.array([len(r) for r in rows], dtype=np.int64)
+            widths[sp.piece_to_id(piece)] = [len(p.lstrip(sp_lib.SPIECE_UNDERLINE).encode("utf-8")) for p in pieces]
+        lengths = tf.constant(np.array([len(r) for r in rows], dtype=np.int64))
         values = np.array([i for r in rows for i in r], dtype=np.int32)
-        return tf.RaggedTensor.from_row_lengths(tf.constant(values), tf.constant(lengths))
+        width_values = np.array([w for r in widths for w in r], dtype=np.int32)
+        return (tf.RaggedTensor.from_row_lengths(tf.constant(values), lengths),
+                tf.RaggedTensor.from_row_lengths(tf.constant(width_values), lengths))
 
     def _tokenize_1d(self, strings):
         text = graph_text.albert_preprocess(
@@ -106,6 +112,23 @@ class SentencePieceTokenizerLayer(_StringLayer):
             # Every id becomes its (usually one-element) row of the rewrite table.
             ids = ids.with_flat_values(tf.gather(self._rewrite, ids.flat_values)).merge_dims(1, 2)
         return ids
+
+    def tokenize_with_offsets(self, strings):
+        """1-D strings -> `(ids, begins, ends)`, ragged `[batch, (tokens)]`; the offsets are bytes of
+        `strings` itself (not of the normalized text), so `strings[begin:end]` is the token's original text."""
+        strings = tf.convert_to_tensor(strings, dtype=tf.string)
+        text = graph_text.albert_preprocess(
+            strings, do_lower_case=self.do_lower_case, keep_accents=self.keep_accents,
+            remove_space=self.remove_space, replace_quotes=self.replace_quotes)
+        ids, begins, ends = self._sp.tokenize_with_offsets(text)
+        if self._rewrite is not None:
+            ids, begins, ends = graph_offsets.expand_rewrites(ids, begins, ends, self._rewrite,
+                                                              self._rewrite_widths)
+        lengths = functools.partial(
+            graph_offsets.albert_char_lengths, do_lower_case=self.do_lower_case, keep_accents=self.keep_accents,
+            remove_space=self.remove_space, replace_quotes=self.replace_quotes)
+        begins, ends = graph_offsets.to_original(strings, lengths, begins, ends)
+        return tf.cast(ids, tf.int32), begins, ends
 
     def get_config(self):
         config = super().get_config()
@@ -138,11 +161,13 @@ class WordPieceTokenizerLayer(_StringLayer):
         self.do_lower_case = bool(do_lower_case)
         self.max_chars_per_word = int(max_chars_per_word)
         self._unk = wp_lib.SPECIAL_TOKENS["unk"]
+        self._wordpiece_unk_id = self.vocab.index(self._unk) if self._unk in self.vocab else -1
         self._wordpiece = tf_text.FastWordpieceTokenizer(
             vocab=self.vocab, suffix_indicator="##",
             # A word of max_chars characters has at most 4 bytes per character.
             max_bytes_per_word=4 * self.max_chars_per_word + 4, token_out_type=tf.int32,
-            unknown_token=self._unk, no_pretokenization=True)
+            unknown_token=self._unk, no_pretokenization=True,
+            support_detokenization=True)  # a served SQuAD model's `serving_ids` detokenizes its answer
 
     def _tokenize_1d(self, strings):
         words = graph_text.bert_basic_words(strings, do_lower_case=self.do_lower_case)
@@ -153,6 +178,38 @@ class WordPieceTokenizerLayer(_StringLayer):
         flat = tf.where(too_long, tf.constant(self._unk), flat)
         pieces = self._wordpiece.tokenize(flat)
         return words.with_flat_values(pieces).merge_dims(1, 2)
+
+    def tokenize_with_offsets(self, strings):
+        """1-D strings -> `(ids, begins, ends)`, ragged `[batch, (tokens)]`; the offsets are bytes of
+        `strings` itself (not of the normalized text), so `strings[begin:end]` is the token's original text."""
+        strings = tf.convert_to_tensor(strings, dtype=tf.string)
+        words, word_begins, word_ends = graph_text.bert_basic_words_with_offsets(
+            strings, do_lower_case=self.do_lower_case)
+        flat = words.flat_values
+        too_long = tf.strings.length(flat, unit="UTF8_CHAR") > self.max_chars_per_word
+        pieces, begins, ends = self._wordpiece.tokenize_with_offsets(tf.where(too_long, tf.constant(self._unk), flat))
+        # Offsets within each word -> offsets in the normalized text; an over-long word's [UNK] spans it all.
+        piece_words = pieces.value_rowids()
+        word_begin = tf.gather(tf.cast(word_begins.flat_values, tf.int64), piece_words)
+        word_length = tf.gather(tf.cast(word_ends.flat_values - word_begins.flat_values, tf.int64), piece_words)
+        long_word = tf.gather(too_long, piece_words)
+        begins = word_begin + tf.where(long_word, tf.zeros_like(word_length), tf.cast(begins.flat_values, tf.int64))
+        ends = word_begin + tf.where(long_word, word_length, tf.cast(ends.flat_values, tf.int64))
+        merge = lambda values: words.with_flat_values(pieces.with_flat_values(values)).merge_dims(1, 2)  # noqa: E731
+        lengths = functools.partial(graph_offsets.bert_char_lengths, do_lower_case=self.do_lower_case)
+        begins, ends = graph_offsets.to_original(strings, lengths, merge(begins), merge(ends))
+        # As the host tokenizer: the pieces of a word that changed length through normalization
+        # (accents stripped, ...) each get the whole word's span.
+        word_starts, word_limits = graph_offsets.to_original(strings, lengths, word_begins, word_ends)
+        original = tf.strings.substr(tf.gather(strings, words.value_rowids()), word_starts.flat_values,
+                                     word_limits.flat_values - word_starts.flat_values)
+        same = tf.equal(tf.strings.length(original, unit="UTF8_CHAR"), tf.strings.length(flat, unit="UTF8_CHAR"))
+        whole = ~tf.gather(same, piece_words) | tf.equal(pieces.flat_values, self._wordpiece_unk_id)
+        begins = begins.with_flat_values(tf.where(whole, tf.gather(word_starts.flat_values, piece_words),
+                                                  begins.flat_values))
+        ends = ends.with_flat_values(tf.where(whole, tf.gather(word_limits.flat_values, piece_words),
+                                              ends.flat_values))
+        return tf.cast(merge(pieces.flat_values), tf.int32), begins, ends
 
     def get_config(self):
         config = super().get_config()
