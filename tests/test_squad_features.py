@@ -1,6 +1,7 @@
 """Windows, max context, gold-span round trips (fixtures; a sample of the real dev set when present)."""
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -70,6 +71,26 @@ def test_round_trip_on_fixtures(spm, head):
     feats = features.convert_examples(examples, spm, 64, 16, 16)
     result = round_trip(examples, feats, "2.0", head)
     assert result["nulls_right"] == len(examples) and result["exact"] == 100.0
+
+
+def test_round_trip_loses_answers_longer_than_max_answer_length(spm):
+    examples, _ = reading.read_squad(str(SQUAD / "tiny-v1.1.json"), "1.1", training=False)
+    feats = features.convert_examples(examples, spm, 64, 16, 16)
+    longest = max(len(spm.encode(e.answer_texts[0])) for e in examples)
+    assert round_trip(examples, feats, "1.1", "span", max_answer_length=longest)["exact_match"] == 100.0
+    assert round_trip(examples, feats, "1.1", "span", max_answer_length=1)["exact_match"] < 100.0
+
+
+def test_roundtrip_tool_reads_squad2_files(spm, monkeypatch, capsys):
+    import runpy
+    tool = str(Path(__file__).resolve().parents[1] / "tools" / "squad_roundtrip.py")
+    argv = [tool, "--version", "2.0", "--squad", str(SQUAD / "tiny-v2.0.json"), "--spm", spm.model_file,
+            "--max_seq_length", "64", "--doc_stride", "16", "--max_query_length", "16", "--max_answer_length", "2"]
+    monkeypatch.setattr(sys, "argv", argv)
+    runpy.run_path(tool, run_name="__main__")
+    out = capsys.readouterr().out
+    assert "6 questions (3 unanswerable)" in out and "nulls_right=6" in out
+    assert "questions have a gold answer longer than --max_answer_length=2 tokens" in out
 
 
 def test_round_trip_chinese_wordpiece(tmp_path):

@@ -84,6 +84,7 @@ RUNNERS: List[Runner] = [
     Runner(r"^albert-predict\b"),
     Runner(r"^saved_model_cli show\b"),
     Runner(r"^python tools/squad_roundtrip\.py\b"),
+    Runner(r"^python tools/make_cmrc_metric_fixture\.py --check\b"),
     Runner(r"^python -c\b"),
     Runner(r"^(echo|mkdir|cat|ls|head) "),
 ]
@@ -353,6 +354,7 @@ def build_fixtures(base: Path, log):
                          ("test.json", "tiny-v2.0.json")):
         _squad(work / name, squad_fixtures / source, copies=1)
     _squad(realdata / "squad" / "dev-v1.1.json", squad_fixtures / "tiny-v1.1.json", copies=7)  # 14 articles
+    _squad(realdata / "cmrc2018" / "cmrc2018_trial.json", squad_fixtures / "cmrc-style-zh.json", copies=1)
 
     # Corpora and pretraining records (held-out records with the settings the docs' commands get).
     _write(work / "corpus" / "part-0.txt", _corpus(lines))

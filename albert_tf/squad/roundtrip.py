@@ -1,7 +1,7 @@
 """The decoder's oracle check: logits that select each window's gold span must give back the answers.
 
 Used by `tools/squad_roundtrip.py` (full dev set) and the tests (a sample): whatever EM/F1 is lost
-here is lost by tokenization boundaries or windowing, never by the model.
+here is lost by tokenization boundaries, windowing or `max_answer_length`, never by the model.
 """
 
 import dataclasses
@@ -18,10 +18,11 @@ def make_unanswerable(examples: Sequence, fraction: float, seed: int = 0) -> Lis
             for e in examples]
 
 
-def round_trip(examples: Sequence, features, version: str, head: str = "span") -> Dict:
+def round_trip(examples: Sequence, features, version: str, head: str = "span", max_answer_length: int = 30) -> Dict:
     """Official metrics of the gold-logit predictions; v2 adds how many nulls are right."""
     outputs = decoding.gold_logits(features) if head == "span" else decoding.gold_beam_outputs(features)
-    decoded = decoding.decode(examples, features, outputs, decoding.DecodeSettings(version=version))
+    settings = decoding.DecodeSettings(version=version, max_answer_length=max_answer_length)
+    decoded = decoding.decode(examples, features, outputs, settings)
     gold = evaluation.gold_answers_from_examples(examples)
     if version == "1.1":
         return evaluation.evaluate_v1(gold, decoded.predictions)
