@@ -63,3 +63,10 @@ def test_keep_accents_keeps_umlauts(cased_dir):
     kept = tokenizer_for_model(cased_dir["model"], None, keep_accents=True)
     assert plain.keep_accents is False and kept.keep_accents is True
     assert "ü" not in "".join(plain.tokenize("über")) and "ü" in "".join(kept.tokenize("über"))
+
+
+def test_pretraining_data_tokenizer_keeps_accents_when_asked(cased_dir):
+    from albert_tf.data import generation
+    spec = generation.TokenizerSpec(spm_model_file=cased_dir["model"], keep_accents=True)
+    assert spec.build().keep_accents is True
+    assert generation.TokenizerSpec(spm_model_file=cased_dir["model"]).build().keep_accents is False

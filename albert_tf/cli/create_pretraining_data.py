@@ -20,6 +20,7 @@ import sys
 from absl import app, flags
 
 from albert_tf import output_errors
+from albert_tf.tokenization import settings_flags
 
 FLAGS = flags.FLAGS
 
@@ -28,7 +29,7 @@ flags.DEFINE_string("output_dir", None, "Directory for the TFRecord shards and d
 flags.DEFINE_string("output_file", None, "Not supported: output is sharded; use --output_dir.")
 flags.DEFINE_string("spm_model_file", None, "SentencePiece model (English ALBERT: 30k-clean.model).")
 flags.DEFINE_string("vocab_file", None, "WordPiece vocab.txt (Chinese ALBERT).")
-flags.DEFINE_bool("do_lower_case", True, "Lowercase the text (all released English models are uncased).")
+settings_flags.define_tokenizer_flags()
 flags.DEFINE_integer("max_seq_length", 512, "Tokens per example, [CLS] and [SEP]s included.")
 flags.DEFINE_integer("max_predictions_per_seq", 20, "Masked positions stored per example.")
 flags.DEFINE_float("masked_lm_prob", 0.15, "Fraction of tokens to mask.")
@@ -70,7 +71,7 @@ def main(argv):
         zh_whole_word_mask=FLAGS.zh_whole_word_mask, dynamic_masking=FLAGS.dynamic_masking,
         random_seed=FLAGS.random_seed, unit_bytes=FLAGS.unit_mb << 20, max_line_chars=FLAGS.max_line_chars,
         invalid_utf8=FLAGS.invalid_utf8)
-    spec = generation.TokenizerSpec(FLAGS.spm_model_file, FLAGS.vocab_file, FLAGS.do_lower_case)
+    spec = generation.TokenizerSpec(FLAGS.spm_model_file, FLAGS.vocab_file, FLAGS.do_lower_case, FLAGS.keep_accents)
     # Writers name their file; a write error that names none is put on the output directory.
     with output_errors.writing(FLAGS.output_dir):
         generation.generate(FLAGS.input_file, FLAGS.output_dir, settings, spec, num_workers=FLAGS.num_workers,

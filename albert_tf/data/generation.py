@@ -41,6 +41,7 @@ class TokenizerSpec:
     spm_model_file: Optional[str] = None
     vocab_file: Optional[str] = None
     do_lower_case: bool = True
+    keep_accents: bool = False  # SentencePiece only (WordPiece keeps accents exactly when it does not lowercase)
 
     def build(self):
         from albert_tf.tokenization import SentencePieceTokenizer, WordPieceTokenizer  # pylint: disable=import-outside-toplevel
@@ -51,9 +52,12 @@ class TokenizerSpec:
         flag = "--spm_model_file" if self.spm_model_file else "--vocab_file"
         if not os.path.isfile(path):
             raise GenerationError(f"{flag}={path}: file not found")
+        if self.vocab_file and self.keep_accents and self.do_lower_case:
+            raise GenerationError("--keep_accents applies to --spm_model_file; a WordPiece vocab keeps accents "
+                                  "exactly when --nodo_lower_case")
         try:
             if self.spm_model_file:
-                return SentencePieceTokenizer(path, do_lower_case=self.do_lower_case)
+                return SentencePieceTokenizer(path, do_lower_case=self.do_lower_case, keep_accents=self.keep_accents)
             return WordPieceTokenizer(path, do_lower_case=self.do_lower_case)
         except Exception as error:  # a corrupt model or vocab: name the file, keep the cause
             raise GenerationError(f"{flag}={path}: cannot load ({error})") from error
