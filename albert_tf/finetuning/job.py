@@ -98,6 +98,7 @@ def check_settings(s: FinetuneSettings):
     settings_checks.need(s.warmup_steps >= -1, "warmup_steps", s.warmup_steps, "must be >= 0 (-1: use "
                          "--warmup_proportion)")
     # Every input path before anything is read: a missing checkpoint is not found after tokenizing.
+    get_task(s.task_name)  # an unknown task first: its message lists the known ones
     settings_checks.existing_directory("data_dir", s.data_dir)
     settings_checks.existing_file("albert_config_file", s.albert_config_file)
     settings_checks.need(not s.vocab_file or os.path.exists(s.vocab_file), "vocab_file", s.vocab_file,
