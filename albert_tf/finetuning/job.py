@@ -336,15 +336,20 @@ def _summary(results: Dict, task) -> str:
     return "  ".join(parts)
 
 
-def prepare(s: FinetuneSettings):
-    """Every check and the tokenization, before any model exists: (task, config, tokenizer, splits)."""
+def check_inputs(s: FinetuneSettings):
+    """Every check that writes nothing, every row of every needed file: (task, config, tokenizer, raw splits)."""
     load_task_modules(s.task_module)
+    task = get_task(s.task_name)  # first: an unknown name lists the known tasks
     check_settings(s)
-    task = get_task(s.task_name)
     config = load_config(s)
     tokenizer = load_tokenizer(s)
     check_model_inputs(s, config, tokenizer)
-    raw = read_splits(task, s)
+    return task, config, tokenizer, read_splits(task, s)
+
+
+def prepare(s: FinetuneSettings, inputs=None):
+    """Every check and the tokenization, before any model exists: (task, config, tokenizer, splits)."""
+    task, config, tokenizer, raw = inputs or check_inputs(s)
     artifacts.check_writable(s.output_dir)
     cache_dir = s.cache_dir or os.path.join(s.output_dir, "feature_cache")
     splits = {}
@@ -361,13 +366,15 @@ def run(s: FinetuneSettings) -> Dict:
     """The whole job; returns {"runs": [per-seed results], "seeds": summary}."""
     runtime.configure_devices(s.cpu_devices)
     strategy = strategies.make_strategy(s.strategy, s.tpu)
+    # Bad flags or rows are refused before the output directory is touched (the lock creates it).
+    inputs = check_inputs(s)
     # One run per output directory: a second one would mix its checkpoints and results with ours.
     with output_lock.OutputDirLock(s.output_dir, enabled=strategies.is_chief(strategy), log=logging.warning):
-        return _run_holding_output_dir(s, strategy)
+        return _run_holding_output_dir(s, strategy, inputs)
 
 
-def _run_holding_output_dir(s: FinetuneSettings, strategy) -> Dict:
-    task, config, tokenizer, splits = prepare(s)
+def _run_holding_output_dir(s: FinetuneSettings, strategy, inputs) -> Dict:
+    task, config, tokenizer, splits = prepare(s, inputs)
     num_steps, warmup = train_steps(s, len(splits[task.train_split].examples)) if s.do_train else (1, 0)
     seeds = [s.seed + i for i in range(s.num_seeds)]
     runs = []
