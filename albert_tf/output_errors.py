@@ -11,6 +11,7 @@ import contextlib
 import errno as errno_lib
 import os
 import sys
+import tempfile
 
 # Errors that say the destination cannot take the data (as opposed to bad data or a bug).
 # (Not ENOENT: inside a write phase that is more often a missing input than a bad output.)
@@ -84,3 +85,19 @@ def writing(path):
         if cause is None:
             raise
         raise OutputError(path, cause) from error
+
+
+def check_writable(path):
+    """Fail now, naming `path`, when it could not be written later: its nearest existing ancestor must
+    be a directory that takes new files (probed with a nameless temporary file). Creates nothing."""
+    target = os.path.abspath(str(path))
+    ancestor = os.path.dirname(target)
+    while not os.path.exists(ancestor):
+        ancestor = os.path.dirname(ancestor)
+    with writing(path):
+        if os.path.isdir(target):
+            raise OSError(errno_lib.EISDIR, os.strerror(errno_lib.EISDIR), target)
+        if not os.path.isdir(ancestor):
+            raise OSError(errno_lib.ENOTDIR, os.strerror(errno_lib.ENOTDIR), ancestor)
+        with tempfile.TemporaryFile(dir=ancestor, prefix=".write-probe-"):
+            pass

@@ -177,3 +177,13 @@ def test_predict_to_a_full_disk_names_the_output(tmp_path, classifier_checkpoint
                     injection=injection)
     _one_clear_line(full, "albert-predict", out, "No space left on device")
     assert not out.exists() and not list(out.parent.iterdir())
+
+
+def test_an_output_location_is_probed_without_creating_anything(tmp_path):
+    output_errors.check_writable(tmp_path / "new" / "deeper" / "out.jsonl")
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(output_errors.OutputError, match=f"cannot write {tmp_path}/a_file/out.jsonl: Not a directory"):
+        output_errors.check_writable(tmp_path / "a_file" / "out.jsonl")
+    with pytest.raises(output_errors.OutputError, match=f"cannot write {tmp_path}: Is a directory"):
+        output_errors.check_writable(tmp_path)

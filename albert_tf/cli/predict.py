@@ -15,7 +15,6 @@ Examples:
 
 import json
 import os
-import tempfile
 import time
 
 from absl import app, flags, logging  # noqa: E402
@@ -198,11 +197,7 @@ def check_arguments(model, input_file, output_file, *, task_name=None, max_seq_l
         settings_checks.checkpoint("model", model)
         settings_checks.sequence_length("max_seq_length", max_seq_length, load_config_for(model), f"--model={model}")
     # The output location too: a read-only or misplaced one fails now, not after the whole input ran.
-    directory = os.path.dirname(os.path.abspath(output_file))
-    with output_errors.writing(output_file):
-        os.makedirs(directory, exist_ok=True)
-        with tempfile.TemporaryFile(dir=directory, prefix=".write-probe-"):
-            pass
+    output_errors.check_writable(output_file)
 
 
 def predict_file(model, input_file, output_file, *, inputs=None, id_spec=None, has_header=True, batch_size=64,
