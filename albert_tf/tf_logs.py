@@ -17,6 +17,7 @@ import os
 import re
 import sys
 import tempfile
+import warnings
 
 FLAG_NAME = "tf_log_level"
 LEVELS = ("quiet", "warning", "all")
@@ -98,6 +99,14 @@ def quiet_tensorflow(argv=None) -> str:
         import tensorflow as tf  # pylint: disable=import-outside-toplevel
         tf.config.list_physical_devices()  # the CUDA probing logs here, not at the first op
     if level == "quiet":
-        tf.get_logger().setLevel(logging.ERROR)
-        logging.getLogger("absl").addFilter(_ForeignBelowError())
+        hide_foreign_python_warnings()
     return level
+
+
+def hide_foreign_python_warnings():
+    """TensorFlow's and Keras' Python-side warnings: their loggers below ERROR, their UserWarnings."""
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    tf.get_logger().setLevel(logging.ERROR)
+    logging.getLogger("absl").addFilter(_ForeignBelowError())
+    # e.g. Keras' "Gradients do not exist for variables ['pooler/kernel', ...]" when a head skips the pooler.
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"(keras|tf_keras|tensorflow)\.")

@@ -4,6 +4,7 @@ import logging
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 from albert_tf import tf_logs
@@ -49,3 +50,13 @@ def _stderr(tmp_path, *flags):
 def test_scripts_hide_tensorflow_start_up_lines_unless_asked(tmp_path):
     assert [line for line in _stderr(tmp_path) if tf_logs.is_noise(line)] == []
     assert [line for line in _stderr(tmp_path, "--tf_log_level=all") if tf_logs.is_noise(line)] != []
+
+
+def test_keras_user_warnings_are_hidden_in_quiet_mode():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tf_logs.hide_foreign_python_warnings()
+        warnings.warn_explicit("Gradients do not exist", UserWarning, "base_optimizer.py", 862,
+                               module="keras.src.optimizers.base_optimizer")
+        warnings.warn_explicit("ours", UserWarning, "job.py", 1, module="albert_tf.finetuning.job")
+    assert [str(w.message) for w in caught] == ["ours"]
