@@ -87,16 +87,20 @@ def writing(path):
         raise OutputError(path, cause) from error
 
 
-def check_writable(path):
+def check_writable(path, is_directory: bool = False):
     """Fail now, naming `path`, when it could not be written later: its nearest existing ancestor must
-    be a directory that takes new files (probed with a nameless temporary file). Creates nothing."""
+    be a directory that takes new files (probed with a nameless temporary file). Creates nothing.
+
+    `is_directory`: `path` is a directory that is written next to and renamed into place (an export).
+    """
     target = os.path.abspath(str(path))
     ancestor = os.path.dirname(target)
     while not os.path.exists(ancestor):
         ancestor = os.path.dirname(ancestor)
     with writing(path):
-        if os.path.isdir(target):
-            raise OSError(errno_lib.EISDIR, os.strerror(errno_lib.EISDIR), target)
+        if os.path.isdir(target) != is_directory and os.path.exists(target):
+            code = errno_lib.ENOTDIR if is_directory else errno_lib.EISDIR
+            raise OSError(code, os.strerror(code), target)
         if not os.path.isdir(ancestor):
             raise OSError(errno_lib.ENOTDIR, os.strerror(errno_lib.ENOTDIR), ancestor)
         with tempfile.TemporaryFile(dir=ancestor, prefix=".write-probe-"):

@@ -187,3 +187,16 @@ def test_an_output_location_is_probed_without_creating_anything(tmp_path):
         output_errors.check_writable(tmp_path / "a_file" / "out.jsonl")
     with pytest.raises(output_errors.OutputError, match=f"cannot write {tmp_path}: Is a directory"):
         output_errors.check_writable(tmp_path)
+    output_errors.check_writable(tmp_path, is_directory=True)  # an export directory, replaced whole
+    with pytest.raises(output_errors.OutputError, match=f"cannot write {tmp_path}/a_file: Not a directory"):
+        output_errors.check_writable(tmp_path / "a_file", is_directory=True)
+
+
+def test_export_under_a_file_fails_before_reading_the_checkpoint(tmp_path):
+    (tmp_path / "a_file").write_text("x")
+    target = tmp_path / "a_file" / "export"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    done = subprocess.run([sys.executable, "-m", "albert_tf.cli.export", "--kind=encoder",
+                           f"--checkpoint={tmp_path / 'absent.ckpt'}", f"--export_dir={target}"],
+                          capture_output=True, text=True, env=env, timeout=300, check=False)
+    _one_clear_line(done, "albert-export", target, "Not a directory")

@@ -48,6 +48,7 @@ def convert(input_path, output, output_format="tf1", config=None, model_kind="pr
         raise ValueError(f"--output={output}: a keras output must end in .keras")
     if global_step is not None and global_step < 0:
         raise ValueError(f"--global_step={global_step}: must be >= 0")
+    output_errors.check_writable(output, is_directory=output_format == "hf")
     checkpoint = read_checkpoint(input_path)  # fails fast on missing or corrupt input
     if config is None:
         config = load_config_for(input_path)

@@ -63,6 +63,7 @@ def export_checkpoint(kind, checkpoint, export_dir, *, albert_config_file=None, 
     # The export replaces --export_dir as a whole: refuse one that is not an earlier export, or
     # that holds the checkpoint, before anything is read.
     destination.check_export_dir(export_dir, protected=(checkpoint, albert_config_file, vocab_file))
+    output_errors.check_writable(export_dir, is_directory=True)  # a read-only place fails before any reading
     if kind == "squad":
         return _export_squad(checkpoint, export_dir, vocab_file, do_lower_case, check, keep_accents)
     if kind == "classifier":  # labels first: a wrong task name fails before anything is read
