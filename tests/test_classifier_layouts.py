@@ -212,3 +212,19 @@ def test_user_module_errors_name_the_flag(tmp_path):
     with pytest.raises(ValueError, match=r"NoLabels: set `labels`"):
         load_task_modules([str(bad)])
     assert plugins.ENTRY_POINT_GROUP == "albert_tf.tasks"
+
+
+def test_language_and_tokenizer_kind_disagreeing_is_warned_even_with_few_unknowns(caplog):
+    from albert_tf.finetuning import vocabulary_check
+
+    class _Tokenizer:  # a multilingual SentencePiece model that knows Chinese
+        class settings:  # pylint: disable=invalid-name
+            type, vocab_file = "sentencepiece", "multi.model"
+        vocab_size = 250000
+    caplog.set_level(logging.WARNING, logger="absl")
+    meta = {"unknown_tokens": 0, "text_tokens": 1000}
+    assert vocabulary_check.check_unknown_rate(get_task("LCQMC"), _Tokenizer(), "dev.txt", meta, 0.1) == 0.0
+    assert "dev.txt: 0.00% of the tokens are unknown to the tokenizer: LCQMC is a Chinese task" in caplog.text
+    with pytest.raises(DataError, match=r"dev.txt: 50.0% of the tokens \(500 of 1000\) .*--max_unknown_rate=0.55"):
+        vocabulary_check.check_unknown_rate(get_task("LCQMC"), _Tokenizer(), "dev.txt",
+                                            {"unknown_tokens": 500, "text_tokens": 1000}, 0.1)
