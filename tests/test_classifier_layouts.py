@@ -228,3 +228,10 @@ def test_language_and_tokenizer_kind_disagreeing_is_warned_even_with_few_unknown
     with pytest.raises(DataError, match=r"dev.txt: 50.0% of the tokens \(500 of 1000\) .*--max_unknown_rate=0.55"):
         vocabulary_check.check_unknown_rate(get_task("LCQMC"), _Tokenizer(), "dev.txt",
                                             {"unknown_tokens": 500, "text_tokens": 1000}, 0.1)
+
+
+def test_labelled_json_lines_given_as_the_test_file_are_refused(tmp_path):
+    path = _file(tmp_path, "test.json", '{"id": 0, "sentence1": "a", "sentence2": "b", "label": "1"}\n')
+    with pytest.raises(DataError, match=r"test.json:1: field 'label' = '1' in the test split, which is predicted"):
+        get_task("AFQMC").read(path, labelled=False)
+    assert get_task("AFQMC").read(path, labelled=None)[0].label == "1"  # albert-predict reads it as labelled
