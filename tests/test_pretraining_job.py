@@ -314,3 +314,29 @@ def test_a_second_run_on_the_model_dir_is_refused_naming_the_holder(workspace, t
                                                                   rf"pid {os.getpid()}"):
             pretraining_job.run(_settings(workspace, tmp_path / "run"))
     assert not list((tmp_path / "run").glob("ckpt*"))
+
+
+def test_a_full_disk_during_the_pretrained_export_leaves_no_half_directory(workspace, tmp_path, monkeypatch):
+    import errno
+    from albert_tf import atomic_files
+    from albert_tf.config import AlbertConfig
+    from albert_tf.modeling import AlbertEncoder, AlbertPretrainer
+    from albert_tf.tokenization import load_tokenizer, save_tokenizer_assets
+    model_dir = tmp_path / "run"
+    save_tokenizer_assets(load_tokenizer(str(workspace["base"] / "data")), str(model_dir))
+    model = AlbertPretrainer(AlbertEncoder(AlbertConfig(**TINY)))
+    real_publish = atomic_files.publish
+
+    def full_disk(temporary, final):
+        if final.endswith("albert_config.json"):
+            raise OSError(errno.ENOSPC, "No space left on device", final)
+        return real_publish(temporary, final)
+    monkeypatch.setattr(atomic_files, "publish", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        pretraining_job._export_pretrained(str(model_dir), model, 30)  # pylint: disable=protected-access
+    assert not (model_dir / pretraining_job.EXPORT_DIR).exists()
+    assert not [p for p in model_dir.iterdir() if p.name.startswith(".tmp-")]
+    monkeypatch.setattr(atomic_files, "publish", real_publish)
+    pretraining_job._export_pretrained(str(model_dir), model, 30)  # pylint: disable=protected-access
+    assert {"model.ckpt-30.index", "albert_config.json", "tokenizer_config.json"} <= \
+        {p.name for p in (model_dir / pretraining_job.EXPORT_DIR).iterdir()}

@@ -13,7 +13,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from albert_tf import output_lock
+from albert_tf import atomic_files, output_lock
 from albert_tf.config import AlbertConfig, preset
 from albert_tf.data import meta as meta_lib
 from albert_tf.data import pretraining_dataset as data_lib
@@ -184,13 +184,25 @@ def _export_pretrained(model_dir: str, model, step: int):
     prefix = os.path.join(export_dir, f"model.ckpt-{step}")
     if tf.io.gfile.exists(prefix + ".index"):
         return
-    save_tf1(model, prefix, global_step=step)
-    tokenizer_config = os.path.join(model_dir, CONFIG_NAME)
-    if tf.io.gfile.exists(tokenizer_config):
-        vocab_file = _recorded_vocab_file(tokenizer_config)
-        for name in (CONFIG_NAME, vocab_file):
-            if name:
-                artifacts.copy_if_absent(os.path.join(model_dir, name), os.path.join(export_dir, name))
+    # Built in a temporary directory and swapped in whole: a failure on the way (a full disk) never
+    # leaves a checkpoint without its config or tokenizer under pretrained/, and the rerun redoes it.
+    temporary = atomic_files.temporary_dir(model_dir, EXPORT_DIR)
+    try:
+        save_tf1(model, os.path.join(temporary, os.path.basename(prefix)), global_step=step)
+        tokenizer_config = os.path.join(model_dir, CONFIG_NAME)
+        if tf.io.gfile.exists(tokenizer_config):
+            vocab_file = _recorded_vocab_file(tokenizer_config)
+            for name in (CONFIG_NAME, vocab_file):
+                if name:
+                    artifacts.copy_if_absent(os.path.join(model_dir, name), os.path.join(temporary, name))
+        if os.path.isdir(export_dir):  # the exports of earlier, shorter runs stay
+            for name in os.listdir(export_dir):
+                if not os.path.exists(os.path.join(temporary, name)):
+                    os.link(os.path.join(export_dir, name), os.path.join(temporary, name))
+        atomic_files.publish_dir_replacing(temporary, export_dir)
+    except BaseException:
+        atomic_files.remove(temporary)
+        raise
     logging.info("exported the pretrained weights (official TF1 layout) to %s", prefix)
 
 
