@@ -205,3 +205,27 @@ def test_a_second_run_on_the_output_dir_is_refused_and_the_export_dir_checked_fi
     with pytest.raises(ValueError, match=rf"--export_dir={out} holds"):
         job.run(_settings(workspace, "busy", "1.1", export_dir=str(out)))
     assert sorted(p.name for p in out.iterdir()) == []
+
+
+def test_a_full_disk_leaves_the_previous_complete_squad_model(workspace, tmp_path, monkeypatch):
+    import errno
+
+    import albert_tf.tokenization as tokenization
+    from albert_tf.output_errors import OutputError
+    from albert_tf.tokenization import SentencePieceTokenizer
+    from albert_tf.config import AlbertConfig
+    tokenizer = SentencePieceTokenizer(workspace["spm"])
+    s = _settings(workspace, "full_disk", "1.1")
+    model = modeling.build_squad_model(AlbertConfig(**TINY), "span", None, s.start_n_top, s.end_n_top)
+    directory = tmp_path / job.MODEL_DIR
+    job.save_squad_model(model, str(directory), tokenizer, s, None)
+    before = sorted(p.name for p in directory.iterdir())
+
+    def full(tokenizer, directory):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(tokenization, "save_tokenizer_assets", full)
+    with pytest.raises(OutputError, match=f"cannot write {directory}: No space left on device"):
+        job.save_squad_model(model, str(directory), tokenizer, s, 0.5)
+    assert sorted(p.name for p in directory.iterdir()) == before and "tokenizer_config.json" in before
+    assert job.saved_head(str(directory))["null_threshold"] is None  # the earlier, complete model
+    assert sorted(p.name for p in tmp_path.iterdir()) == [job.MODEL_DIR]  # no temporary left

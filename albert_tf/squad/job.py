@@ -18,7 +18,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from albert_tf import output_lock
+from albert_tf import atomic_files, output_errors, output_lock
 from albert_tf.export import destination
 from albert_tf.finetuning import callbacks as callbacks_lib
 from albert_tf.finetuning import job as classifier_job
@@ -146,19 +146,27 @@ def saved_head(init_checkpoint: Optional[str]) -> Optional[Dict]:
 
 
 def save_squad_model(model, directory: str, tokenizer, s: SquadSettings, null_threshold: Optional[float]):
-    """Weights + albert_config.json + tokenizer assets + squad_head.json, each file atomically."""
+    """Weights + albert_config.json + tokenizer assets + squad_head.json, written whole in a temporary
+    directory and swapped in: after a full disk or a kill the model directory is the previous complete
+    one, never weights without their tokenizer or head settings."""
     from albert_tf.tokenization import save_tokenizer_assets  # pylint: disable=import-outside-toplevel
-    tf.io.gfile.makedirs(directory)
-    temp = os.path.join(directory, f".tmp-{os.getpid()}.weights.h5")
-    model.save_weights(temp)
-    tf.io.gfile.rename(temp, os.path.join(directory, WEIGHTS_FILE), overwrite=True)
-    artifacts.atomic_write_text(os.path.join(directory, "albert_config.json"),
-                                json.dumps(model.encoder.albert_config.to_official_dict(), indent=2) + "\n")
-    save_tokenizer_assets(tokenizer, directory)
-    artifacts.write_json(os.path.join(directory, HEAD_FILE), {
-        "version": s.version, "head": s.head, "start_n_top": s.start_n_top, "end_n_top": s.end_n_top,
-        "max_seq_length": s.max_seq_length, "doc_stride": s.doc_stride, "max_query_length": s.max_query_length,
-        "null_threshold": null_threshold})
+    parent = os.path.dirname(os.path.abspath(directory))
+    with output_errors.writing(directory):
+        os.makedirs(parent, exist_ok=True)
+        temporary = atomic_files.temporary_dir(parent, os.path.basename(directory))
+        try:
+            model.save_weights(os.path.join(temporary, WEIGHTS_FILE))
+            artifacts.atomic_write_text(os.path.join(temporary, "albert_config.json"),
+                                        json.dumps(model.encoder.albert_config.to_official_dict(), indent=2) + "\n")
+            save_tokenizer_assets(tokenizer, temporary)
+            artifacts.write_json(os.path.join(temporary, HEAD_FILE), {
+                "version": s.version, "head": s.head, "start_n_top": s.start_n_top, "end_n_top": s.end_n_top,
+                "max_seq_length": s.max_seq_length, "doc_stride": s.doc_stride,
+                "max_query_length": s.max_query_length, "null_threshold": null_threshold})
+            atomic_files.publish_dir_replacing(temporary, directory)
+        except BaseException:
+            atomic_files.remove(temporary)
+            raise
 
 
 def write_outputs(directory: str, decoded: decoding.Decoded, version: str):
