@@ -175,12 +175,18 @@ def test_cli_help_and_unknown_task():
     assert "--task_name='MPRC' is not a known task; known tasks: AFQMC, AX" in unknown.stderr
 
 
-def test_train_and_export_without_eval(workspace, tmp_path):
-    # The export's reload check takes its rows from the splits this run read (here: train only).
+def test_train_and_export_without_eval(workspace, tmp_path, monkeypatch):
+    # The export's reload check takes its rows from the splits this run read (here: train only). The
+    # export itself is covered above; here only the rows handed to it matter.
+    import albert_tf.export
+    calls = []
+    monkeypatch.setattr(albert_tf.export, "export_classifier",
+                        lambda *args, **kwargs: calls.append(kwargs) or {"max_abs_difference": 0.0})
     out, export = tmp_path / "run", tmp_path / "export"
     job.run(_settings(workspace, out, do_eval=False, do_predict=False, eval_every_steps=0, train_steps=2,
                       export_dir=str(export)))
-    assert (export / "saved_model.pb").exists()
+    train_rows = [(e.text_a,) for e in get_task("SST-2").read_split(workspace["data"], "train", True)[:32]]
+    assert len(calls) == 1 and calls[0]["check_texts"] == train_rows
     assert not (out / "eval_results.json").exists()
 
 
