@@ -42,5 +42,6 @@ def _likely_cause(task, tokenizer) -> str:
         return (f": {task.name} is a Chinese task and this is a SentencePiece model (the Chinese ALBERT models use "
                 "a WordPiece vocab.txt)")
     if task.language == "en" and tokenizer.settings.type == "wordpiece":
-        return f": {task.name} is an English task and this is a WordPiece vocabulary (English ALBERT uses SentencePiece)"
+        return (f": {task.name} is an English task and this is a WordPiece vocabulary (English ALBERT uses "
+                "SentencePiece)")
     return ""
