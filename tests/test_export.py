@@ -173,6 +173,18 @@ def test_chinese_wordpiece_squad_export_passes_the_self_check_with_original_answ
     assert answer and answer in context
 
 
+def test_squad_export_refused_when_served_answers_are_not_the_original_text(workspace, tmp_path, monkeypatch):
+    from albert_tf.export import text_inputs
+    from albert_tf.squad.modeling import build_squad_model
+    cut = text_inputs.original_answers
+    monkeypatch.setattr(text_inputs, "original_answers", lambda *args: tf.strings.join([cut(*args), "!"]))
+    model = build_squad_model(workspace["config"], "span")
+    with pytest.raises(self_check.ExportCheckError, match="original-text answers.*'answer' differs"):
+        export.export_squad(model, workspace["tokenizer"], str(tmp_path / "altered"), max_seq_length=64,
+                            max_query_length=16, head="span")
+    assert not (tmp_path / "altered").exists()
+
+
 class WholeContextModel(keras.Model):
     """A stand-in SQuAD model whose best span is the whole context: start logits peak on the first
     context token, end logits on the last (type-1 tokens are the context and the final [SEP])."""
