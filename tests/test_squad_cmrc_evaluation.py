@@ -11,6 +11,7 @@ import pytest
 from conftest import FIXTURES, REALDATA
 from albert_tf.squad import cmrc_evaluation as cmrc
 from albert_tf.squad import evaluation as squad_ev
+from albert_tf.squad import reading, scoring
 
 REPO = Path(__file__).resolve().parents[1]
 CASES = json.loads((FIXTURES / "squad" / "cmrc_metric_cases.json").read_text(encoding="utf-8"))
@@ -22,27 +23,26 @@ def test_fixture_is_what_the_oracle_script_writes():
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("case", CASES["cases"], ids=[c["id"] for c in CASES["cases"]])
-def test_each_perturbed_prediction_scores_as_the_oracle(case):
-    em = max(cmrc.exact_match(case["prediction"], g) for g in case["golds"])
-    f1 = max(cmrc.f1(case["prediction"], g) for g in case["golds"])
-    assert em == case["exact_match"]
-    assert f1 == pytest.approx(case["f1"], abs=1e-12)
+@pytest.fixture(scope="module")
+def gold(tmp_path_factory):
+    """The fixture's CMRC2018-format file, read as run_squad.py reads it."""
+    path = tmp_path_factory.mktemp("cmrc") / "perturbed.json"
+    path.write_text(json.dumps(CASES["dataset"], ensure_ascii=False), encoding="utf-8")
+    examples, _ = reading.read_squad(str(path), "1.1", training=False)
+    return squad_ev.gold_answers_from_examples(examples)
 
 
-def test_averages_per_perturbation_and_missing_predictions():
-    by_kind = {}
-    for n, case in enumerate(CASES["cases"]):
-        by_kind.setdefault(case["kind"], ({}, {}))
-        gold, predictions = by_kind[case["kind"]]
-        gold[str(n)] = case["golds"]
-        predictions[str(n)] = case["prediction"]
-    for kind, (gold, predictions) in by_kind.items():
-        out = cmrc.evaluate(gold, predictions)
-        assert out["f1"] == pytest.approx(CASES["totals_by_kind"][kind]["f1"], abs=1e-9), kind
-        assert out["exact_match"] == pytest.approx(CASES["totals_by_kind"][kind]["exact_match"], abs=1e-9), kind
-    gold = {"a": ["长江"], "b": ["黄河"]}
-    assert cmrc.evaluate(gold, {"a": "长江"}) == {"exact_match": 50.0, "f1": 50.0, "total": 2, "missing": 1}
+@pytest.mark.parametrize("kind", sorted(CASES["predictions"]))
+def test_each_perturbation_scores_as_the_oracle(gold, kind):
+    predictions, expected = CASES["predictions"][kind], CASES["expected"][kind]
+    for qid, prediction in predictions.items():
+        assert max(cmrc.exact_match(prediction, g) for g in gold[qid]) == expected["per_question"][qid]["exact_match"]
+        assert max(cmrc.f1(prediction, g) for g in gold[qid]) == pytest.approx(
+            expected["per_question"][qid]["f1"], abs=1e-12), (kind, qid, prediction)
+    out = scoring.score_v1("cmrc2018", gold, predictions)
+    assert out["metric"] == "cmrc2018" and out["missing"] == len(gold) - len(predictions)
+    assert out["exact_match"] == pytest.approx(expected["exact_match"], abs=1e-9)
+    assert out["f1"] == pytest.approx(expected["f1"], abs=1e-9)
 
 
 def test_chinese_differs_from_the_squad_metric_as_officially():

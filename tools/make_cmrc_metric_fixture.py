@@ -1,5 +1,6 @@
-"""Writes tests/fixtures/squad/cmrc_metric_cases.json: perturbed predictions on CMRC2018-format
-answers with their EM/F1 as the official CMRC2018 evaluation defines them.
+"""Writes tests/fixtures/squad/cmrc_metric_cases.json: a CMRC2018-format file of gold answers, sets of
+perturbed predictions (one per kind of perturbation) and their EM/F1, per question and averaged, as the
+official CMRC2018 evaluation defines them.
 
 This is the oracle for `albert_tf.squad.cmrc_evaluation`, so it deliberately imports nothing from
 the package: it follows the official script's own structure (one pass over the characters that skips
@@ -108,19 +109,34 @@ def perturbations(gold):
     }
 
 
-def build():
-    cases = []
+def dataset():
+    """The gold answers as a CMRC2018-format (SQuAD-style) file: one article, one paragraph per question."""
+    paragraphs = []
     for qid, golds in GOLDS:
-        for kind, prediction in perturbations(golds[0]).items():
-            cases.append({"id": f"{qid}/{kind}", "golds": golds, "prediction": prediction, "kind": kind,
-                          "exact_match": em_score(golds, prediction), "f1": f1_score(golds, prediction)})
-    # Per kind over all questions, as the official script averages (x 100); one question unanswered.
-    by_kind = {}
-    for case in cases:
-        by_kind.setdefault(case["kind"], []).append(case)
-    totals = {kind: {"exact_match": 100.0 * sum(c["exact_match"] for c in group) / len(group),
-                     "f1": 100.0 * sum(c["f1"] for c in group) / len(group)} for kind, group in by_kind.items()}
-    return {"generated_by": "tools/make_cmrc_metric_fixture.py", "cases": cases, "totals_by_kind": totals}
+        context = "据报道，" + "；另一种说法是".join(golds) + "。这是本段讨论的重点。"
+        answers = [{"text": g, "answer_start": context.index(g)} for g in golds]
+        paragraphs.append({"id": f"{qid}-p", "context": context,
+                           "qas": [{"id": qid, "question": "文中提到了什么？", "answers": answers}]})
+    return {"version": "v1.0", "data": [{"title": "扰动测试", "id": "perturbed", "paragraphs": paragraphs}]}
+
+
+def build():
+    golds = dict(GOLDS)
+    predictions = {}
+    for qid, answers in GOLDS:
+        for kind, prediction in perturbations(answers[0]).items():
+            predictions.setdefault(kind, {})[qid] = prediction
+    # One file where a question has no prediction: it counts 0, as officially.
+    predictions["one_missing"] = {qid: answers[0] for qid, answers in GOLDS[1:]}
+    expected = {}
+    for kind, by_question in predictions.items():
+        scores = {qid: {"exact_match": em_score(golds[qid], p), "f1": f1_score(golds[qid], p)}
+                  for qid, p in by_question.items()}
+        expected[kind] = {"exact_match": 100.0 * sum(v["exact_match"] for v in scores.values()) / len(golds),
+                          "f1": 100.0 * sum(v["f1"] for v in scores.values()) / len(golds),
+                          "per_question": scores}
+    return {"generated_by": "tools/make_cmrc_metric_fixture.py", "dataset": dataset(), "predictions": predictions,
+            "expected": expected}
 
 
 def main():
@@ -135,7 +151,7 @@ def main():
     temp = OUT.with_suffix(".tmp")
     temp.write_text(text, encoding="utf-8")
     temp.replace(OUT)
-    print(f"wrote {len(build()['cases'])} cases to {OUT}")
+    print(f"wrote {sum(len(p) for p in build()['predictions'].values())} scored predictions to {OUT}")
 
 
 if __name__ == "__main__":
