@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 
 .PHONY: venv test demo parity fixtures bench-tokenizers tokenizer-agreement bench-pretraining-data \
 	bench-pretraining-step pretrain-acceptance classifier-parity bench-finetuning squad-roundtrip bench-squad clean \
-	flag-docs docs-check bench-serving
+	flag-docs docs-check bench-serving fault-injection
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -92,3 +92,8 @@ flag-docs: $(STAMP)
 # Runs every shell command shown in README.md and docs/*.md with tiny settings in a scratch directory.
 docs-check: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/docs_check.py
+
+# kill -9 at random moments, ENOSPC in the atomic-write helper, two runs on one directory: nothing
+# partial under a final name, no orphan process, every rerun completes. Not part of `make test`.
+fault-injection: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/fault_injection.py --workdir /tmp/albert_fault_injection
