@@ -153,3 +153,53 @@ def test_saved_model_export(spm_tok, tmp_path):
     np.testing.assert_array_equal(
         got["input_ids"].numpy(),
         spm_tok.pack_batch(texts, texts[::-1], max_seq_length=24).input_ids)
+
+
+MASKED_TEXTS = ["Hello I'm a [MASK] model.", "[MASK]", "[MASK][MASK]", "", "a[MASK]b", "([MASK]), [MASK]!",
+                "1,000,[MASK] 2,000,", "  [MASK]  spaced  [MASK]  ", "中[MASK]国人", "我爱[MASK][MASK]。",
+                "[mask] stays text", "[MASK", "ALBERT[MASK]模型", "\u00e9t\u00e9 [MASK]\u3000x"]
+
+
+def _with_masks(tok):
+    tok.mask_token_in_text = True
+    return tok
+
+
+@pytest.mark.parametrize("kind", ["sentencepiece", "wordpiece"])
+def test_mask_token_in_text_is_the_mask_id_in_python_and_in_graph(spm_tok, wp_tok, kind):
+    plain = spm_tok if kind == "sentencepiece" else wp_tok
+    cls = type(plain)
+    masked = (cls(model_proto=plain.model_proto, mask_token_in_text=True) if kind == "sentencepiece"
+              else cls(vocab=plain.vocab, mask_token_in_text=True))
+    ids = masked.encode_batch(MASKED_TEXTS)
+    expected_masks = [t.count("[MASK]") for t in MASKED_TEXTS]
+    assert [row.count(masked.mask_id) for row in ids] == expected_masks
+    # Between the masks: each piece tokenized as if it stood alone.
+    for text, row in zip(MASKED_TEXTS, ids):
+        expected = []
+        for k, part in enumerate(text.split("[MASK]")):
+            expected += ([masked.mask_id] if k else []) + plain.encode(part)
+        assert row == expected, text
+    assert graph_ids(layers.layer_for(masked), MASKED_TEXTS) == ids
+    # Off by default: "[MASK]" is text, and text without it keeps its ids when it is on.
+    assert [row.count(plain.mask_id) for row in plain.encode_batch(MASKED_TEXTS)] == [0] * len(MASKED_TEXTS)
+    assert masked.encode_batch(TEXTS) == plain.encode_batch(TEXTS)
+    assert graph_ids(layers.layer_for(masked), TEXTS) == plain.encode_batch(TEXTS)
+
+
+def test_mask_token_layer_survives_its_config(spm_tok):
+    layer = layers.layer_for(_with_masks(SentencePieceTokenizer(model_proto=spm_tok.model_proto)))
+    clone = layers.SentencePieceTokenizerLayer.from_config(layer.get_config())
+    assert graph_ids(clone, MASKED_TEXTS) == graph_ids(layer, MASKED_TEXTS)
+
+
+@pytest.mark.realdata
+def test_mask_token_in_real_vocabularies():
+    en = SentencePieceTokenizer(testlib.realdata_path("assets/albert_en_spm/30k-clean.model"),
+                                mask_token_in_text=True)
+    zh = WordPieceTokenizer(testlib.realdata_path("assets/albert_zh/vocab.txt"), mask_token_in_text=True)
+    assert (en.mask_id, zh.mask_id) == (4, 103)
+    assert en.encode("Hello I'm a [MASK] model.") == en.encode("Hello I'm a") + [4] + en.encode("model.")
+    assert zh.encode("今天天气[MASK]好。") == zh.encode("今天天气") + [103] + zh.encode("好。")
+    for tok in (en, zh):
+        assert graph_ids(layers.layer_for(tok), MASKED_TEXTS) == tok.encode_batch(MASKED_TEXTS)

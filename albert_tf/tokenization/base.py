@@ -2,7 +2,7 @@
 
 import dataclasses
 import hashlib
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 from albert_tf.tokenization import packing
 
@@ -69,12 +69,35 @@ class TokenizerSettings:
         return cls(**data)
 
 
+MASK_TOKEN = "[MASK]"
+
+
 class TokenizerBase:
-    """Mixin: subclasses set `pad_id`, `unk_id`, `cls_id`, `sep_id`, `mask_id` and `encode`."""
+    """Mixin: subclasses set `pad_id`, `unk_id`, `cls_id`, `sep_id`, `mask_id` and `_encode_text`.
+
+    `mask_token_in_text` (off by default) makes the literal `[MASK]` in raw text the mask id, as a
+    fill-mask query needs. It is opt-in because the original ALBERT pipeline, which built the
+    pretraining and fine-tuning data of the released models, reads `[MASK]` as plain text; turning
+    it on changes nothing for text without `[MASK]`. The text between masks is tokenized piece by
+    piece (each piece as if it stood alone), which is how Hugging Face splits on special tokens.
+    """
+
+    mask_token_in_text = False
 
     def special_ids(self):
         return {"pad": self.pad_id, "unk": self.unk_id, "cls": self.cls_id,
                 "sep": self.sep_id, "mask": self.mask_id}
+
+    def encode(self, text: str) -> List[int]:
+        """Ids of `text` without [CLS]/[SEP]."""
+        if not (self.mask_token_in_text and MASK_TOKEN in text):
+            return self._encode_text(text)
+        parts = text.split(MASK_TOKEN)
+        ids = self._encode_text(parts[0])
+        for part in parts[1:]:
+            ids.append(self.mask_id)
+            ids.extend(self._encode_text(part))
+        return ids
 
     def pack(self, text_a: str, text_b: Optional[str] = None, *, max_seq_length: int):
         """Encodes one example into `PackedInputs` (lists), pair truncation longest-first."""

@@ -20,7 +20,7 @@ import sentencepiece as spm
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from albert_tf.tokenization import graph_offsets, graph_text
+from albert_tf.tokenization import base, graph_offsets, graph_text
 from albert_tf.tokenization import sentencepiece as sp_lib
 from albert_tf.tokenization import wordpiece as wp_lib
 
@@ -30,10 +30,14 @@ _PACKAGE = "albert_tf"
 class _StringLayer(keras.layers.Layer):
     """Base: string/ragged in, ragged out; no weights, no autocasting of string inputs."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, mask_token_in_text=False, mask_id=None, **kwargs):
         kwargs.setdefault("trainable", False)
         kwargs.setdefault("dtype", "int32")
         super().__init__(**kwargs)
+        self.mask_token_in_text = bool(mask_token_in_text)
+        self.mask_id = None if mask_id is None else int(mask_id)
+        if self.mask_token_in_text and self.mask_id is None:
+            raise ValueError("mask_token_in_text needs mask_id")
         self._convert_input_args = False
         self._allow_non_tensor_positional_args = True
         self.built = True
@@ -45,17 +49,35 @@ class _StringLayer(keras.layers.Layer):
     def _tokenize_1d(self, strings):
         raise NotImplementedError
 
+    def _tokenize_with_masks(self, strings):
+        """As `TokenizerBase.encode`: the text between literal `[MASK]`s is tokenized piece by piece
+        and the mask id goes between the pieces."""
+        parts = tf.strings.split(strings, sep=base.MASK_TOKEN)  # [batch, (parts)]; "" -> [""]
+        part_ids = tf.cast(self._tokenize_1d(parts.flat_values), tf.int32)  # [parts, (tokens)]
+        # Every part but the last of its row is followed by one mask id.
+        rows = parts.value_rowids()
+        index_in_row = tf.range(tf.size(rows, out_type=rows.dtype)) - tf.gather(parts.row_starts(), rows)
+        followed = tf.cast(index_in_row < tf.gather(parts.row_lengths(), rows) - 1, rows.dtype)
+        follow = tf.RaggedTensor.from_row_lengths(
+            tf.fill([tf.reduce_sum(followed)], tf.constant(self.mask_id, tf.int32)), followed)
+        return parts.with_flat_values(tf.concat([part_ids, follow], axis=1)).merge_dims(1, 2)
+
+    def _tokenize_rows(self, strings):
+        if self.mask_token_in_text:
+            return self._tokenize_with_masks(strings)
+        return self._tokenize_1d(strings)
+
     def call(self, inputs):
         """Strings `[batch]` -> ragged ids `[batch, (tokens)]`; a scalar string -> ids `[tokens]`;
         `[batch, n]` (e.g. sentence pairs) -> `[batch, n, (tokens)]`."""
         inputs = tf.convert_to_tensor(inputs, dtype=tf.string)
         if inputs.shape.rank == 0:
-            return self._tokenize_1d(tf.reshape(inputs, [1])).values
+            return self._tokenize_rows(tf.reshape(inputs, [1])).values
         if inputs.shape.rank == 1:
-            return self._tokenize_1d(inputs)
+            return self._tokenize_rows(inputs)
         if inputs.shape.rank != 2:
             raise ValueError(f"expected a scalar, 1-D or 2-D string tensor, got shape {inputs.shape}")
-        tokens = self._tokenize_1d(tf.reshape(inputs, [-1]))
+        tokens = self._tokenize_rows(tf.reshape(inputs, [-1]))
         return tf.RaggedTensor.from_uniform_row_length(
             tokens, tf.cast(tf.shape(inputs)[1], tokens.row_splits.dtype))
 
@@ -68,6 +90,7 @@ class SentencePieceTokenizerLayer(_StringLayer):
         model_proto: serialized SentencePiece model (bytes, or base64 text as in `get_config`).
         do_lower_case, keep_accents, remove_space, split_digit_comma, replace_quotes: as
             `SentencePieceTokenizer`.
+        mask_token_in_text, mask_id: the literal `[MASK]` in text becomes `mask_id` (off by default).
 
     Example:
         >>> layer = layer_for(SentencePieceTokenizer("30k-clean.model"))
@@ -133,6 +156,7 @@ class SentencePieceTokenizerLayer(_StringLayer):
     def get_config(self):
         config = super().get_config()
         config.update({
+            "mask_token_in_text": self.mask_token_in_text, "mask_id": self.mask_id,
             "model_proto": base64.b64encode(self.model_proto).decode("ascii"),
             "do_lower_case": self.do_lower_case, "keep_accents": self.keep_accents,
             "remove_space": self.remove_space, "split_digit_comma": self.split_digit_comma,
@@ -153,6 +177,7 @@ class WordPieceTokenizerLayer(_StringLayer):
         vocab: list of tokens (id = position), as in `vocab.txt`.
         do_lower_case: lowercase + strip accents.
         max_chars_per_word: longer words become `[UNK]`.
+        mask_token_in_text, mask_id: the literal `[MASK]` in text becomes `mask_id` (off by default).
     """
 
     def __init__(self, vocab, do_lower_case=True, max_chars_per_word=200, **kwargs):
@@ -213,7 +238,8 @@ class WordPieceTokenizerLayer(_StringLayer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"vocab": self.vocab, "do_lower_case": self.do_lower_case,
+        config.update({"mask_token_in_text": self.mask_token_in_text, "mask_id": self.mask_id,
+                       "vocab": self.vocab, "do_lower_case": self.do_lower_case,
                        "max_chars_per_word": self.max_chars_per_word})
         return config
 
@@ -280,16 +306,17 @@ def pack_segments(segments, max_seq_length, cls_id, sep_id, pad_id):
 
 
 def layer_for(tokenizer, **kwargs):
-    """The in-graph tokenizer layer with exactly `tokenizer`'s settings."""
+    """The in-graph tokenizer layer with exactly `tokenizer`'s settings (and its `mask_token_in_text`)."""
+    masks = {"mask_token_in_text": tokenizer.mask_token_in_text, "mask_id": tokenizer.mask_id}
     if isinstance(tokenizer, sp_lib.SentencePieceTokenizer):
         return SentencePieceTokenizerLayer(
             tokenizer.model_proto, do_lower_case=tokenizer.do_lower_case,
             keep_accents=tokenizer.keep_accents, remove_space=tokenizer.remove_space,
             split_digit_comma=tokenizer.split_digit_comma,
-            replace_quotes=tokenizer.replace_quotes, **kwargs)
+            replace_quotes=tokenizer.replace_quotes, **masks, **kwargs)
     if isinstance(tokenizer, wp_lib.WordPieceTokenizer):
         return WordPieceTokenizerLayer(tokenizer.vocab, do_lower_case=tokenizer.do_lower_case,
-                                       max_chars_per_word=tokenizer.max_chars_per_word, **kwargs)
+                                       max_chars_per_word=tokenizer.max_chars_per_word, **masks, **kwargs)
     raise TypeError(f"no in-graph layer for {type(tokenizer).__name__}")
 
 

@@ -58,6 +58,8 @@ class SentencePieceTokenizer(base.TokenizerBase):
         split_digit_comma: apply the reference's `▁1,000,` -> `▁1,000` + `,` rule.
         replace_quotes: rewrite ``` `` ``` and `''` to `"` as Hugging Face's `AlbertTokenizer`
             does (the original ALBERT code, used to pretrain the released models, does not).
+        mask_token_in_text: the literal `[MASK]` in text is the mask id (see `TokenizerBase`);
+            a usage mode, not a model setting, so it is not recorded in `settings`.
 
     Example:
         >>> tok = SentencePieceTokenizer("30k-clean.model")
@@ -69,7 +71,7 @@ class SentencePieceTokenizer(base.TokenizerBase):
 
     def __init__(self, model_file=None, *, model_proto=None, do_lower_case=True,
                  keep_accents=False, remove_space=True, split_digit_comma=True,
-                 replace_quotes=False):
+                 replace_quotes=False, mask_token_in_text=False):
         if (model_file is None) == (model_proto is None):
             raise ValueError("pass exactly one of model_file or model_proto")
         if model_file is not None:
@@ -82,6 +84,7 @@ class SentencePieceTokenizer(base.TokenizerBase):
         self.remove_space = bool(remove_space)
         self.split_digit_comma = bool(split_digit_comma)
         self.replace_quotes = bool(replace_quotes)
+        self.mask_token_in_text = bool(mask_token_in_text)
         self.sp = spm.SentencePieceProcessor(model_proto=self.model_proto)
         ids = {name: self._special_id(piece) for name, piece in _SPECIAL_PIECES.items()}
         self.pad_id, self.unk_id = ids["pad"], ids["unk"]
@@ -134,12 +137,13 @@ class SentencePieceTokenizer(base.TokenizerBase):
             out.extend(self._id_rewrites.get(i, (i,)))
         return out
 
-    def encode(self, text: str) -> List[int]:
-        """Ids of `text` without [CLS]/[SEP]."""
+    def _encode_text(self, text: str) -> List[int]:
         return self._rewrite_ids(self.sp.encode(self.normalize(text)))
 
     def encode_batch(self, texts: Iterable[str]) -> List[List[int]]:
         """Ids for many texts; SentencePiece encodes the batch in C++ threads."""
+        if self.mask_token_in_text:
+            return [self.encode(t) for t in texts]
         normalized = [self.normalize(t) for t in texts]
         return [self._rewrite_ids(ids) for ids in self.sp.encode(normalized)]
 

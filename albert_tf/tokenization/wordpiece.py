@@ -101,6 +101,7 @@ class WordPieceTokenizer(base.TokenizerBase):
         vocab: the token list, instead of `vocab_file`.
         do_lower_case: lowercase + strip accents (True for all Chinese ALBERT models).
         max_chars_per_word: words longer than this become `[UNK]` (BERT: 200).
+        mask_token_in_text: the literal `[MASK]` in text is the mask id (see `TokenizerBase`).
 
     Example:
         >>> tok = WordPieceTokenizer("vocab.txt")
@@ -110,7 +111,8 @@ class WordPieceTokenizer(base.TokenizerBase):
 
     _CACHE_SIZE = 1 << 16
 
-    def __init__(self, vocab_file=None, *, vocab=None, do_lower_case=True, max_chars_per_word=200):
+    def __init__(self, vocab_file=None, *, vocab=None, do_lower_case=True, max_chars_per_word=200,
+                 mask_token_in_text=False):
         if (vocab_file is None) == (vocab is None):
             raise ValueError("pass exactly one of vocab_file or vocab")
         self.vocab_file = None if vocab_file is None else os.fspath(vocab_file)
@@ -124,6 +126,7 @@ class WordPieceTokenizer(base.TokenizerBase):
         self.cls_id, self.sep_id, self.mask_id = ids["cls"], ids["sep"], ids["mask"]
         self.do_lower_case = bool(do_lower_case)
         self.max_chars_per_word = int(max_chars_per_word)
+        self.mask_token_in_text = bool(mask_token_in_text)
         self.basic = BasicTokenizer(do_lower_case=do_lower_case)
         self._word_cache = collections.OrderedDict()
 
@@ -177,7 +180,7 @@ class WordPieceTokenizer(base.TokenizerBase):
         self._word_cache[word] = result
         return result
 
-    def encode(self, text: str) -> List[int]:
+    def _encode_text(self, text: str) -> List[int]:
         out = []
         for word in self.basic.tokenize(text):
             out.extend(self._word_pieces(word)[0])
