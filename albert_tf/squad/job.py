@@ -280,8 +280,9 @@ def train_steps(s: SquadSettings, num_windows: int):
     return steps, warmup
 
 
-def prepare(s: SquadSettings):
-    """Every check, then the reading and windowing: (config, tokenizer, train data, predict data)."""
+def read_inputs(s: SquadSettings):
+    """Every check and the reading of both files, before anything is written (the output directory
+    included): (config, tokenizer, (train examples, report) | None, (predict examples, report) | None)."""
     check_settings(s)
     train = predict = None
     if s.do_train:
@@ -291,6 +292,12 @@ def prepare(s: SquadSettings):
     config = classifier_job.load_config(s)
     tokenizer = classifier_job.load_tokenizer(s)
     classifier_job.check_model_inputs(s, config, tokenizer)
+    return config, tokenizer, train, predict
+
+
+def prepare(s: SquadSettings, inputs=None):
+    """`read_inputs` (unless given), then the windowing: (config, tokenizer, train data, predict data)."""
+    config, tokenizer, train, predict = inputs if inputs is not None else read_inputs(s)
     artifacts.check_writable(s.output_dir)
     cache_dir = s.cache_dir or os.path.join(s.output_dir, "feature_cache")
     out = {}
@@ -307,13 +314,14 @@ def prepare(s: SquadSettings):
 def run(s: SquadSettings) -> Dict:
     runtime.configure_devices(s.cpu_devices)
     strategy = strategies.make_strategy(s.strategy, s.tpu)
+    inputs = read_inputs(s)  # a refused run leaves no output directory behind
     # One run per output directory: a second one would mix its model and predictions with ours.
     with output_lock.OutputDirLock(s.output_dir, enabled=strategies.is_chief(strategy), log=logging.warning):
-        return _run_holding_output_dir(s, strategy)
+        return _run_holding_output_dir(s, strategy, inputs)
 
 
-def _run_holding_output_dir(s: SquadSettings, strategy) -> Dict:
-    config, tokenizer, train, predict = prepare(s)
+def _run_holding_output_dir(s: SquadSettings, strategy, inputs) -> Dict:
+    config, tokenizer, train, predict = prepare(s, inputs)
     num_steps, warmup = train_steps(s, len(train[2])) if s.do_train else (1, 0)
     job = SquadRun(s, config, tokenizer, strategy)
     if predict is not None and (s.do_eval or s.eval_every_steps):
