@@ -1,0 +1,144 @@
+"""The direct-use API: fill-mask, sentence order and embeddings from a saved pretrained model."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures" / "tokenization"))
+import tokenization_testlib as testlib  # noqa: E402
+
+from albert_tf import checkpoints, inference  # noqa: E402
+from albert_tf.config import AlbertConfig  # noqa: E402
+from albert_tf.modeling.encoder import AlbertEncoder  # noqa: E402
+from albert_tf.modeling.models import AlbertPretrainer  # noqa: E402
+from albert_tf.tokenization import SentencePieceTokenizer, save_tokenizer_assets  # noqa: E402
+
+SENTENCES = ["the cat sat on the mat .", "a", "numbers like 1,000, and 12, are here", "中文 句子 在 这里",
+             "a much longer sentence that goes on and on with many words in it to be the longest row",
+             "short one", "", "the end"]
+MASKED = ["the [MASK] sat on the mat .", "[MASK] and [MASK] again", "a [MASK]", "中[MASK]句子",
+          "a much longer sentence that goes on and on with [MASK] words in it to be the longest row"]
+
+
+def _config(vocab_size):
+    return AlbertConfig(vocab_size=vocab_size, embedding_size=8, hidden_size=16, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=24, max_position_embeddings=128)
+
+
+def _randomize(model, seed):
+    rng = np.random.default_rng(seed)
+    for v in model.weights:
+        v.assign(rng.normal(0, 0.3, v.shape).astype(np.float32))
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """A pretraining checkpoint with both heads (TF1 layout) and an encoder-only HF save, same tokenizer."""
+    root = tmp_path_factory.mktemp("direct")
+    (root / "spm").mkdir()
+    tok = SentencePieceTokenizer(testlib.build_spm_model(root / "spm"))
+    model = AlbertPretrainer(AlbertEncoder(_config(tok.vocab_size)))
+    model(dict(model.encoder.dummy_inputs(), masked_lm_positions=tf.zeros([1, 1], tf.int32)))
+    _randomize(model, 3)
+    full, bare = root / "full", root / "encoder_only"
+    full.mkdir()
+    checkpoints.save_tf1(model, str(full / "model.ckpt"))
+    save_tokenizer_assets(tok, full)
+    checkpoints.save_hf(model.encoder, str(bare))
+    save_tokenizer_assets(tok, bare)
+    return {"full": full, "bare": bare, "model": model, "tok": tok}
+
+
+@pytest.fixture(scope="module")
+def albert(saved):
+    return inference.PretrainedAlbert.load(str(saved["full"]), batch_size=3)
+
+
+def test_fill_mask_scores_come_from_the_pretraining_head(saved, albert):
+    results = albert.fill_mask(MASKED, top_k=4)
+    assert [len(r) for r in results] == [t.count("[MASK]") for t in MASKED]
+    tok, model = albert.tokenizer, saved["model"]
+    for text, per_mask in zip(MASKED, results):
+        packed = tok.pack(text, max_seq_length=128)
+        positions = [p for p, i in enumerate(packed.input_ids) if i == tok.mask_id]
+        logits = model({"input_word_ids": np.array([packed.input_ids]), "input_mask": np.array([packed.input_mask]),
+                        "input_type_ids": np.array([packed.segment_ids]),
+                        "masked_lm_positions": np.array([positions])})["mlm_logits"][0].numpy()
+        probs = tf.nn.softmax(logits).numpy()
+        for m, candidates in enumerate(per_mask):
+            assert [c.token_id for c in candidates] == list(np.argsort(-probs[m], kind="stable")[:4])
+            np.testing.assert_allclose([c.score for c in candidates], np.sort(probs[m])[::-1][:4], atol=1e-5)
+            best = candidates[0]
+            assert best.token == tok.convert_ids_to_tokens([best.token_id])[0]
+            assert best.sequence.count("[MASK]") == text.count("[MASK]") - 1
+
+
+def test_batch_of_one_matches_batch_of_many(albert):
+    for pooling in ("pooled", "cls", "mean", "max"):
+        many = albert.embed(SENTENCES, pooling=pooling)
+        one = np.concatenate([albert.embed([s], pooling=pooling) for s in SENTENCES])
+        np.testing.assert_allclose(many, one, atol=1e-5)
+    many = albert.fill_mask(MASKED)
+    one = [albert.fill_mask([t])[0] for t in MASKED]
+    for a, b in zip(many, one):
+        for ca, cb in zip(a, b):
+            assert [c.token_id for c in ca] == [c.token_id for c in cb]
+            np.testing.assert_allclose([c.score for c in ca], [c.score for c in cb], atol=1e-5)
+    pairs = (SENTENCES, SENTENCES[::-1])
+    np.testing.assert_allclose(albert.sentence_order(*pairs),
+                               [albert.sentence_order([a], [b])[0] for a, b in zip(*pairs)], atol=1e-5)
+
+
+def test_embeddings_pool_the_encoder_outputs(saved, albert):
+    tok, encoder = saved["tok"], saved["model"].encoder
+    packed = tok.pack(SENTENCES[0], max_seq_length=128)
+    n = sum(packed.input_mask)
+    out = encoder({"input_word_ids": np.array([packed.input_ids[:n]]), "input_mask": np.ones((1, n), np.int32),
+                   "input_type_ids": np.zeros((1, n), np.int32)})
+    first = out["encoder_outputs"][0][0].numpy()
+    np.testing.assert_allclose(albert.embed(SENTENCES[:1], pooling="mean", layer=0)[0], first.mean(0), atol=1e-5)
+    np.testing.assert_allclose(albert.embed(SENTENCES[:1], pooling="max", layer=-2)[0], first.max(0), atol=1e-5)
+    np.testing.assert_allclose(albert.embed(SENTENCES[:1], pooling="cls")[0], out["sequence_output"][0, 0], atol=1e-5)
+    np.testing.assert_allclose(albert.embed(SENTENCES[:1])[0], out["pooled_output"][0], atol=1e-5)
+    unit = albert.embed(SENTENCES, pooling="mean", normalize=True)
+    np.testing.assert_allclose(np.linalg.norm(unit, axis=1), 1.0, atol=1e-5)
+
+
+def test_sentence_order_is_the_in_order_probability(saved, albert):
+    tok, model = saved["tok"], saved["model"]
+    packed = tok.pack("first part", "second part", max_seq_length=128)
+    logits = model({"input_word_ids": np.array([packed.input_ids]), "input_mask": np.array([packed.input_mask]),
+                    "input_type_ids": np.array([packed.segment_ids]),
+                    "masked_lm_positions": np.zeros((1, 1), np.int32)})["sop_logits"]
+    np.testing.assert_allclose(albert.sentence_order(["first part"], ["second part"]),
+                               tf.nn.softmax(logits)[:, 0], atol=1e-6)
+
+
+def test_bad_calls_are_refused_clearly(albert):
+    with pytest.raises(ValueError, match=r"text 1: no \[MASK\]"):
+        albert.fill_mask(["a [MASK]", "no mask here"])
+    with pytest.raises(ValueError, match=r"text 0: 1 of its 1 \[MASK\] fall past max_seq_length=128"):
+        albert.fill_mask(["word " * 200 + "[MASK]"])
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        albert.embed(["x"], pooling="sum")
+    with pytest.raises(ValueError, match="'pooled' reads the last layer only"):
+        albert.embed(["x"], layer=0)
+    with pytest.raises(ValueError, match="layer must be in -2..1"):
+        albert.embed(["x"], pooling="cls", layer=2)
+    with pytest.raises(TypeError, match="not one string"):
+        albert.embed("x")
+    with pytest.raises(ValueError, match="got 2 first texts but 1 second texts"):
+        albert.sentence_order(["a", "b"], ["c"])
+
+
+def test_heads_missing_from_the_checkpoint_are_refused(saved):
+    bare = inference.PretrainedAlbert.load(str(saved["bare"]))
+    assert bare.missing_heads == {"mlm", "sop"}
+    with pytest.raises(inference.MissingHeadError, match="sentence_order: .* no sentence-order head"):
+        bare.sentence_order(["a"], ["b"])
+    with pytest.raises(inference.MissingHeadError, match="fill_mask: .* no masked-LM head"):
+        bare.fill_mask(["a [MASK]"])
+    assert bare.embed(["still embeds"], pooling="mean").shape == (1, 16)
