@@ -34,6 +34,7 @@ $(ORACLE_STAMP): $(STAMP)
 
 fixtures: $(ORACLE_STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/make_parity_fixtures.py --out tests/fixtures/parity
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/make_direct_use_fixtures.py --out tests/fixtures/direct_use
 
 parity: $(ORACLE_STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q -m oracle tests/test_parity_live.py
