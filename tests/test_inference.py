@@ -1,5 +1,6 @@
 """The direct-use API: fill-mask, sentence order and embeddings from a saved pretrained model."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -142,3 +143,51 @@ def test_heads_missing_from_the_checkpoint_are_refused(saved):
     with pytest.raises(inference.MissingHeadError, match="fill_mask: .* no masked-LM head"):
         bare.fill_mask(["a [MASK]"])
     assert bare.embed(["still embeds"], pooling="mean").shape == (1, 16)
+
+
+def test_albert_predict_tasks_write_jsonl_and_npy(saved, albert, tmp_path):
+    from albert_tf.cli import predict
+    masked = tmp_path / "masked.tsv"
+    masked.write_text("text\n" + "\n".join(MASKED) + "\n", encoding="utf-8")
+    out = tmp_path / "out" / "filled.jsonl"
+    assert predict.predict_file(str(saved["full"]), str(masked), str(out), task="fill-mask", top_k=3,
+                                batch_size=2, log_every=2) == len(MASKED)
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in records] == list(range(2, 2 + len(MASKED)))  # line numbers
+    expected = albert.fill_mask(MASKED, top_k=3)
+    assert [[[c["token_id"] for c in m] for m in r["masks"]] for r in records] == \
+        [[[c.token_id for c in m] for m in per_text] for per_text in expected]
+
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps({"key": f"p{i}", "text_a": a, "text_b": b}) + "\n"
+                             for i, (a, b) in enumerate(zip(SENTENCES, SENTENCES[1:]))), encoding="utf-8")
+    out = tmp_path / "order.jsonl"
+    predict.predict_file(str(saved["full"]), str(pairs), str(out), task="sentence-order", id_spec="key")
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert records[0]["id"] == "p0"
+    np.testing.assert_allclose([r["in_order"] for r in records],
+                               albert.sentence_order(SENTENCES[:-1], SENTENCES[1:]), atol=1e-6)
+
+    texts = tmp_path / "texts.tsv"
+    texts.write_text("text\n" + "\n".join(s for s in SENTENCES if s) + "\n", encoding="utf-8")
+    out = tmp_path / "vectors.jsonl"
+    predict.predict_file(str(saved["full"]), str(texts), str(out), task="embed", pooling="mean", normalize=True)
+    vectors = np.load(tmp_path / "vectors.npy")
+    rows = [json.loads(line)["row"] for line in out.read_text(encoding="utf-8").splitlines()]
+    np.testing.assert_allclose(vectors[rows], albert.embed([s for s in SENTENCES if s], pooling="mean",
+                                                            normalize=True), atol=1e-6)
+
+
+def test_albert_predict_tasks_refuse_bad_input_before_loading(saved, tmp_path):
+    from albert_tf.cli import predict
+    texts = tmp_path / "texts.tsv"
+    texts.write_text("text\nthe [MASK] sat\nno mask\n", encoding="utf-8")
+    with pytest.raises(predict.InputError, match=r"texts.tsv: row 3 has no \[MASK\]"):
+        predict.predict_file(str(saved["full"]), str(texts), str(tmp_path / "o.jsonl"), task="fill-mask")
+    with pytest.raises(ValueError, match=r"--task=embed writes .jsonl"):
+        predict.predict_file(str(saved["full"]), str(texts), str(tmp_path / "o.tsv"), task="embed")
+    wide = tmp_path / "wide.tsv"
+    wide.write_text("a\tb\tc\nx\ty\tz\n", encoding="utf-8")
+    with pytest.raises(predict.InputError, match=r"wide.tsv:1: header .* does not name the model's text inputs"):
+        predict.predict_file(str(saved["full"]), str(wide), str(tmp_path / "o.jsonl"), task="sentence-order")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["texts.tsv", "wide.tsv"]

@@ -11,6 +11,11 @@ Examples:
   albert-predict --model=exports/mrpc --input_file=glue_data/MRPC/test.tsv --output_file=mrpc_test.jsonl
   albert-predict --model=exports/sst2 --input_file=reviews.jsonl --inputs=text --output_file=out.tsv
   albert-predict --model=exports/squad --input_file=questions.jsonl --output_file=answers.jsonl
+  albert-predict --task=fill-mask --model=albert_base --input_file=masked.tsv --output_file=filled.jsonl
+  albert-predict --task=embed --pooling=mean --model=albert_base --input_file=s.jsonl --output_file=vectors.jsonl
+
+`--task` uses a pretrained model directly (see albert_tf/inference.py): fill-mask (`text` with [MASK]),
+sentence-order (`text_a`, `text_b`) or embed (`text`; vectors in a .npy named like the .jsonl).
 """
 
 import json
@@ -21,6 +26,7 @@ from absl import app, flags, logging  # noqa: E402
 
 from albert_tf import atomic_files, output_errors  # noqa: E402
 from albert_tf import tf_logs  # noqa: E402
+from albert_tf.cli import predict_direct  # noqa: E402
 
 FLAGS = flags.FLAGS
 tf_logs.define_flag()
@@ -39,6 +45,16 @@ flags.DEFINE_string("task_name", None, "Checkpoint mode: the classifier's task (
 flags.DEFINE_list("task_module", None, "Modules or .py files registering your own tasks (as in run_classifier.py).")
 flags.DEFINE_integer("max_seq_length", 128, "Checkpoint mode: packing length.")
 flags.DEFINE_integer("log_every", 5000, "Progress line every N rows.")
+flags.DEFINE_enum("task", None, sorted(predict_direct.TASK_INPUTS),
+                  "Use a pretrained model (--model: its directory or checkpoint) directly instead of a task model: "
+                  "fill-mask (texts with [MASK]), sentence-order (text_a, text_b: probability they are in order) "
+                  "or embed (vectors to a .npy next to the .jsonl).")
+flags.DEFINE_integer("top_k", 5, "--task=fill-mask: candidates per [MASK].")
+flags.DEFINE_enum("pooling", "pooled", ["pooled", "cls", "mean", "max"],
+                  "--task=embed: pretrained pooler on [CLS], the [CLS] vector, or mean / max over the tokens.")
+flags.DEFINE_integer("layer", -1, "--task=embed: transformer layer to pool (Python index; -1: the last).")
+flags.DEFINE_bool("normalize", False, "--task=embed: L2-normalize the vectors.")
+flags.DEFINE_string("vocab_file", None, "--task: the .model / vocab.txt when no tokenizer sits next to --model.")
 
 
 class InputError(ValueError):
@@ -200,13 +216,43 @@ def check_arguments(model, input_file, output_file, *, task_name=None, max_seq_l
     output_errors.check_writable(output_file)
 
 
+def predict_direct_file(task, model, input_file, output_file, *, inputs=None, id_spec=None, has_header=True,
+                        max_seq_length=128, log_every=5000, **options):
+    """`--task`: a pretrained model used directly over the rows; returns the number of rows written."""
+    from albert_tf.training import settings_checks
+    predict_direct.check_output(task, output_file)
+    settings_checks.need(log_every >= 1, "log_every", log_every, "must be >= 1")
+    settings_checks.existing_file("input_file", input_file)
+    if _is_export(model):
+        raise InputError(f"--model={model} is an exported SavedModel; --task={task} reads a pretrained model "
+                         "directory or checkpoint")
+    from albert_tf.checkpoints import load_config_for
+    settings_checks.checkpoint("model", model)
+    settings_checks.sequence_length("max_seq_length", max_seq_length, load_config_for(model), f"--model={model}")
+    output_errors.check_writable(output_file)
+    if task == "embed":
+        output_errors.check_writable(predict_direct.embeddings_path(output_file))
+    rows = read_rows(input_file, predict_direct.TASK_INPUTS[task], inputs, id_spec, has_header)
+    if task == "fill-mask":
+        bad = next((row_id for row_id, texts in rows if "[MASK]" not in texts[0]), None)
+        if bad is not None:
+            raise InputError(f"{input_file}: row {bad} has no [MASK] to fill")
+    os.makedirs(os.path.dirname(os.path.abspath(output_file)), exist_ok=True)
+    return predict_direct.write_predictions(task, model, rows, output_file, max_seq_length=max_seq_length,
+                                            log_every=log_every, **options)
+
+
 def predict_file(model, input_file, output_file, *, inputs=None, id_spec=None, has_header=True, batch_size=64,
-                 task_name=None, max_seq_length=128, log_every=5000):
+                 task_name=None, max_seq_length=128, log_every=5000, task=None, **direct_options):
     """Library entry point; returns the number of rows written."""
     if not output_file:
         raise InputError("--output_file is required")
     if batch_size < 1:
         raise InputError(f"--batch_size={batch_size}: must be >= 1")
+    if task:
+        return predict_direct_file(task, model, input_file, output_file, inputs=inputs, id_spec=id_spec,
+                                   has_header=has_header, max_seq_length=max_seq_length, log_every=log_every,
+                                   batch_size=batch_size, **direct_options)
     check_arguments(model, input_file, output_file, task_name=task_name, max_seq_length=max_seq_length,
                     log_every=log_every)
     names, known_task = text_input_names(model, task_name)
@@ -238,6 +284,13 @@ def predict_file(model, input_file, output_file, *, inputs=None, id_spec=None, h
     return len(rows)
 
 
+def _direct_options():
+    if not FLAGS.task:
+        return {}
+    return {"task": FLAGS.task, "top_k": FLAGS.top_k, "pooling": FLAGS.pooling, "layer": FLAGS.layer,
+            "normalize": FLAGS.normalize, "vocab_file": FLAGS.vocab_file}
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
@@ -251,7 +304,7 @@ def main(argv):
             count = predict_file(FLAGS.model, FLAGS.input_file, FLAGS.output_file, inputs=FLAGS.inputs,
                                  id_spec=FLAGS.id, has_header=FLAGS.has_header, batch_size=FLAGS.batch_size,
                                  task_name=FLAGS.task_name, max_seq_length=FLAGS.max_seq_length,
-                                 log_every=FLAGS.log_every)
+                                 log_every=FLAGS.log_every, **_direct_options())
     except (InputError, ValueError, FileNotFoundError, output_errors.OutputError) as error:
         raise SystemExit(f"albert-predict: error: {error}") from None
     print(f"wrote {count} predictions to {FLAGS.output_file}")
