@@ -12,6 +12,7 @@ results come back in input order. A head the checkpoint lacks is never used with
 the call that needs it is refused.
 """
 
+import copy
 import dataclasses
 from typing import List, Sequence
 
@@ -43,7 +44,7 @@ class MaskPrediction:
         return dataclasses.asdict(self)
 
 
-def _token_text(token: str) -> str:
+def token_text(token: str) -> str:
     """The surface a vocabulary entry stands for ("▁model" -> "model", "##ing" -> "ing")."""
     if token.startswith("##"):
         return token[2:]
@@ -75,7 +76,7 @@ class PretrainedAlbert:
 
     Args:
         pretrainer: an `AlbertPretrainer` holding the weights.
-        tokenizer: the model's Python tokenizer (its `mask_token_in_text` is turned on).
+        tokenizer: the model's Python tokenizer (a copy of it with `mask_token_in_text` on is used).
         missing_heads: names of heads the checkpoint had no weights for ("mlm", "sop").
         max_seq_length: longest packed input; longer texts are truncated (longest first).
         batch_size: rows per model call.
@@ -85,7 +86,7 @@ class PretrainedAlbert:
                  source="the checkpoint"):
         self.pretrainer = pretrainer
         self.encoder = pretrainer.encoder
-        self.tokenizer = tokenizer
+        self.tokenizer = copy.copy(tokenizer)  # the caller's tokenizer keeps its own setting
         self.tokenizer.mask_token_in_text = True
         self.missing_heads = frozenset(missing_heads)
         self.max_seq_length = int(max_seq_length)
@@ -97,9 +98,12 @@ class PretrainedAlbert:
         if not 2 < self.max_seq_length <= limit:
             raise ValueError(f"max_seq_length must be in 3..{limit} (config field 'max_position_embeddings'), "
                              f"got {max_seq_length}")
-        self._encode_fn = tf.function(self._encode_graph, reduce_retracing=True)
-        self._mlm_fn = tf.function(self._mlm_graph, reduce_retracing=True)
-        self._sop_fn = tf.function(self._sop_graph, reduce_retracing=True)
+        # Any batch and length: one trace per function.
+        ids = {name: tf.TensorSpec([None, None], tf.int32) for name in ("input_word_ids", "input_mask",
+                                                                        "input_type_ids")}
+        self._encode_fn = tf.function(self._encode_graph, input_signature=[ids])
+        self._mlm_fn = tf.function(self._mlm_graph, input_signature=[ids, tf.TensorSpec([None, None], tf.int32)])
+        self._sop_fn = tf.function(self._sop_graph, input_signature=[ids])
 
     @classmethod
     def load(cls, path, *, config_file=None, vocab_file=None, max_seq_length=None, batch_size=32):
@@ -196,7 +200,7 @@ class PretrainedAlbert:
     def _prediction(self, text, n, score, token_id):
         token = self.tokenizer.convert_ids_to_tokens([token_id])[0]
         return MaskPrediction(score=score, token_id=token_id, token=token,
-                              sequence=fill_nth_mask(text, n, _token_text(token)))
+                              sequence=fill_nth_mask(text, n, token_text(token)))
 
     # === Sentence order ===
     def sentence_order(self, texts_a: Sequence[str], texts_b: Sequence[str]) -> np.ndarray:
@@ -225,7 +229,8 @@ class PretrainedAlbert:
         if not -layers <= layer < layers:
             raise ValueError(f"layer must be in {-layers}..{layers - 1} (the model has {layers} layers), got {layer}")
         if pooling == "pooled" and layer % layers != layers - 1:
-            raise ValueError(f"pooling='pooled' reads the last layer only; use 'cls', 'mean' or 'max' for layer {layer}")
+            raise ValueError(f"pooling='pooled' reads the last layer only; use 'cls', 'mean' or 'max' for "
+                             f"layer {layer}")
         rows = self._pack(_as_texts(texts))
         out = np.zeros((len(rows), self.encoder.albert_config.hidden_size), np.float32)
         for batch in length_batches([sum(r.input_mask) for r in rows], self.batch_size):

@@ -191,3 +191,53 @@ def test_albert_predict_tasks_refuse_bad_input_before_loading(saved, tmp_path):
     with pytest.raises(predict.InputError, match=r"wide.tsv:1: header .* does not name the model's text inputs"):
         predict.predict_file(str(saved["full"]), str(wide), str(tmp_path / "o.jsonl"), task="sentence-order")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["texts.tsv", "wide.tsv"]
+
+
+def test_encoder_export_serves_direct_use_from_raw_text(saved, albert, tmp_path):
+    from albert_tf import export
+    from albert_tf.export import direct_check
+    info = export.export_encoder(saved["model"], saved["tok"], str(tmp_path / "exp"), max_seq_length=64)
+    assert {"embed": ["text"], "fill_mask": ["text"], "sentence_order": ["text_a", "text_b"]}.items() <= \
+        info["signatures"].items()
+    assert info["max_abs_difference"] < 1e-5  # the fresh-process check ran the direct-use signatures too
+    loaded = tf.saved_model.load(str(tmp_path / "exp" / "encoder"))
+    out = loaded.signatures["fill_mask"](text=tf.constant(["no mask", "a [MASK] b [MASK]"]))
+    assert out["num_masks"].numpy().tolist() == [0, 2]
+    expected = albert.fill_mask(["a [MASK] b [MASK]"], top_k=5)[0]
+    assert out["top_ids"].numpy()[1].tolist() == [[c.token_id for c in m] for m in expected]
+    assert [t.decode() for t in out["top_tokens"].numpy()[1, 0]] == [c.token for c in expected[0]]
+    assert out["mask_positions"].numpy()[0].tolist() == [-1, -1]
+    vectors = loaded.signatures["embed"](text=tf.constant(list(direct_check.EMBED_SAMPLES)))
+    np.testing.assert_allclose(vectors["mean"], albert.embed(list(direct_check.EMBED_SAMPLES), pooling="mean"),
+                               atol=1e-5)
+
+    # albert-predict --task over the export (given as its parent directory) writes what the checkpoint gives.
+    from albert_tf.cli import predict
+    masked = tmp_path / "masked.tsv"
+    masked.write_text("text\n" + "\n".join(MASKED) + "\n", encoding="utf-8")
+    for model in (tmp_path / "exp", saved["full"]):
+        predict.predict_file(str(model), str(masked), str(tmp_path / f"{model.name}.jsonl"), task="fill-mask",
+                             top_k=3, batch_size=2, max_seq_length=64)
+    assert (tmp_path / "exp.jsonl").read_text(encoding="utf-8").count('"token_id"') == 3 * 6
+    from_export, from_checkpoint = [[json.loads(line) for line in (tmp_path / f"{name}.jsonl").open(encoding="utf-8")]
+                                    for name in ("exp", "full")]
+    for a, b in zip(from_export, from_checkpoint):
+        assert [[c["token_id"] for c in m] for m in a["masks"]] == [[c["token_id"] for c in m] for m in b["masks"]]
+        assert [[c["sequence"] for c in m] for m in a["masks"]] == [[c["sequence"] for c in m] for m in b["masks"]]
+    with pytest.raises(ValueError, match=r"--top_k=9: the export serves 5 candidates per mask"):
+        predict.predict_file(str(tmp_path / "exp"), str(masked), str(tmp_path / "o.jsonl"), task="fill-mask", top_k=9)
+    with pytest.raises(ValueError, match=r"--layer=0: an export's embed signature pools the last layer only"):
+        predict.predict_file(str(tmp_path / "exp"), str(masked), str(tmp_path / "o.jsonl"), task="embed", layer=0)
+
+
+def test_encoder_export_without_heads_has_embed_only(saved, tmp_path):
+    from albert_tf import export
+    info = export.export_encoder(saved["model"].encoder, saved["tok"], str(tmp_path / "exp"), max_seq_length=64,
+                                 check=False)
+    assert "embed" in info["signatures"] and not {"fill_mask", "sentence_order"} & set(info["signatures"])
+    assert (info["mlm"], info["sop"]) == (False, False)
+    from albert_tf.cli import predict
+    texts = tmp_path / "t.tsv"
+    texts.write_text("text\na [MASK]\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"the export has no fill_mask signature"):
+        predict.predict_file(str(tmp_path / "exp"), str(texts), str(tmp_path / "o.jsonl"), task="fill-mask")

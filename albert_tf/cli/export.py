@@ -93,11 +93,16 @@ def export_checkpoint(kind, checkpoint, export_dir, *, albert_config_file=None, 
     pretrainer = AlbertPretrainer(AlbertEncoder(config))
     report = load_weights(pretrainer, checkpoint, verbose=False)
     with_mlm = not any("predictions" in name for name in report.newly_initialized)
+    with_sop = not any("seq_relationship" in name for name in report.newly_initialized)
     if not with_mlm:
-        logging.warning("%s has no MLM head: the encoder is exported without the mlm endpoint", checkpoint)
+        logging.warning("%s has no MLM head: the encoder is exported without the mlm endpoint and fill_mask",
+                        checkpoint)
+    if not with_sop:
+        logging.warning("%s has no SOP head: the encoder is exported without sentence_order", checkpoint)
     with output_errors.writing(export_dir):
-        return export.export_encoder(pretrainer if with_mlm else pretrainer.encoder, tokenizer, export_dir,
-                                     max_seq_length=max_seq_length, with_mlm=with_mlm, check=check)
+        return export.export_encoder(pretrainer if with_mlm or with_sop else pretrainer.encoder, tokenizer,
+                                     export_dir, max_seq_length=max_seq_length, with_mlm=with_mlm,
+                                     with_sop=with_sop, check=check)
 
 
 def _export_squad(model_dir, export_dir, vocab_file, do_lower_case, check, keep_accents=None):

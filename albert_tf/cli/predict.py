@@ -14,8 +14,9 @@ Examples:
   albert-predict --task=fill-mask --model=albert_base --input_file=masked.tsv --output_file=filled.jsonl
   albert-predict --task=embed --pooling=mean --model=albert_base --input_file=s.jsonl --output_file=vectors.jsonl
 
-`--task` uses a pretrained model directly (see albert_tf/inference.py): fill-mask (`text` with [MASK]),
-sentence-order (`text_a`, `text_b`) or embed (`text`; vectors in a .npy named like the .jsonl).
+`--task` uses a pretrained model directly (a model directory or checkpoint through albert_tf/inference.py,
+or the direct-use signatures of an encoder export): fill-mask (`text` with [MASK]), sentence-order
+(`text_a`, `text_b`) or embed (`text`; vectors in a .npy named like the .jsonl).
 """
 
 import json
@@ -31,7 +32,8 @@ from albert_tf.cli import predict_direct  # noqa: E402
 FLAGS = flags.FLAGS
 tf_logs.define_flag()
 
-flags.DEFINE_string("model", None, "Exported SavedModel directory, or a classifier checkpoint (with --task_name).")
+flags.DEFINE_string("model", None, "Exported SavedModel directory, or a classifier checkpoint (with --task_name); "
+                    "with --task: a pretrained model directory / checkpoint or an encoder export.")
 flags.DEFINE_string("input_file", None, "Rows to predict: .tsv (tab-separated) or .jsonl (one json object a line).")
 flags.DEFINE_string("output_file", None, "Predictions: .jsonl (all outputs) or .tsv (id and label/score/answer).")
 flags.DEFINE_list("inputs", None, "Columns (tsv: header names or 0-based indexes) or fields (jsonl) holding the "
@@ -46,7 +48,7 @@ flags.DEFINE_list("task_module", None, "Modules or .py files registering your ow
 flags.DEFINE_integer("max_seq_length", 128, "Checkpoint mode: packing length.")
 flags.DEFINE_integer("log_every", 5000, "Progress line every N rows.")
 flags.DEFINE_enum("task", None, sorted(predict_direct.TASK_INPUTS),
-                  "Use a pretrained model (--model: its directory or checkpoint) directly instead of a task model: "
+                  "Use a pretrained model (--model: its directory, checkpoint or encoder export) directly: "
                   "fill-mask (texts with [MASK]), sentence-order (text_a, text_b: probability they are in order) "
                   "or embed (vectors to a .npy next to the .jsonl).")
 flags.DEFINE_integer("top_k", 5, "--task=fill-mask: candidates per [MASK].")
@@ -223,12 +225,16 @@ def predict_direct_file(task, model, input_file, output_file, *, inputs=None, id
     predict_direct.check_output(task, output_file)
     settings_checks.need(log_every >= 1, "log_every", log_every, "must be >= 1")
     settings_checks.existing_file("input_file", input_file)
-    if _is_export(model):
-        raise InputError(f"--model={model} is an exported SavedModel; --task={task} reads a pretrained model "
-                         "directory or checkpoint")
-    from albert_tf.checkpoints import load_config_for
-    settings_checks.checkpoint("model", model)
-    settings_checks.sequence_length("max_seq_length", max_seq_length, load_config_for(model), f"--model={model}")
+    export_dir = predict_direct.encoder_export_dir(model)
+    if export_dir:
+        from albert_tf.export import read_export_info
+        predict_direct.check_export(task, export_dir, read_export_info(export_dir), top_k=options.get("top_k", 5),
+                                    layer=options.get("layer", -1))
+    else:
+        from albert_tf.checkpoints import load_config_for
+        settings_checks.checkpoint("model", model)
+        settings_checks.sequence_length("max_seq_length", max_seq_length, load_config_for(model),
+                                        f"--model={model}")
     output_errors.check_writable(output_file)
     if task == "embed":
         output_errors.check_writable(predict_direct.embeddings_path(output_file))

@@ -1,8 +1,9 @@
 """albert-predict's direct-use tasks: fill-mask, sentence-order and embed rows with a pretrained model.
 
-Rows arrive read and checked (`[(id, [texts])]`); this module loads the model (`albert_tf.inference`),
-runs it in chunks with a progress line, and writes `.jsonl` (plus `.npy` for embeddings) under temporary
-names that are renamed only when everything is complete.
+Rows arrive read and checked (`[(id, [texts])]`); this module loads the model (`albert_tf.inference` for a
+checkpoint, the `fill_mask` / `sentence_order` / `embed` signatures of an `albert-export --kind=encoder`
+SavedModel otherwise), runs it in chunks with a progress line, and writes `.jsonl` (plus `.npy` for
+embeddings) under temporary names that are renamed only when everything is complete.
 """
 
 import json
@@ -16,6 +17,83 @@ from albert_tf import atomic_files
 
 # The text inputs each task reads (tsv header names / json fields by default).
 TASK_INPUTS = {"fill-mask": ["text"], "sentence-order": ["text_a", "text_b"], "embed": ["text"]}
+# The encoder export's signature of each task.
+TASK_SIGNATURES = {"fill-mask": "fill_mask", "sentence-order": "sentence_order", "embed": "embed"}
+
+
+def encoder_export_dir(model):
+    """The SavedModel directory of an encoder export given as itself or as its parent, else None."""
+    for candidate in (os.path.join(model, "encoder"), model):
+        if os.path.exists(os.path.join(candidate, "saved_model.pb")):
+            return candidate
+    return None
+
+
+def check_export(task, export_dir, info, *, top_k, layer):
+    """Refuses, naming the export, a task or option its signatures cannot serve."""
+    signature = TASK_SIGNATURES[task]
+    if info.get("kind") != "encoder":
+        raise ValueError(f"--model={export_dir}: a {info.get('kind')} export; --task={task} needs a pretrained "
+                         "model directory or checkpoint, or an albert-export --kind=encoder export")
+    if signature not in info.get("signatures", {}):
+        raise ValueError(f"--model={export_dir}: the export has no {signature} signature (exported from a checkpoint "
+                         "without that head, or by an older albert-export); use the checkpoint itself")
+    if task == "fill-mask" and top_k > info.get("fill_mask_top_k", 0):
+        raise ValueError(f"--top_k={top_k}: the export serves {info.get('fill_mask_top_k')} candidates per mask")
+    if task == "embed" and layer != -1:
+        raise ValueError(f"--layer={layer}: an export's embed signature pools the last layer only (--layer=-1); "
+                         "use the checkpoint for other layers")
+
+
+class ExportedDirectUse:
+    """`PretrainedAlbert`'s fill_mask / sentence_order / embed over an encoder export's signatures."""
+
+    def __init__(self, export_dir, batch_size):
+        import tensorflow as tf  # pylint: disable=import-outside-toplevel
+        import tensorflow_text  # noqa: F401  pylint: disable=unused-import,import-outside-toplevel
+        self._tf = tf
+        self._signatures = tf.saved_model.load(export_dir).signatures
+        self.batch_size = batch_size
+
+    def _run(self, signature, columns):
+        """Output dicts per length-sorted batch, with the row indices of each."""
+        tf = self._tf
+        order = np.argsort([len(t) for t in next(iter(columns.values()))], kind="stable")
+        for start in range(0, len(order), self.batch_size):
+            index = order[start:start + self.batch_size]
+            inputs = {name: tf.constant([texts[i] for i in index]) for name, texts in columns.items()}
+            yield index, {k: v.numpy() for k, v in self._signatures[signature](**inputs).items()}
+
+    def fill_mask(self, texts, top_k):
+        # pylint: disable-next=import-outside-toplevel
+        from albert_tf.inference import MaskPrediction, fill_nth_mask, token_text
+        results = [None] * len(texts)
+        for index, out in self._run("fill_mask", {"text": texts}):
+            for j, i in enumerate(index):
+                results[i] = [[MaskPrediction(score=float(out["top_scores"][j, m, k]),
+                                              token_id=int(out["top_ids"][j, m, k]),
+                                              token=out["top_tokens"][j, m, k].decode("utf-8"),
+                                              sequence=fill_nth_mask(texts[i], m, token_text(
+                                                  out["top_tokens"][j, m, k].decode("utf-8"))))
+                               for k in range(top_k)] for m in range(int(out["num_masks"][j]))]
+        return results
+
+    def sentence_order(self, texts_a, texts_b):
+        out = np.zeros(len(texts_a), np.float32)
+        for index, result in self._run("sentence_order", {"text_a": texts_a, "text_b": texts_b}):
+            out[index] = result["in_order"]
+        return out
+
+    def embed(self, texts, pooling, layer, normalize):
+        del layer  # checked: the last layer
+        out = None
+        for index, result in self._run("embed", {"text": texts}):
+            if out is None:
+                out = np.zeros((len(texts), result[pooling].shape[1]), np.float32)
+            out[index] = result[pooling]
+        if normalize:
+            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out
 
 
 def embeddings_path(output_file):
@@ -44,10 +122,14 @@ def _records(task, albert, ids, texts, *, top_k, pooling, layer, normalize):
 
 def write_predictions(task, model, rows, output_file, *, batch_size=64, max_seq_length=128, top_k=5,
                       pooling="pooled", layer=-1, normalize=False, log_every=5000, vocab_file=None):
-    """Runs `task` over `rows` with the pretrained model at `model`; returns the number of rows written."""
-    from albert_tf import inference  # pylint: disable=import-outside-toplevel  (TensorFlow: after the checks)
-    albert = inference.PretrainedAlbert.load(model, vocab_file=vocab_file, max_seq_length=max_seq_length,
-                                             batch_size=batch_size)
+    """Runs `task` over `rows` with the pretrained model or encoder export at `model`; returns the row count."""
+    export_dir = encoder_export_dir(model)
+    if export_dir:
+        albert = ExportedDirectUse(export_dir, batch_size)
+    else:
+        from albert_tf import inference  # pylint: disable=import-outside-toplevel  (TensorFlow: after the checks)
+        albert = inference.PretrainedAlbert.load(model, vocab_file=vocab_file, max_seq_length=max_seq_length,
+                                                 batch_size=batch_size)
     chunk = max(batch_size * 16, 1)
     vectors = []
     started = time.time()

@@ -9,6 +9,7 @@ Files next to the graph (`assets.extra/`): the vocabulary (`*.model` / `vocab.tx
 `labels.txt` (classifiers) and `export.json` (kind, lengths, signatures, task settings).
 """
 
+import copy
 import json
 import os
 from typing import Dict, List, Optional, Sequence
@@ -19,7 +20,7 @@ import tensorflow as tf
 from absl import logging
 
 from albert_tf import atomic_files
-from albert_tf.export import destination, hub, self_check, serving
+from albert_tf.export import destination, direct_check, direct_signatures, hub, self_check, serving
 from albert_tf.export.destination import EXPORT_INFO, EXTRA_DIR
 from albert_tf.modeling import AlbertClassifier, AlbertEncoder, AlbertPretrainer
 from albert_tf.tokenization import save_tokenizer_assets
@@ -349,25 +350,38 @@ def export_squad(squad_model, tokenizer, export_dir: str, *, max_seq_length: int
 
 
 def export_encoder(model, tokenizer, export_dir: str, *, max_seq_length: int = 128, with_mlm: bool = True,
-                   check: bool = True, atol: float = 1e-5) -> Dict:
+                   with_sop: Optional[bool] = None, check: bool = True, atol: float = 1e-5) -> Dict:
     """Writes `export_dir/encoder` and `export_dir/preprocessor` (TF Hub text API SavedModels).
+
+    The encoder also carries the direct-use signatures (`export.direct_signatures`): `embed`, plus
+    `fill_mask` with the MLM head and `sentence_order` with the SOP head.
 
     Args:
         model: an `AlbertPretrainer` (the `mlm` endpoint is exported) or an `AlbertEncoder`.
         max_seq_length: the preprocessor's default length and the raw-text signature's length.
-        with_mlm: export `encoder.mlm` (needs trained MLM head weights, i.e. an `AlbertPretrainer`).
+        with_mlm: export `encoder.mlm` and `fill_mask` (needs trained MLM head weights, i.e. an `AlbertPretrainer`).
+        with_sop: export `sentence_order` (needs trained SOP head weights); default: as `with_mlm`.
     """
     pretrainer = serving_pretrainer(model)
     with_mlm = with_mlm and isinstance(model, AlbertPretrainer)
+    with_sop = (with_mlm if with_sop is None else with_sop) and isinstance(model, AlbertPretrainer)
     layer = layer_for(tokenizer)
     ids = special_ids(tokenizer)
     encoder_server = hub.HubEncoder(pretrainer.encoder, layer, ids, max_seq_length,
                                     pretrainer if with_mlm else None)
+    mask_tokenizer = copy.copy(tokenizer)
+    mask_tokenizer.mask_token_in_text = True
+    direct = direct_signatures.DirectUseServer(
+        pretrainer, layer_for(mask_tokenizer), {**ids, "mask": tokenizer.mask_id},
+        tokenizer.convert_ids_to_tokens(range(tokenizer.vocab_size)), max_seq_length,
+        with_mlm=with_mlm, with_sop=with_sop)
+    encoder_server.direct_use = direct  # tracked: its functions and the shared variables are saved
     preprocessor = hub.HubPreprocessor(layer_for(tokenizer), ids, max_seq_length)
     config = pretrainer.encoder.albert_config
-    info = {"kind": "encoder", "max_seq_length": int(max_seq_length), "mlm": with_mlm,
+    info = {"kind": "encoder", "max_seq_length": int(max_seq_length), "mlm": with_mlm, "sop": with_sop,
+            "fill_mask_top_k": direct.top_k,
             "signatures": {"serving_default": ["text_a"], "serving_pair": ["text_a", "text_b"],
-                           "serving_ids": list(serving.ID_NAMES)}}
+                           "serving_ids": list(serving.ID_NAMES), **direct.signature_inputs()}}
 
     def run_check(directory):
         texts = list(SAMPLE_TEXTS)
@@ -378,15 +392,17 @@ def export_encoder(model, tokenizer, export_dir: str, *, max_seq_length: int = 1
         outputs = pretrainer.encoder({k: v[:, :width] for k, v in inputs.items()}, training=False)
         expected = {"pooled_output": np.asarray(outputs["pooled_output"]),
                     "sequence_output": np.asarray(outputs["sequence_output"])}
-        got_text, = self_check.reload_outputs(directory, [{"signature": "serving_default",
-                                                           "inputs": {"text_a": texts}}])
-        return self_check.compare(expected, got_text, atol, "encoder serving_default")
+        requests = [{"signature": "serving_default", "inputs": {"text_a": texts}}]
+        requests += direct_check.requests(direct)
+        got_text, *got_direct = self_check.reload_outputs(directory, requests)
+        worst = self_check.compare(expected, got_text, atol, "encoder serving_default")
+        return max(worst, direct_check.compare(direct, pretrainer, tokenizer, max_seq_length, got_direct, atol))
 
     destination.check_export_dir(export_dir)
     temporary = _temporary_dir_for(export_dir)
     try:
         info["max_abs_difference"] = _save_checked(
-            encoder_server, encoder_server.signatures(), os.path.join(temporary, "encoder"),
+            encoder_server, {**encoder_server.signatures(), **direct.signatures()}, os.path.join(temporary, "encoder"),
             lambda d: _write_extras(d, tokenizer, config, info), run_check if check else None)
         _save_checked(preprocessor, None, os.path.join(temporary, "preprocessor"),
                       lambda d: _write_extras(d, tokenizer, config, {**info, "kind": "preprocessor"}), None)
