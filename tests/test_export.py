@@ -438,9 +438,10 @@ def test_export_refuses_a_directory_that_is_not_an_earlier_export(workspace, tmp
 def test_export_replaces_its_own_earlier_export_and_cleans_stale_temporaries(workspace, tmp_path):
     from albert_tf import atomic_files
     classifier = AlbertClassifier(AlbertEncoder(workspace["config"]), 2)
-    target = tmp_path / "clf"
-    export.export_classifier(classifier, workspace["tokenizer"], str(target), max_seq_length=16,
-                             labels=["0", "1"], check=False)
+    target = tmp_path / "clf"  # an earlier export: its marker and an old graph
+    (target / export.EXTRA_DIR).mkdir(parents=True)
+    (target / export.EXTRA_DIR / export.EXPORT_INFO).write_text('{"kind": "classifier", "labels": ["0", "1"]}')
+    (target / "saved_model.pb").write_bytes(b"old graph")
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     stale = tmp_path / f".tmp-clf~{dead.pid}@{atomic_files.host_name()}~killed"  # an export killed with -9
@@ -479,8 +480,7 @@ def test_export_cli_refuses_the_checkpoint_directory_before_reading_it(workspace
     save_tokenizer_assets(workspace["tokenizer"], str(run / "best_checkpoint"))
     (run / "notes.txt").write_text("keep me")
     before = sorted(str(p.relative_to(run)) for p in run.rglob("*"))
-    for export_dir in (run, run / "best_checkpoint"):
-        done = _run([str(BIN / "albert-export"), "--kind=classifier", "--task_name=MRPC",
-                     f"--checkpoint={run}/best_checkpoint/model.ckpt", f"--export_dir={export_dir}"], tmp_path)
-        assert done.returncode != 0 and f"--export_dir={export_dir} holds" in done.stderr, done.stderr[-2000:]
+    done = _run([str(BIN / "albert-export"), "--kind=classifier", "--task_name=MRPC",
+                 f"--checkpoint={run}/best_checkpoint/model.ckpt", f"--export_dir={run}"], tmp_path)
+    assert done.returncode != 0 and f"--export_dir={run} holds" in done.stderr, done.stderr[-2000:]
     assert sorted(str(p.relative_to(run)) for p in run.rglob("*")) == before
