@@ -37,7 +37,7 @@ fixtures: $(ORACLE_STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/make_direct_use_fixtures.py --out tests/fixtures/direct_use
 
 parity: $(ORACLE_STAMP)
-	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q -m oracle tests/test_parity_live.py
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q -m oracle tests/test_parity_live.py tests/test_inference_oracle_live.py
 
 # Benchmarks need the peers of the `bench` extra; they are never part of `make test`.
 BENCH_STAMP := $(VENV)/.bench-$(shell cat setup.cfg | cksum | cut -d' ' -f1)
