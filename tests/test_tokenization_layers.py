@@ -180,6 +180,8 @@ def test_mask_token_in_text_is_the_mask_id_in_python_and_in_graph(spm_tok, wp_to
         for k, part in enumerate(text.split("[MASK]")):
             expected += ([masked.mask_id] if k else []) + plain.encode(part)
         assert row == expected, text
+        assert masked.convert_tokens_to_ids(masked.tokenize(text)) == row or kind == "sentencepiece", text
+        assert masked.tokenize(text).count("[MASK]") == text.count("[MASK]")
     assert graph_ids(layers.layer_for(masked), MASKED_TEXTS) == ids
     # Off by default: "[MASK]" is text, and text without it keeps its ids when it is on.
     assert [row.count(plain.mask_id) for row in plain.encode_batch(MASKED_TEXTS)] == [0] * len(MASKED_TEXTS)

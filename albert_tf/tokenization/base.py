@@ -73,7 +73,7 @@ MASK_TOKEN = "[MASK]"
 
 
 class TokenizerBase:
-    """Mixin: subclasses set `pad_id`, `unk_id`, `cls_id`, `sep_id`, `mask_id` and `_encode_text`.
+    """Mixin: subclasses set `pad_id`, `unk_id`, `cls_id`, `sep_id`, `mask_id`, `_encode_text`, `_tokenize_text`.
 
     `mask_token_in_text` (off by default) makes the literal `[MASK]` in raw text the mask id, as a
     fill-mask query needs. It is opt-in because the original ALBERT pipeline, which built the
@@ -88,16 +88,23 @@ class TokenizerBase:
         return {"pad": self.pad_id, "unk": self.unk_id, "cls": self.cls_id,
                 "sep": self.sep_id, "mask": self.mask_id}
 
+    def _split_masks(self, text, encode_part, mask):
+        if not (self.mask_token_in_text and MASK_TOKEN in text):
+            return encode_part(text)
+        parts = text.split(MASK_TOKEN)
+        out = encode_part(parts[0])
+        for part in parts[1:]:
+            out.append(mask)
+            out.extend(encode_part(part))
+        return out
+
     def encode(self, text: str) -> List[int]:
         """Ids of `text` without [CLS]/[SEP]."""
-        if not (self.mask_token_in_text and MASK_TOKEN in text):
-            return self._encode_text(text)
-        parts = text.split(MASK_TOKEN)
-        ids = self._encode_text(parts[0])
-        for part in parts[1:]:
-            ids.append(self.mask_id)
-            ids.extend(self._encode_text(part))
-        return ids
+        return self._split_masks(text, self._encode_text, self.mask_id)
+
+    def tokenize(self, text: str) -> List[str]:
+        """Tokens of `text` (the pieces `encode` gives ids of)."""
+        return self._split_masks(text, self._tokenize_text, MASK_TOKEN)
 
     def pack(self, text_a: str, text_b: Optional[str] = None, *, max_seq_length: int):
         """Encodes one example into `PackedInputs` (lists), pair truncation longest-first."""

@@ -147,7 +147,7 @@ class SentencePieceTokenizer(base.TokenizerBase):
         normalized = [self.normalize(t) for t in texts]
         return [self._rewrite_ids(ids) for ids in self.sp.encode(normalized)]
 
-    def tokenize(self, text: str) -> List[str]:
+    def _tokenize_text(self, text: str) -> List[str]:
         """Pieces of `text` (unknown characters keep their surface form, as in the reference)."""
         out = []
         for piece in self.sp.encode(self.normalize(text), out_type=str):

@@ -189,7 +189,7 @@ class WordPieceTokenizer(base.TokenizerBase):
     def encode_batch(self, texts: Iterable[str]) -> List[List[int]]:
         return [self.encode(t) for t in texts]
 
-    def tokenize(self, text: str) -> List[str]:
+    def _tokenize_text(self, text: str) -> List[str]:
         out = []
         for word in self.basic.tokenize(text):
             out.extend(self._word_pieces(word)[1])
