@@ -15,7 +15,8 @@ import pytest
 import tensorflow as tf
 
 from conftest import FIXTURES
-from albert_tf.finetuning import datasets, feature_cache, get_task, job
+from albert_tf.finetuning import datasets, feature_cache, get_task
+from albert_tf.jobs import classifier as job
 
 sys.path.insert(0, str(FIXTURES / "tokenization"))
 import tokenization_testlib as testlib  # noqa: E402
@@ -299,7 +300,7 @@ def test_a_full_disk_never_leaves_a_half_best_checkpoint(workspace, tmp_path, mo
 
     # A later, better checkpoint fails the same way: the earlier one stays, complete.
     calls.clear()
-    monkeypatch.setattr(job.metrics_lib, "better", lambda value, best: True)  # every evaluation is a new best
+    monkeypatch.setattr(job.runner.metrics_lib, "better", lambda value, best: True)  # every evaluation is a new best
     monkeypatch.setattr(tokenization, "save_tokenizer_assets", full_on({2}))
     out = tmp_path / "second"
     with pytest.raises(OutputError, match="No space left on device"):
@@ -347,3 +348,42 @@ def test_task_from_a_user_module_trains_and_predicts_with_row_ids(workspace, tmp
     lines = (out / "predictions" / "Reviews.tsv").read_text().splitlines()[1:]
     assert [line.split("\t")[0] for line in lines] == ["0", "1", "2", "3", "4"]
     assert {line.split("\t")[1] for line in lines} <= {"neg", "pos"}
+
+
+def _evaluations(out):
+    return [(int(p.stem.split("_")[1]), json.loads(p.read_text())["dev"]["accuracy"])
+            for p in sorted((out / "eval_results").glob("step_*.json"))]
+
+
+def test_early_stopping_stops_after_patience_evaluations_and_keeps_the_best(workspace, tmp_path):
+    common = dict(train_steps=16, eval_every_steps=2, learning_rate=5e-3, do_predict=False, deterministic_ops=True)
+    full = job.run(_settings(workspace, tmp_path / "full", **common))["runs"][0]
+    history = _evaluations(tmp_path / "full")
+    # Where patience 2 stops, computed from the full run's evaluations: the second evaluation in a row
+    # that does not beat the best so far.
+    best, since, stop = None, 0, None
+    for step, value in history:
+        if best is None or value > best[1]:
+            best, since = (step, value), 0
+        else:
+            since += 1
+            if since == 2:
+                stop = step
+                break
+    assert stop is not None and stop < 16, f"the full run never plateaus: {history}"
+    assert full.get("stopped_early_at") is None
+    stopped = job.run(_settings(workspace, tmp_path / "patience", early_stopping_patience=2, **common))["runs"][0]
+    assert stopped["stopped_early_at"] == stop
+    assert _evaluations(tmp_path / "patience") == [(s, v) for s, v in history if s <= stop]
+    record = json.loads((tmp_path / "patience" / "best_checkpoint.json").read_text())
+    assert (record["step"], record["value"]) == best
+    assert os.path.exists(record["path"] + ".index")
+    # Final results come from that checkpoint.
+    final = json.loads((tmp_path / "patience" / "eval_results.json").read_text())
+    assert final["dev"]["accuracy"] == pytest.approx(best[1], abs=1e-9)
+
+
+def test_early_stopping_needs_evaluations_during_training(workspace, tmp_path):
+    with pytest.raises(ValueError, match="--early_stopping_patience: needs --do_train and evaluations"):
+        job.run(_settings(workspace, tmp_path / "out", early_stopping_patience=2, eval_every_steps=0))
+    assert not (tmp_path / "out").exists()

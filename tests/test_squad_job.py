@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from conftest import FIXTURES
-from albert_tf.squad import datasets, decoding, features, job, modeling, reading
+from albert_tf.jobs import squad as job
+from albert_tf.squad import datasets, decoding, features, modeling, reading
 
 sys.path.insert(0, str(FIXTURES / "tokenization"))
 import tokenization_testlib as testlib  # noqa: E402
@@ -48,7 +49,7 @@ def _read(directory, name):
 
 def test_v1_train_eval_outputs_and_reload(workspace):
     s = _settings(workspace, "v1", "1.1")
-    result = job.run(s)
+    result = job.run(s)["runs"][0]
     predictions = _read(s.output_dir, "predictions.json")
     nbest = _read(s.output_dir, "nbest_predictions.json")
     examples, _ = reading.read_squad(s.predict_file, "1.1", training=False)
@@ -76,7 +77,7 @@ def test_v1_train_eval_outputs_and_reload(workspace):
 @pytest.mark.parametrize("head", ["auto", "cls_null"])
 def test_v2_heads_write_null_odds_and_store_the_threshold(workspace, head):
     s = _settings(workspace, f"v2_{head}", "2.0", squad_head=head)
-    result = job.run(s)
+    result = job.run(s)["runs"][0]
     null_odds = _read(s.output_dir, "null_odds.json")
     predictions = _read(s.output_dir, "predictions.json")
     assert set(null_odds) == set(predictions)
@@ -149,7 +150,7 @@ def test_settings_errors(workspace):
 def test_cmrc_metric_forced_on_english_and_long_answers_warned(workspace, caplog):
     s = _settings(workspace, "forced", "1.1", do_train=False, eval_metric="cmrc2018", max_answer_length=1)
     with caplog.at_level("INFO"):
-        result = job.run(s)
+        result = job.run(s)["runs"][0]
     assert result["eval"]["metric"] == "cmrc2018" == _read(s.output_dir, "eval_results.json")["metric"]
     assert "evaluation metric: official CMRC2018 metric (--eval_metric=cmrc2018)" in caplog.text
     assert "questions have a gold answer longer than --max_answer_length=1 tokens" in caplog.text

@@ -6,7 +6,7 @@ import pytest
 from absl import flags
 
 from conftest import FIXTURES
-from albert_tf.finetuning import job
+from albert_tf.jobs import runner, settings as job_settings
 from albert_tf.tokenization import SentencePieceTokenizer, TokenizerMismatchError, save_tokenizer_assets
 from albert_tf.tokenization import settings_flags
 from albert_tf.tokenization.assets import tokenizer_for_model
@@ -43,9 +43,10 @@ def test_recorded_cased_tokenizer_loads_without_flags(cased_dir):
     tokenizer = tokenizer_for_model(cased_dir["dir"], None)
     assert tokenizer.do_lower_case is False and tokenizer.keep_accents is True
     # The fine-tuning job gets the same: settings from flags left out are None.
-    settings = job.FinetuneSettings.from_flags(_parsed(), {"task_name": "SST-2", "data_dir": "d", "output_dir": "o",
-                                                           "vocab_file": cased_dir["dir"]})
-    assert settings.do_lower_case is None and job.load_tokenizer(settings).do_lower_case is False
+    settings = job_settings.from_flags(job_settings.ClassifierSettings, _parsed(),
+                                       {"task_name": "SST-2", "data_dir": "d", "output_dir": "o",
+                                        "vocab_file": cased_dir["dir"]})
+    assert settings.do_lower_case is None and runner.load_tokenizer(settings).do_lower_case is False
 
 
 def test_an_explicit_flag_that_contradicts_the_record_names_both_values(cased_dir):

@@ -109,7 +109,8 @@ def _export_squad(model_dir, export_dir, vocab_file, do_lower_case, check, keep_
     from albert_tf import export
     from albert_tf.checkpoints import load_config_for
     from albert_tf.export import sources
-    from albert_tf.squad import job, modeling
+    from albert_tf.jobs import squad as job
+    from albert_tf.squad import modeling
     head_path = os.path.join(model_dir, job.HEAD_FILE)
     if not os.path.exists(head_path):
         raise FileNotFoundError(f"{head_path} not found: --checkpoint must be run_squad.py's "

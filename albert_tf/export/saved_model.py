@@ -23,6 +23,9 @@ from albert_tf import atomic_files
 from albert_tf.export import destination, direct_check, direct_signatures, hub, self_check, serving
 from albert_tf.export.destination import EXPORT_INFO, EXTRA_DIR
 from albert_tf.modeling import AlbertClassifier, AlbertEncoder, AlbertPretrainer
+from albert_tf.squad.features import convert_examples
+from albert_tf.squad.modeling import build_squad_model
+from albert_tf.squad.reading import SquadExample
 from albert_tf.tokenization import save_tokenizer_assets
 from albert_tf.tokenization.layers import layer_for
 
@@ -116,7 +119,6 @@ def serving_pretrainer(model) -> AlbertPretrainer:
 
 
 def serving_squad_model(model, head: str, start_n_top: int, end_n_top: int):
-    from albert_tf.squad.modeling import build_squad_model  # pylint: disable=import-outside-toplevel
     with _Float32Policy():
         copy = build_squad_model(model.encoder.albert_config, head, None, start_n_top, end_n_top)
     return _copy_weights(model, copy)
@@ -276,8 +278,6 @@ def export_classifier(classifier, tokenizer, export_dir: str, *, max_seq_length:
 
 
 def _squad_expected(model, tokenizer, pairs, max_seq_length, max_query_length):
-    from albert_tf.squad.features import convert_examples  # pylint: disable=import-outside-toplevel
-    from albert_tf.squad.reading import SquadExample  # pylint: disable=import-outside-toplevel
     examples = [SquadExample(qas_id=str(i), question=q, context=c, answers=(), is_impossible=False)
                 for i, (q, c) in enumerate(pairs)]
     features = convert_examples(examples, tokenizer, max_seq_length, max(1, max_seq_length // 4),

@@ -1,12 +1,14 @@
 """Where an export's pieces come from: the tokenizer next to a checkpoint, a task's labels and text fields."""
 
+from albert_tf.finetuning.tasks import get_task
+from albert_tf.tokenization.assets import tokenizer_for_model
+
 
 def tokenizer_for(checkpoint, vocab_file, do_lower_case=None, keep_accents=None):
     """The tokenizer given by `vocab_file`, else the one recorded next to `checkpoint`.
 
     `do_lower_case` / `keep_accents`: only the settings the user gave (None: the recorded ones).
     """
-    from albert_tf.tokenization.assets import tokenizer_for_model  # pylint: disable=import-outside-toplevel
     return tokenizer_for_model(vocab_file, checkpoint, checkpoint_flag="--checkpoint", do_lower_case=do_lower_case,
                                keep_accents=keep_accents)
 
@@ -15,7 +17,6 @@ def task_labels_and_fields(task_name, labels=None, text_fields="auto", regressio
     """(labels, text field names) from a registered task or explicit flags."""
     fields = {"1": ("text_a",), "2": ("text_a", "text_b")}
     if task_name:
-        from albert_tf.finetuning.tasks import get_task  # pylint: disable=import-outside-toplevel
         task = get_task(task_name)
         if task.is_multiple_choice:
             raise ValueError(f"--task_name={task_name}: multiple-choice models are not exported for raw text")
