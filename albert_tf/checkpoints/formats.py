@@ -9,7 +9,7 @@ import os
 import struct
 import zipfile
 
-from albert_tf.checkpoints.tf1 import CheckpointFormatError
+from albert_tf.checkpoints.report import CheckpointFormatError
 
 KERAS_ZIP = "keras"             # .keras: zip with config.json and model.weights.h5
 TORCH_ZIP = "torch_zip"         # torch.save since 1.6: zip with <name>/data.pkl
@@ -101,6 +101,7 @@ BY_SUFFIX = {
     ".safetensors": ((SAFETENSORS,), "a safetensors file"),
     ".bin": ((TORCH_ZIP, TORCH_PICKLE), "a PyTorch checkpoint (torch.save zip archive or pickle)"),
     ".keras": ((KERAS_ZIP,), "a Keras .keras archive (zip with config.json and model.weights.h5)"),
+    ".h5": ((HDF5,), "a Keras .weights.h5 file (HDF5)"),
 }
 
 

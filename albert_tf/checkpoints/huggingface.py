@@ -10,7 +10,7 @@ from typing import Dict, Optional
 import numpy as np
 
 from albert_tf import atomic_files
-from albert_tf.checkpoints.tf1 import CheckpointFormatError
+from albert_tf.checkpoints.report import CheckpointFormatError
 
 SAFETENSORS = "model.safetensors"
 PYTORCH_BIN = "pytorch_model.bin"

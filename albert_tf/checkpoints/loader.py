@@ -5,7 +5,11 @@ and the variable names:
   * TF1 name-based checkpoints: Google/official, TF-Hub (`module/` prefix), brightmart/albert_zh,
     with or without optimizer slots (this project writes the Google layout too);
   * Hugging Face: `model.safetensors`, or `pytorch_model.bin` through torch's safe loader;
-  * this project's `.keras` files (any ALBERT task model; its encoder/head weights are mapped).
+  * this project's `.keras` files (any ALBERT task model; its encoder/head weights are mapped);
+  * Keras `.weights.h5` files (`model.save_weights`), which hold no architecture: they are read
+    into a twin of the model being loaded, then mapped like any other source.
+
+Only TF1 checkpoints need TensorFlow; the other formats load on any Keras backend.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import dataclasses
 import json
 import logging
 import os
+import warnings
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -26,6 +31,7 @@ from albert_tf.config import AlbertConfig
 logger = logging.getLogger("albert_tf")
 
 KERAS = "keras"
+KERAS_WEIGHTS = "keras_weights"
 HUGGINGFACE = "huggingface"
 
 
@@ -60,17 +66,23 @@ def locate_checkpoint(path: str):
     suffix = os.path.splitext(path)[1]
     if suffix in formats.BY_SUFFIX:
         formats.require(path, *formats.BY_SUFFIX[suffix])
-        return path, KERAS if suffix == ".keras" else HUGGINGFACE
+        return path, {".keras": KERAS, ".h5": KERAS_WEIGHTS}.get(suffix, HUGGINGFACE)
     if os.path.isfile(path) and not os.path.exists(path + ".index") and not tf1.is_tf1_checkpoint(path):
         raise tf1.CheckpointFormatError(
             f"{path} is {formats.describe(path)}, expected a TF1 checkpoint (prefix with .index and .data files), "
-            "a .keras file, model.safetensors or pytorch_model.bin")
+            "a .keras file, a .weights.h5 file, model.safetensors or pytorch_model.bin")
     return tf1.resolve_checkpoint_prefix(path), "tf1"
 
 
-def read_checkpoint(path: str) -> CheckpointWeights:
-    """Read any supported checkpoint into canonical TF1 names (no model needed)."""
+def read_checkpoint(path: str, like=None) -> CheckpointWeights:
+    """Read any supported checkpoint into canonical TF1 names.
+
+    No model is needed, except for a `.weights.h5` file: it names no architecture, so it is read
+    into a fresh twin of `like` (the model it will be loaded into).
+    """
     path, kind = locate_checkpoint(path)
+    if kind == KERAS_WEIGHTS:
+        return _read_keras_weights(path, like)
     if kind == HUGGINGFACE:
         source, state = huggingface.read_hf_state(path)
         weights, skipped, unmapped = huggingface.hf_to_tf1(state, source)
@@ -85,6 +97,29 @@ def read_checkpoint(path: str) -> CheckpointWeights:
     prefix, weights, skipped = tf1.read_tf1_checkpoint(path)
     layout = tf1.detect_layout(weights, prefix)
     return CheckpointWeights(prefix, "tf1", layout, weights, skipped, [])
+
+
+def _read_keras_weights(path: str, like) -> CheckpointWeights:
+    if like is None:
+        raise tf1.CheckpointFormatError(
+            f"{path} is a Keras .weights.h5 file, which holds weights without their model; load it into a model "
+            "built from the same config (load_weights(model, path)), or use a .keras file")
+    import keras  # pylint: disable=import-outside-toplevel
+
+    # A twin, so that a file that does not fit leaves the caller's model untouched.
+    twin = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(like))
+    try:
+        with warnings.catch_warnings():
+            # Keras only warns when a part of the model finds nothing in the file ("retain their
+            # freshly-initialized weights"): a partial load, refused like any other mismatch.
+            warnings.filterwarnings("error", category=UserWarning, module=r"keras\.src\.saving")
+            twin.load_weights(path)
+    except (ValueError, KeyError, UserWarning) as err:
+        raise CheckpointMismatchError(
+            f"{path} does not fit a {type(like).__name__} built from this config (a .weights.h5 file loads only "
+            f"into the model class and config that saved it): {str(err).splitlines()[0]}") from err
+    return CheckpointWeights(path, KERAS_WEIGHTS, layout_of(getattr(twin, "encoder", twin)), export_weights(twin),
+                             [], [])
 
 
 def export_weights(model) -> Dict[str, np.ndarray]:
@@ -142,7 +177,7 @@ def load_weights(model, path: str, allow_partial: bool = False, verbose: bool = 
     `CheckpointMismatchError` naming the config field at fault, unless `allow_partial`.
     Task-head weights absent from a pretrained checkpoint are reported as newly initialized.
     """
-    report = assign_weights(model, read_checkpoint(path), allow_partial=allow_partial)
+    report = assign_weights(model, read_checkpoint(path, like=model), allow_partial=allow_partial)
     if verbose:
         logger.info("%s", report.summary())
     return report

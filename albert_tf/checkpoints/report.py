@@ -6,6 +6,10 @@ import dataclasses
 from typing import List, Tuple
 
 
+class CheckpointFormatError(ValueError):
+    """A file that is not a readable checkpoint of a supported layout."""
+
+
 class CheckpointMismatchError(ValueError):
     """A checkpoint does not fit the model; the message lists what and which config field."""
 

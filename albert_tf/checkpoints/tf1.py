@@ -8,10 +8,10 @@ import re
 from typing import Dict, Optional
 
 import numpy as np
-import tensorflow as tf
 
 from albert_tf import atomic_files
 from albert_tf.checkpoints.names import BRIGHTMART, GOOGLE
+from albert_tf.checkpoints.report import CheckpointFormatError
 
 _SLOT_SUFFIXES = ("/adam_m", "/adam_v", "/lamb_m", "/lamb_v", "/Momentum", "/Adam", "/Adam_1")
 _BOOKKEEPING = re.compile(r"(^|/)(global_step|AdamWeightDecayOptimizer[^/]*|LAMBOptimizer[^/]*|beta[12]_power|"
@@ -19,12 +19,16 @@ _BOOKKEEPING = re.compile(r"(^|/)(global_step|AdamWeightDecayOptimizer[^/]*|LAMB
 HUB_PREFIX = "module/"
 
 
-class CheckpointFormatError(ValueError):
-    """A file that is not a readable checkpoint of a supported layout."""
+def _tf():
+    """TensorFlow, imported when a TF1 checkpoint is touched: the other formats (and the model)
+    load on any Keras backend, where TensorFlow may not be installed."""
+    import tensorflow  # pylint: disable=import-outside-toplevel
+    return tensorflow
 
 
 def resolve_checkpoint_prefix(path: str) -> str:
     """Accept a prefix, a `.index`/`.data-*` file, or a directory; return the prefix."""
+    tf = _tf()
     path = os.fspath(path)
     if path.endswith(".index"):
         path = path[: -len(".index")]
@@ -64,6 +68,7 @@ def read_tf1_checkpoint(path: str):
 
     Returns (prefix, {name: array} without optimizer slots or a `module/` prefix, skipped names).
     """
+    tf = _tf()
     prefix = resolve_checkpoint_prefix(path)
     try:
         reader = tf.train.load_checkpoint(prefix)
@@ -118,6 +123,7 @@ def write_tf1_checkpoint(weights: Dict[str, np.ndarray], prefix: str, global_ste
     The files are written under a temporary prefix in the same directory and renamed, data
     before index, so a reader never sees an index that points at missing data.
     """
+    tf = _tf()
     prefix = os.fspath(prefix)
     directory = os.path.dirname(os.path.abspath(prefix)) or "."
     tf.io.gfile.makedirs(directory)

@@ -1,10 +1,24 @@
 """Factorized embeddings: a V×E word table much narrower than the H-wide transformer."""
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 from albert_tf.modeling.initializers import truncated_normal
+
+
+def _check_length_in_graph(length, limit):
+    """Fail at run time when a length unknown while tracing exceeds `limit`.
+
+    Only TensorFlow traces with an unknown length (JAX runs with concrete or symbolic shapes,
+    PyTorch eagerly), and only TensorFlow can raise from inside a graph, so TensorFlow is
+    imported here and nowhere else in the layers.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+    tf.debugging.assert_less_equal(
+        length, limit, message=f"sequence length exceeds max_position_embeddings ({limit})")
 
 
 @keras.saving.register_keras_serializable(package="albert_tf")
@@ -73,7 +87,8 @@ class AlbertEmbedding(keras.layers.Layer):
 
     def call(self, input_word_ids, input_type_ids, training=False):
         seq_length = input_word_ids.shape[1]
-        if seq_length is not None and seq_length > self.max_position_embeddings:
+        # JAX traces a functional model with a symbolic length (not an int): nothing to check then.
+        if isinstance(seq_length, int) and seq_length > self.max_position_embeddings:
             raise ValueError(
                 f"sequence length {seq_length} exceeds max_position_embeddings "
                 f"({self.max_position_embeddings}); truncate inputs to at most that many tokens")
@@ -81,9 +96,7 @@ class AlbertEmbedding(keras.layers.Layer):
         if seq_length is None:
             # Without this the position slice would silently come back short and fail later
             # with a shape error that names nothing useful.
-            tf.debugging.assert_less_equal(
-                dynamic_length, self.max_position_embeddings,
-                message=f"sequence length exceeds max_position_embeddings ({self.max_position_embeddings})")
+            _check_length_in_graph(dynamic_length, self.max_position_embeddings)
 
         words = ops.take(self.word_embeddings, input_word_ids, axis=0)
         if self.project_first:
