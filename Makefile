@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 
 .PHONY: venv test demo parity fixtures bench-tokenizers tokenizer-agreement bench-pretraining-data \
 	bench-pretraining-step pretrain-acceptance classifier-parity bench-finetuning squad-roundtrip bench-squad clean \
-	flag-docs docs-check bench-serving fault-injection
+	flag-docs docs-check bench-serving fault-injection test-backends
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,17 @@ fixtures: $(ORACLE_STAMP)
 
 parity: $(ORACLE_STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q -m oracle tests/test_parity_live.py tests/test_inference_oracle_live.py
+
+# The model layers under Keras' JAX (and, with the oracle extra, PyTorch) backend, each in a
+# process without TensorFlow, against the TensorFlow backend's outputs. Not part of `make test`.
+BACKENDS_STAMP := $(VENV)/.backends-$(shell cat setup.cfg | cksum | cut -d' ' -f1)
+$(BACKENDS_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e ".[test,backends]"
+	rm -f $(VENV)/.backends-*
+	touch $@
+
+test-backends: $(BACKENDS_STAMP)
+	ALBERT_TF_BACKEND_TESTS=1 TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q tests/test_backends.py
 
 # Benchmarks need the peers of the `bench` extra; they are never part of `make test`.
 BENCH_STAMP := $(VENV)/.bench-$(shell cat setup.cfg | cksum | cut -d' ' -f1)
