@@ -27,7 +27,7 @@ from absl import app, flags, logging  # noqa: E402
 
 from albert_tf import atomic_files, output_errors  # noqa: E402
 from albert_tf import tf_logs  # noqa: E402
-from albert_tf.cli import predict_direct  # noqa: E402
+from albert_tf import inference_files  # noqa: E402
 
 FLAGS = flags.FLAGS
 tf_logs.define_flag()
@@ -47,7 +47,7 @@ flags.DEFINE_string("task_name", None, "Checkpoint mode: the classifier's task (
 flags.DEFINE_list("task_module", None, "Modules or .py files registering your own tasks (as in run_classifier.py).")
 flags.DEFINE_integer("max_seq_length", 128, "Checkpoint mode: packing length.")
 flags.DEFINE_integer("log_every", 5000, "Progress line every N rows.")
-flags.DEFINE_enum("task", None, sorted(predict_direct.TASK_INPUTS),
+flags.DEFINE_enum("task", None, sorted(inference_files.TASK_INPUTS),
                   "Use a pretrained model (--model: its directory, checkpoint or encoder export) directly: "
                   "fill-mask (texts with [MASK]), sentence-order (text_a, text_b: probability they are in order) "
                   "or embed (vectors to a .npy next to the .jsonl).")
@@ -222,13 +222,13 @@ def predict_direct_file(task, model, input_file, output_file, *, inputs=None, id
                         max_seq_length=128, log_every=5000, **options):
     """`--task`: a pretrained model used directly over the rows; returns the number of rows written."""
     from albert_tf.training import settings_checks
-    predict_direct.check_output(task, output_file)
+    inference_files.check_output(task, output_file)
     settings_checks.need(log_every >= 1, "log_every", log_every, "must be >= 1")
     settings_checks.existing_file("input_file", input_file)
-    export_dir = predict_direct.encoder_export_dir(model)
+    export_dir = inference_files.encoder_export_dir(model)
     if export_dir:
         from albert_tf.export import read_export_info
-        predict_direct.check_export(task, export_dir, read_export_info(export_dir), top_k=options.get("top_k", 5),
+        inference_files.check_export(task, export_dir, read_export_info(export_dir), top_k=options.get("top_k", 5),
                                     layer=options.get("layer", -1))
     else:
         from albert_tf.checkpoints import load_config_for
@@ -237,14 +237,14 @@ def predict_direct_file(task, model, input_file, output_file, *, inputs=None, id
                                         f"--model={model}")
     output_errors.check_writable(output_file)
     if task == "embed":
-        output_errors.check_writable(predict_direct.embeddings_path(output_file))
-    rows = read_rows(input_file, predict_direct.TASK_INPUTS[task], inputs, id_spec, has_header)
+        output_errors.check_writable(inference_files.embeddings_path(output_file))
+    rows = read_rows(input_file, inference_files.TASK_INPUTS[task], inputs, id_spec, has_header)
     if task == "fill-mask":
         bad = next((row_id for row_id, texts in rows if "[MASK]" not in texts[0]), None)
         if bad is not None:
             raise InputError(f"{input_file}: row {bad} has no [MASK] to fill")
     os.makedirs(os.path.dirname(os.path.abspath(output_file)), exist_ok=True)
-    return predict_direct.write_predictions(task, model, rows, output_file, max_seq_length=max_seq_length,
+    return inference_files.write_predictions(task, model, rows, output_file, max_seq_length=max_seq_length,
                                             log_every=log_every, **options)
 
 

@@ -1,4 +1,4 @@
-"""albert-predict's direct-use tasks: fill-mask, sentence-order and embed rows with a pretrained model.
+"""Direct use over files (`albert-predict --task`): fill-mask, sentence-order and embed rows with a pretrained model.
 
 Rows arrive read and checked (`[(id, [texts])]`); this module loads the model (`albert_tf.inference` for a
 checkpoint, the `fill_mask` / `sentence_order` / `embed` signatures of an `albert-export --kind=encoder`
