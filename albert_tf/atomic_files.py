@@ -12,6 +12,7 @@ import contextlib
 import errno
 import os
 import re
+import secrets
 import shutil
 import socket
 import tempfile
@@ -70,6 +71,20 @@ def temporary_file(directory: str, name: str, suffix: str = ""):
 def temporary_dir(directory: str, name: str) -> str:
     clean_stale_temporaries(directory)
     return tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{name}{_owner_tag()}", dir=directory)
+
+
+def temporary_name(path) -> str:
+    """An owned temporary name next to `path`, not created, for writers that open it themselves.
+
+    For `tf.io.gfile` writers (a `gs://` model directory) and the TFRecord writers. On a local disk
+    the leftovers of killed processes in that directory are cleaned first; an object store has no
+    process to ask, so its names are only recognisable.
+    """
+    path = os.fspath(path)
+    directory, name = os.path.split(path)
+    if "://" not in path:
+        clean_stale_temporaries(directory or ".")
+    return os.path.join(directory, f"{TEMP_PREFIX}{name}{_owner_tag()}{secrets.token_hex(4)}")
 
 
 def publish(temporary: str, final: str):

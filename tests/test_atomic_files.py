@@ -93,3 +93,23 @@ def test_directory_swap_keeps_a_complete_directory_under_the_final_name(tmp_path
         f.write("new")
     atomic_files.publish_dir_replacing(temporary, str(final))
     assert os.listdir(final) == ["new.txt"] and os.listdir(tmp_path) == ["export"]
+
+
+def test_every_writer_names_its_temporaries_so_a_killed_runs_leftovers_are_cleaned(tmp_path):
+    # Shards, dataset meta, feature caches and model-dir files write through their own openers; their
+    # temporaries must carry the owner too, or the leftovers of a kill -9 stay forever.
+    from albert_tf.data.meta import META_NAME
+    from albert_tf.data.tfrecord import TFRecordWriter
+    from albert_tf.training import artifacts
+
+    dead = _dead_pid()
+    leftovers = [tmp_path / f".tmp-{name}~{dead}@{atomic_files.host_name()}~1234" for name in
+                 ("part-00000.tfrecord", META_NAME, "cache.npz", "results.json")]
+    for path in leftovers:
+        path.write_text("half")
+    writer = TFRecordWriter(tmp_path / "part-00001.tfrecord")
+    assert atomic_files.owner_of(os.path.basename(writer._temp))[0] == os.getpid()  # pylint: disable=protected-access
+    writer.write(b"record")
+    writer.close()
+    artifacts.write_json(str(tmp_path / "results.json"), {"f1": 1.0})
+    assert sorted(os.listdir(tmp_path)) == ["part-00001.tfrecord", "results.json"]

@@ -17,7 +17,7 @@ import sys
 
 from absl import app, flags
 
-from albert_tf import output_errors
+from albert_tf import atomic_files, output_errors
 from albert_tf import tf_logs  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -61,15 +61,9 @@ def convert(input_path, output, output_format="tf1", config=None, model_kind="pr
         elif output_format == "hf":
             save_hf(model, output)
         else:
-            directory = os.path.dirname(os.path.abspath(output))
-            os.makedirs(directory, exist_ok=True)
-            tmp = os.path.join(directory, f".tmp.{os.path.basename(output)}")
-            try:
-                model.save(tmp)
-                os.replace(tmp, output)
-            finally:
-                if os.path.exists(tmp):
-                    os.remove(tmp)
+            os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+            with atomic_files.replacing_path(output, suffix=".keras") as temp:
+                model.save(temp)
     return report
 
 

@@ -9,6 +9,7 @@ import json
 import os
 from typing import List, Optional
 
+from albert_tf import atomic_files
 from albert_tf.output_errors import writing
 
 META_NAME = "dataset_meta.json"
@@ -95,18 +96,9 @@ class DatasetMeta:
 
 def write_meta(meta: DatasetMeta, directory) -> str:
     path = os.path.join(os.fspath(directory), META_NAME)
-    temp = os.path.join(os.fspath(directory), f".tmp-{META_NAME}.{os.getpid()}")
-    with writing(path):
-        try:
-            with open(temp, "w", encoding="utf-8") as f:
-                json.dump(meta.to_dict(), f, indent=2, sort_keys=True)
-                f.write("\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(temp, path)
-        finally:
-            if os.path.exists(temp):
-                os.remove(temp)
+    with writing(path), atomic_files.replacing(path, encoding="utf-8") as f:
+        json.dump(meta.to_dict(), f, indent=2, sort_keys=True)
+        f.write("\n")
     return path
 
 

@@ -12,20 +12,16 @@ import struct
 
 import google_crc32c
 
+from albert_tf import atomic_files
 from albert_tf.output_errors import writing
 
-TEMP_PREFIX = ".tmp-"
+TEMP_PREFIX = atomic_files.TEMP_PREFIX
 _MASK_DELTA = 0xA282EAD8
 
 
 def masked_crc32c(data: bytes) -> int:
     crc = google_crc32c.value(data)
     return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
-
-
-def temporary_path(path) -> str:
-    directory, name = os.path.split(os.fspath(path))
-    return os.path.join(directory, f"{TEMP_PREFIX}{name}.{os.getpid()}")
 
 
 class TFRecordWriter:
@@ -37,7 +33,7 @@ class TFRecordWriter:
 
     def __init__(self, path):
         self.path = os.fspath(path)
-        self._temp = temporary_path(self.path)
+        self._temp = atomic_files.temporary_name(self.path)
         with writing(self.path):  # a full disk or read-only directory is named by the shard's final name
             self._file = open(self._temp, "wb")  # pylint: disable=consider-using-with
         self._sha256 = hashlib.sha256()
@@ -66,7 +62,7 @@ class TFRecordWriter:
             self._file.flush()
             os.fsync(self._file.fileno())
             self._file.close()
-            os.replace(self._temp, self.path)
+            atomic_files.publish(self._temp, self.path)
 
     def abort(self):
         """Drop everything written; the final name is never created."""

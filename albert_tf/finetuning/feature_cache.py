@@ -14,7 +14,9 @@ from typing import Dict, List
 import tensorflow as tf
 from absl import logging
 
+from albert_tf import atomic_files
 from albert_tf.finetuning.features import encode_example
+from albert_tf.training.artifacts import write_json
 
 FORMAT_VERSION = 2  # 2: the meta counts the text tokens and the unknown ones
 
@@ -76,7 +78,7 @@ def cached_features(cache_dir: str, task, split: str, path: str, examples: List,
     lengths, truncated = [], 0
     tokens, unknown = 0, 0
     structural = {tokenizer.pad_id, tokenizer.cls_id, tokenizer.sep_id}
-    temp = f"{records}.tmp-{os.getpid()}"
+    temp = atomic_files.temporary_name(records)
     with tf.io.TFRecordWriter(temp) as writer:
         for example in examples:
             features = encode_example(example, task, tokenizer, max_seq_length, max_qa_length)
@@ -92,10 +94,7 @@ def cached_features(cache_dir: str, task, split: str, path: str, examples: List,
             "text_tokens": tokens, "unknown_tokens": unknown,
             "multiple_choice": task.is_multiple_choice, "num_choices": task.num_choices,
             "regression": task.is_regression}
-    temp = f"{meta_path}.tmp-{os.getpid()}"
-    with tf.io.gfile.GFile(temp, "w") as handle:
-        json.dump(meta, handle, indent=2, sort_keys=True)
-    tf.io.gfile.rename(temp, meta_path, overwrite=True)
+    write_json(meta_path, meta)
     logging.info("%s %s: tokenized %d examples in %.1fs (%d reach max_seq_length=%d) -> %s", task.name, split,
                  len(examples), time.time() - started, truncated, max_seq_length, records)
     return {**meta, "records": records}

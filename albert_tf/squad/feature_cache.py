@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from albert_tf import atomic_files
 from albert_tf.finetuning.feature_cache import content_sha256
 from albert_tf.squad.features import ARRAY_FIELDS, FeatureSet, convert_examples
 from albert_tf.training.artifacts import write_json
@@ -64,7 +65,7 @@ def cached_features(cache_dir: str, path: str, examples: Sequence, tokenizer, ma
     tf.io.gfile.makedirs(cache_dir)
     buffer = io.BytesIO()
     np.savez(buffer, **features.arrays())
-    temp = f"{arrays_path}.tmp-{os.getpid()}"
+    temp = atomic_files.temporary_name(arrays_path)
     with tf.io.gfile.GFile(temp, "wb") as handle:
         handle.write(buffer.getvalue())
     tf.io.gfile.rename(temp, arrays_path, overwrite=True)

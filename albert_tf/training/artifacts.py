@@ -8,11 +8,12 @@ import os
 
 import tensorflow as tf
 
+from albert_tf import atomic_files
+
 
 def atomic_write_text(path: str, text: str):
     """Write to a temporary name, then rename: readers never see a half-written file."""
-    directory, name = os.path.split(path)
-    temp = os.path.join(directory, f".tmp-{name}.{os.getpid()}")
+    temp = atomic_files.temporary_name(path)
     with tf.io.gfile.GFile(temp, "w") as f:
         f.write(text)
     tf.io.gfile.rename(temp, path, overwrite=True)
@@ -36,6 +37,6 @@ def check_writable(model_dir: str):
 
 def copy_if_absent(source: str, destination: str):
     if tf.io.gfile.exists(source) and not tf.io.gfile.exists(destination):
-        temp = os.path.join(os.path.dirname(destination), f".tmp-{os.path.basename(destination)}.{os.getpid()}")
+        temp = atomic_files.temporary_name(destination)
         tf.io.gfile.copy(source, temp, overwrite=True)
         tf.io.gfile.rename(temp, destination, overwrite=True)
