@@ -6,6 +6,7 @@ import os
 import stat
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -113,3 +114,16 @@ def test_every_writer_names_its_temporaries_so_a_killed_runs_leftovers_are_clean
     writer.close()
     artifacts.write_json(str(tmp_path / "results.json"), {"f1": 1.0})
     assert sorted(os.listdir(tmp_path)) == ["part-00001.tfrecord", "results.json"]
+
+
+def test_the_export_checks_scratch_left_by_a_kill_is_cleaned_by_the_next_check(tmp_path, monkeypatch):
+    from albert_tf.export import self_check
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    left = tmp_path / f".tmp-albert-export-check~{_dead_pid()}@{atomic_files.host_name()}~abcd"
+    left.mkdir()
+    (left / "outputs.npz").write_bytes(b"half")
+    with self_check._scratch_dir() as scratch:  # pylint: disable=protected-access
+        assert os.path.dirname(scratch) == str(tmp_path)
+        assert not left.exists()
+    assert os.listdir(tmp_path) == []

@@ -5,6 +5,7 @@ custom ops tensorflow_text registers (`SentencepieceOp`, ...). The export is ref
 output differs from the in-memory Python pipeline (tokenizer + Keras model) beyond `atol`.
 """
 
+import contextlib
 import json
 import os
 import subprocess
@@ -13,7 +14,7 @@ import tempfile
 
 import numpy as np
 
-from albert_tf import child_processes
+from albert_tf import atomic_files, child_processes
 
 # Runs in the fresh process: load, call one signature per request, save every output.
 # It dies with its parent (`child_processes.die_with_parent`, pasted in: albert_tf must not be imported).
@@ -46,12 +47,22 @@ class ExportCheckError(RuntimeError):
     """The reloaded SavedModel disagrees with the in-memory model (or could not be reloaded)."""
 
 
+@contextlib.contextmanager
+def _scratch_dir():
+    scratch = atomic_files.temporary_dir(tempfile.gettempdir(), "albert-export-check")
+    try:
+        yield scratch
+    finally:
+        atomic_files.remove(scratch)
+
+
 def reload_outputs(export_dir, requests, timeout=600):
     """Runs `requests` ([{"signature": name, "inputs": {arg: list}}]) in a fresh process.
 
     Returns one dict of numpy outputs per request.
     """
-    with tempfile.TemporaryDirectory(prefix="albert-export-check-") as scratch:
+    # An owned scratch name: what a killed check leaves in the temp dir is cleaned by the next one.
+    with _scratch_dir() as scratch:
         requests_path = os.path.join(scratch, "requests.json")
         out_path = os.path.join(scratch, "outputs.npz")
         with open(requests_path, "w", encoding="utf-8") as f:
