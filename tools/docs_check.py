@@ -45,7 +45,10 @@ COMMAND_WORDS = ("python ", "python3 ", "albert-", "make ", "pip ", "export ", "
 # What is not run here, and why. Each entry must match at least one command.
 NOT_RUN: List[Tuple[str, str]] = [
     (r"^make demo\b", "the full demo takes minutes; run `make demo`"),
+    (r"^make test-backends\b", "installs jax and runs the backend tests (minutes); run `make test-backends`"),
     (r"^make test\b", "the whole test suite; run `make test`"),
+    (r"bench/accelerator_step\.py", "the accelerator benchmark needs jax, keras-hub, torch and transformers "
+                                     "(a minute even with --tiny); see its docstring"),
     (r"--strategy=tpu\b", "needs a Cloud TPU"),
     (r"^export TF_CONFIG=", "part of the several-hosts example (needs several machines)"),
     (r"--strategy=multi_worker_mirrored\b", "needs several hosts (the suite runs two workers on loopback)"),
