@@ -543,3 +543,19 @@ def test_pool_workers_die_with_the_killed_data_tool(tmp_path, assets):
     for w in survivors:
         os.kill(w, signal.SIGKILL)
     assert not survivors
+
+
+def test_a_second_data_tool_on_the_output_dir_is_refused_naming_the_holder(tmp_path, corpus_file, assets):
+    from albert_tf import output_lock
+
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "albert_tf.cli.create_pretraining_data", f"--input_file={corpus_file}",
+               f"--output_dir={out}", f"--spm_model_file={assets['spm']}", "--max_seq_length=40",
+               "--max_predictions_per_seq=6", "--dupe_factor=1"]
+    with output_lock.OutputDirLock(str(out)):  # this process plays the first data tool
+        second = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=120, check=False)
+    assert second.returncode == 1 and "is in use by pid" in second.stderr, second.stderr[-2000:]
+    assert "Traceback" not in second.stderr and not (out / meta_lib.META_NAME).exists()
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (out / meta_lib.META_NAME).exists() and not (out / output_lock.LOCK_NAME).exists()

@@ -19,7 +19,7 @@ import sys
 
 from absl import app, flags
 
-from albert_tf import output_errors
+from albert_tf import output_errors, output_lock
 from albert_tf.tokenization import settings_flags
 
 FLAGS = flags.FLAGS
@@ -73,7 +73,8 @@ def main(argv):
         invalid_utf8=FLAGS.invalid_utf8)
     spec = generation.TokenizerSpec(FLAGS.spm_model_file, FLAGS.vocab_file, FLAGS.do_lower_case, FLAGS.keep_accents)
     # Writers name their file; a write error that names none is put on the output directory.
-    with output_errors.writing(FLAGS.output_dir):
+    # One data tool per directory: a second one would remove the first one's shards as "unfinished".
+    with output_lock.OutputDirLock(FLAGS.output_dir), output_errors.writing(FLAGS.output_dir):
         generation.generate(FLAGS.input_file, FLAGS.output_dir, settings, spec, num_workers=FLAGS.num_workers,
                             overwrite=FLAGS.overwrite, log=lambda message: print(message, flush=True))
 
