@@ -48,7 +48,7 @@ $(BACKENDS_STAMP): $(STAMP)
 	touch $@
 
 test-backends: $(BACKENDS_STAMP)
-	ALBERT_TF_BACKEND_TESTS=1 TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q tests/test_backends.py
+	ALBERT_TF_BACKEND_TESTS=1 TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q tests/test_backends.py tests/test_accelerator_step.py
 
 # Benchmarks need the peers of the `bench` extra; they are never part of `make test`.
 BENCH_STAMP := $(VENV)/.bench-$(shell cat setup.cfg | cksum | cut -d' ' -f1)
