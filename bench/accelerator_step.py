@@ -41,9 +41,11 @@ Usage (CPU check, tiny shapes, about a minute on 2 cores):
       --out-dir /tmp/accel_tiny
 
 On the GPU machine (waiting for one; JAX backend, no TensorFlow there; the project is the working
-tree, keras and keras-hub come as carried wheels in .accel_wheels/, see BENCHMARKS.md):
-  pip install --no-index --find-links .accel_wheels keras keras-hub && \\
-  KERAS_BACKEND=jax XLA_PYTHON_CLIENT_MEM_FRACTION=0.9 python bench/accelerator_step.py \\
+tree; keras, keras-hub and keras' pure requirements come as wheels carried in .accel_wheels/,
+installed without requirements because keras-hub names tensorflow-text, which it does not need
+here; BENCHMARKS.md says how to fetch them):
+  pip install --no-index --no-deps .accel_wheels/*.whl && \
+  KERAS_BACKEND=jax XLA_PYTHON_CLIENT_MEM_FRACTION=0.9 python bench/accelerator_step.py \
       --time-limit-s 330 --out-dir $OUT
 """
 
