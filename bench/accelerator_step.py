@@ -51,7 +51,6 @@ here; BENCHMARKS.md says how to fetch them):
 
 import argparse
 import json
-import math
 import os
 import platform
 import subprocess
@@ -211,8 +210,8 @@ def run_keras(peer, shape, seq, batch, dtype, steps, warmup, fp32_matmul):
         device = jax.devices()[0]
         device_name = f"{device.platform}: {getattr(device, 'device_kind', str(device))}"
     else:  # the other Keras backends: Keras' own compiled train step (CPU checks)
-        model.compile(optimizer=optimizer, loss={names[0]: keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                                                 names[1]: keras.losses.SparseCategoricalCrossentropy(from_logits=True)})
+        cross_entropy = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        model.compile(optimizer=optimizer, loss={names[0]: cross_entropy, names[1]: cross_entropy})
         y = {names[0]: labels["mlm_labels"], names[1]: labels["sop_labels"]}
 
         def run(n):
@@ -409,7 +408,8 @@ def render(records, args, started):
              f"(--peak-tflops); fp32 matmuls: {args.fp32_matmul}; median of {args.steps} timed steps after "
              f"{args.warmup} warm-up (compile) steps; run took {time.time() - started:.0f} s of "
              f"--time-limit-s {args.time_limit_s:g}.", "",
-             "| implementation | shape | seq | dtype | batch | step ms | examples/s | TFLOP/s | MFU | compile s | note |",
+             "| implementation | shape | seq | dtype | batch | step ms | examples/s | TFLOP/s | MFU | compile s "
+             "| note |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         head = f"| {LABELS[r['peer']]} | {r['shape']} | {r['seq']} | {r['dtype']} | {r.get('batch', '')} |"

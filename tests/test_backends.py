@@ -1,9 +1,10 @@
 """The modeling layers on Keras' JAX and PyTorch backends, against the TensorFlow backend.
 
 Each backend runs in its own process (tests/backend_worker.py, KERAS_BACKEND=jax|torch) where
-TensorFlow cannot be imported, as on a machine without it; no module of the project may try. It loads the parity fixtures' safetensors and `.weights.h5` files
-written here by the TensorFlow backend, and its outputs must equal this process's within 1e-5
-(and the oracle's golden values within the parity tolerance).
+TensorFlow cannot be imported, as on a machine without it; no module of the project may try.
+It loads the parity fixtures' safetensors and `.weights.h5` files written here by the
+TensorFlow backend, and its outputs must equal this process's within 1e-5 (and the oracle's
+golden values within the parity tolerance).
 
 These run with `make test-backends` (extra `backends`: jax); `make test` skips them, because a
 backend process costs tens of seconds of start-up and compilation.
