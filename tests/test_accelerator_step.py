@@ -75,3 +75,14 @@ def test_time_limit_marks_cells_skipped(tmp_path):
     records = json.loads((tmp_path / "accelerator_step.json").read_text())["records"]
     assert records[0]["status"] == "skipped" and "time limit" in records[0]["error"]
     assert "skipped: time limit" in (tmp_path / "accelerator_step.md").read_text()
+
+
+def test_fill_memory_doubles_the_batch_up_to_the_bound(tmp_path):
+    done = subprocess.run([sys.executable, str(SCRIPT), "--tiny", "--peers", "albert_tf", "--dtypes", "fp32",
+                           "--fill-memory", "--max-batch", "8", "--time-limit-s", "240", "--out-dir", str(tmp_path)],
+                          env=_env(), capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    record = json.loads((tmp_path / "accelerator_step.json").read_text())["records"][0]
+    assert record["status"] == "ok"
+    tried = [a["batch"] for a in record["attempts"]]
+    assert tried == [4, 8] and record["batch"] in tried
