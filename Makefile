@@ -8,6 +8,7 @@ PYTEST_ARGS ?=
 
 .PHONY: venv test demo parity fixtures bench-tokenizers tokenizer-agreement bench-pretraining-data \
 	bench-pretraining-step pretrain-acceptance classifier-parity bench-finetuning squad-roundtrip bench-squad clean \
+	direct-use-acceptance \
 	flag-docs docs-check bench-serving fault-injection test-backends
 
 $(STAMP): setup.cfg pyproject.toml
@@ -71,6 +72,11 @@ bench-pretraining-step: $(BENCH_STAMP)
 # Tiny ALBERT on real English text on CPU: held-out MLM/SOP accuracy vs baselines.
 pretrain-acceptance: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/pretrain_acceptance.py
+
+# Two tiny ALBERTs (English, Chinese) pretrained on CPU, used directly: fill-mask vs the unigram top-5,
+# sentence order, mean-pooled cosine on STS-B dev / LCQMC test vs bag-of-words (about 15 minutes).
+direct-use-acceptance: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/direct_use_acceptance.py
 
 tokenizer-agreement: $(ORACLE_STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) bench/tokenizer_agreement.py --oracle

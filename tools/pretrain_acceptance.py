@@ -31,12 +31,29 @@ def split_corpus(source: Path, workdir: Path, heldout_fraction: float):
     (workdir / "heldout.txt").write_text("\n\n".join(documents[cut:]) + "\n", encoding="utf-8")
 
 
-def make_records(workdir: Path, name: str, dupe_factor: int, spm_model: Path):
+def make_records(workdir: Path, name: str, dupe_factor: int, spm_model: Path = None, vocab_file: Path = None):
+    """Records of `<workdir>/<name>.txt` in `<workdir>/<name>/`: SentencePiece (`spm_model`) or WordPiece
+    (`vocab_file`, e.g. the Chinese vocab)."""
+    tokenizer_flag = f"--spm_model_file={spm_model}" if spm_model else f"--vocab_file={vocab_file}"
     subprocess.run([sys.executable, "-m", "albert_tf.cli.create_pretraining_data",
                     f"--input_file={workdir / (name + '.txt')}", f"--output_dir={workdir / name}",
-                    f"--spm_model_file={spm_model}", "--max_seq_length=128", "--max_predictions_per_seq=20",
+                    tokenizer_flag, "--max_seq_length=128", "--max_predictions_per_seq=20",
                     f"--dupe_factor={dupe_factor}", "--num_workers=2", "--unit_mb=1", "--overwrite"],
                    check=True, cwd=REPO)
+
+
+def pretrain(workdir: Path, config: dict, steps: int, batch_size: int, learning_rate: float) -> dict:
+    """Trains on `<workdir>/train` with run_pretraining.py (the model, and its export under `pretrained/`,
+    in `<workdir>/model`) and returns its held-out eval results."""
+    (workdir / "albert_config.json").write_text(json.dumps(config))
+    subprocess.run([sys.executable, "run_pretraining.py", f"--input_file={workdir / 'train'}/*.tfrecord",
+                    f"--eval_input_file={workdir / 'heldout'}/*.tfrecord",
+                    f"--albert_config_file={workdir / 'albert_config.json'}", f"--model_dir={workdir / 'model'}",
+                    f"--train_batch_size={batch_size}", f"--num_train_steps={steps}",
+                    f"--num_warmup_steps={steps // 10}", f"--learning_rate={learning_rate}",
+                    "--steps_per_loop=50", f"--save_checkpoints_steps={max(steps // 4, 100)}", "--do_eval",
+                    "--max_eval_steps=0", "--eval_batch_size=64"], check=True, cwd=REPO)
+    return json.loads((workdir / "model" / "eval_results.json").read_text())
 
 
 def unigram_baseline(heldout_dir: Path) -> float:
@@ -63,16 +80,7 @@ def main():
     split_corpus(REALDATA / "text/en/tinyshakespeare.txt", workdir, heldout_fraction=0.1)
     make_records(workdir, "train", 5, spm_model)
     make_records(workdir, "heldout", 1, spm_model)
-    (workdir / "albert_config.json").write_text(json.dumps(TINY))
-    steps = args.num_train_steps
-    subprocess.run([sys.executable, "run_pretraining.py", f"--input_file={workdir / 'train'}/*.tfrecord",
-                    f"--eval_input_file={workdir / 'heldout'}/*.tfrecord",
-                    f"--albert_config_file={workdir / 'albert_config.json'}", f"--model_dir={workdir / 'model'}",
-                    f"--train_batch_size={args.batch_size}", f"--num_train_steps={steps}",
-                    f"--num_warmup_steps={steps // 10}", f"--learning_rate={args.learning_rate}",
-                    "--steps_per_loop=50", f"--save_checkpoints_steps={max(steps // 4, 100)}", "--do_eval",
-                    "--max_eval_steps=0", "--eval_batch_size=64"], check=True, cwd=REPO)
-    results = json.loads((workdir / "model" / "eval_results.json").read_text())
+    results = pretrain(workdir, TINY, args.num_train_steps, args.batch_size, args.learning_rate)
     baseline = unigram_baseline(workdir / "heldout")
     print(json.dumps({"heldout_mlm_accuracy": results["mlm_accuracy"], "unigram_baseline": baseline,
                       "heldout_sop_accuracy": results["sop_accuracy"], "heldout_mlm_loss": results["mlm_loss"],
