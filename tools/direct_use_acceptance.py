@@ -10,7 +10,8 @@ then used only through `albert_tf.inference.PretrainedAlbert`:
 - held-out sentence order: each held-out document with two or more lines is cut in the middle and
   scored in both orders by `sentence_order` (accuracy at 0.5);
 - embeddings: mean-pooled cosine of `embed` on STS-B dev (Spearman vs the gold score) and LCQMC test
-  (ROC AUC and accuracy at the best threshold vs the label), next to a bag-of-words cosine.
+  (ROC AUC and accuracy at the best threshold vs the label), next to a bag-of-words cosine and the
+  same model with untrained weights.
 
 Prints a markdown table and writes `<workdir>/direct_use_acceptance.json`.
 
@@ -190,6 +191,17 @@ def spearman(scores, gold) -> float:
     return metrics.regression_metrics(np.asarray(scores), np.asarray(gold))[metrics.SPEARMAN]
 
 
+def random_init_twin(albert):
+    """The same shape and tokenizer with untrained weights: how much of a cosine score pretraining adds."""
+    from albert_tf.inference import PretrainedAlbert  # pylint: disable=import-outside-toplevel
+    from albert_tf.modeling.encoder import AlbertEncoder  # pylint: disable=import-outside-toplevel
+    from albert_tf.modeling.models import AlbertPretrainer  # pylint: disable=import-outside-toplevel
+    import keras  # pylint: disable=import-outside-toplevel
+    keras.utils.set_random_seed(0)  # the same untrained weights every run
+    return PretrainedAlbert(AlbertPretrainer(AlbertEncoder(albert.encoder.albert_config)), albert.tokenizer,
+                            max_seq_length=albert.max_seq_length, batch_size=albert.batch_size)
+
+
 def mean_cosines(albert, texts_a, texts_b) -> np.ndarray:
     a = albert.embed(texts_a, pooling="mean", normalize=True)
     b = albert.embed(texts_b, pooling="mean", normalize=True)
@@ -225,17 +237,22 @@ def evaluate_language(export: Path, root: Path, language: str, *, seed: int, lim
     if language == "en":
         rows = read_sts_b(REALDATA / "glue/STS-B/dev.tsv")
         cosine = mean_cosines(albert, [r[0] for r in rows], [r[1] for r in rows])
+        untrained = mean_cosines(random_init_twin(albert), [r[0] for r in rows], [r[1] for r in rows])
         bow = [bag_of_words_cosine(a, b, language) for a, b, _ in rows]
         gold = [r[2] for r in rows]
         result["sts_b_dev"] = {"n": len(rows), "spearman_mean_cosine": spearman(cosine, gold),
-                               "spearman_bag_of_words": spearman(bow, gold)}
+                               "spearman_bag_of_words": spearman(bow, gold),
+                               "spearman_random_init": spearman(untrained, gold)}
     else:
         rows = read_lcqmc(REALDATA / "lcqmc/test.txt")
         cosine = mean_cosines(albert, [r[0] for r in rows], [r[1] for r in rows])
+        untrained = mean_cosines(random_init_twin(albert), [r[0] for r in rows], [r[1] for r in rows])
         bow = [bag_of_words_cosine(a, b, language) for a, b, _ in rows]
         labels = [r[2] for r in rows]
         result["lcqmc_test"] = {"n": len(rows), "auc_mean_cosine": roc_auc(cosine, labels),
                                 "auc_bag_of_words": roc_auc(bow, labels),
+                                "auc_random_init": roc_auc(untrained, labels),
+                                "accuracy_random_init": best_threshold_accuracy(untrained, labels)[0],
                                 "accuracy_mean_cosine": best_threshold_accuracy(cosine, labels)[0],
                                 "accuracy_bag_of_words": best_threshold_accuracy(bow, labels)[0]}
     return result
@@ -247,19 +264,23 @@ def markdown_table(results: dict) -> str:
         m, s = r["masked_words"], r["sentence_order"]
         unit = "word" if language == "en" else "character"
         rows.append(f"| {language}, {r['global_step']} steps | held-out masked {unit}s ({m['n']}), top-5 accuracy "
-                    f"| {m['top5_accuracy']:.3f} | {m['unigram_top5_accuracy']:.3f} (5 most frequent in training) |")
+                    f"| {m['top5_accuracy']:.3f} | {m['unigram_top5_accuracy']:.3f} the 5 most frequent in "
+                    "training |")
         rows.append(f"| {language} | held-out sentence order ({s['pairs']} documents, both orders), accuracy "
-                    f"| {s['accuracy']:.3f} | 0.500 (chance) |")
+                    f"| {s['accuracy']:.3f} | 0.500 chance |")
         if "sts_b_dev" in r:
             t = r["sts_b_dev"]
             rows.append(f"| {language} | STS-B dev ({t['n']} pairs), Spearman of mean-pooled cosine "
-                        f"| {t['spearman_mean_cosine']:.3f} | {t['spearman_bag_of_words']:.3f} (bag-of-words cosine) |")
+                        f"| {t['spearman_mean_cosine']:.3f} | {t['spearman_bag_of_words']:.3f} bag-of-words cosine; "
+                        f"{t['spearman_random_init']:.3f} same model untrained |")
         if "lcqmc_test" in r:
             t = r["lcqmc_test"]
             rows.append(f"| {language} | LCQMC test ({t['n']} pairs), ROC AUC of mean-pooled cosine "
-                        f"| {t['auc_mean_cosine']:.3f} | {t['auc_bag_of_words']:.3f} (bag-of-characters cosine) |")
+                        f"| {t['auc_mean_cosine']:.3f} | {t['auc_bag_of_words']:.3f} bag-of-characters cosine; "
+                        f"{t['auc_random_init']:.3f} same model untrained |")
             rows.append(f"| {language} | LCQMC test, accuracy at the best cosine threshold "
-                        f"| {t['accuracy_mean_cosine']:.3f} | {t['accuracy_bag_of_words']:.3f} (bag-of-characters) |")
+                        f"| {t['accuracy_mean_cosine']:.3f} | {t['accuracy_bag_of_words']:.3f} bag-of-characters; "
+                        f"{t['accuracy_random_init']:.3f} untrained |")
     return "\n".join(rows)
 
 
