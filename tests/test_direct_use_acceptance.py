@@ -2,6 +2,7 @@
 
 import itertools
 import random
+import re
 import sys
 from pathlib import Path
 
@@ -13,17 +14,18 @@ import direct_use_acceptance as acceptance  # noqa: E402  pylint: disable=wrong-
 
 
 class ToyTokenizer:
-    """Known words are one id each; "football" splits in two; anything else is unknown."""
+    """Known words are one id each; "football" splits in two; anything else (punctuation too) is unknown."""
     unk_id = 1
 
     def __init__(self, words):
         self.ids = {w: i + 10 for i, w in enumerate(words)}
 
     def encode(self, text):
-        text = text.lower()
-        if text == "football":
-            return [self.ids["foot"], self.ids["ball"]]
-        return [self.ids.get(text, self.unk_id)]
+        ids = []
+        for word in re.findall(r"\w+|[^\w\s]", text.lower()):
+            pieces = ["foot", "ball"] if word == "football" else [word]
+            ids += [self.ids.get(piece, self.unk_id) for piece in pieces]
+        return ids
 
 
 TOKENIZER = ToyTokenizer(["the", "cat", "sat", "on", "mat", "foot", "ball", "我", "们", "好"])
@@ -33,6 +35,19 @@ def test_unigram_top_k_counts_single_piece_words_only():
     lines = ["football football football zzz zzz zzz, the cat", "The cat sat. the"]
     # "football" is two pieces, "zzz" unknown, "sat." not letters only: none of them count.
     assert acceptance.unigram_top_k(lines, TOKENIZER, "en", k=2) == [TOKENIZER.ids["the"], TOKENIZER.ids["cat"]]
+
+
+def test_unigram_top_k_over_all_tokens_counts_every_piece():
+    lines = ["football football football, the cat", "the"]
+    assert acceptance.unigram_top_k(lines, TOKENIZER, "en", k=2, words_only=False) == [
+        TOKENIZER.ids["foot"], TOKENIZER.ids["ball"]]
+
+
+def test_top_word_ids_skip_punctuation_and_word_pieces():
+    tokens = {3: ",", 4: "\u2581the", 5: "s", 6: "\u2581cat", 7: "\u2581x1", 8: "\u2581sat", 9: "。", 10: "好"}
+    predictions = [type("P", (), {"token_id": i}) for i in (3, 4, 5, 7, 6, 8)]
+    assert acceptance.top_word_ids(predictions, tokens, "en", k=2) == [4, 6]
+    assert acceptance.top_word_ids([type("P", (), {"token_id": i}) for i in (9, 10)], tokens, "zh") == [10]
 
 
 def test_masked_lines_replace_one_single_piece_word_with_its_gold_id():
