@@ -149,7 +149,7 @@ def test_settings_errors(workspace):
 
 def test_cmrc_metric_forced_on_english_and_long_answers_warned(workspace, caplog):
     s = _settings(workspace, "forced", "1.1", do_train=False, eval_metric="cmrc2018", max_answer_length=1)
-    with caplog.at_level("INFO"):
+    with caplog.at_level("INFO", logger="absl"):
         result = job.run(s)["runs"][0]
     assert result["eval"]["metric"] == "cmrc2018" == _read(s.output_dir, "eval_results.json")["metric"]
     assert "evaluation metric: official CMRC2018 metric (--eval_metric=cmrc2018)" in caplog.text

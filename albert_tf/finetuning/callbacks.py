@@ -46,16 +46,16 @@ class ProgressLogger(keras.callbacks.Callback):
         return self.interval_losses[-1][1] if self.interval_losses else None
 
 
-class EvaluateEverySteps(keras.callbacks.Callback):
-    """Calls `evaluate(step)` every `every_steps` optimizer steps and once at the end of training."""
+class EverySteps(keras.callbacks.Callback):
+    """Calls `action(step)` every `every_steps` optimizer steps (0: never)."""
 
-    def __init__(self, evaluate, every_steps: int):
+    def __init__(self, action, every_steps: int):
         super().__init__()
-        self.evaluate, self.every_steps = evaluate, every_steps
-        self.last_evaluated = None
+        self.action, self.every_steps = action, every_steps
+        self.last_step = None
 
     def on_train_begin(self, logs=None):
-        # With steps_per_execution > 1 the callback sees every k-th step: evaluate at the first step past a multiple.
+        # With steps_per_execution > 1 the callback sees every k-th step: act at the first step past a multiple.
         start = _step(self.model)
         self.next_step = (start // self.every_steps + 1) * self.every_steps if self.every_steps else None
 
@@ -65,11 +65,15 @@ class EvaluateEverySteps(keras.callbacks.Callback):
             self.next_step = (step // self.every_steps + 1) * self.every_steps
             self._run(step)
 
+    def _run(self, step):
+        self.last_step = step
+        self.action(step)
+
+
+class EvaluateEverySteps(EverySteps):
+    """Calls `evaluate(step)` every `every_steps` optimizer steps and once at the end of training."""
+
     def on_train_end(self, logs=None):
         step = _step(self.model)
-        if step != self.last_evaluated:
+        if step != self.last_step:
             self._run(step)
-
-    def _run(self, step):
-        self.last_evaluated = step
-        self.evaluate(step)

@@ -53,10 +53,15 @@ def _padded_shapes(meta: Dict, length: Optional[int]):
 
 def train_dataset(meta: Dict, batch_size: int, max_seq_length: int, seed: int, static_shapes: bool = False,
                   shuffle_buffer: int = 20000) -> tf.data.Dataset:
-    """Endless shuffled batches of `batch_size` (the global batch; Keras splits it across replicas)."""
-    dataset = tf.data.TFRecordDataset(meta["records"])
-    dataset = dataset.shuffle(min(shuffle_buffer, meta["count"]), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.repeat().map(_parser(meta, max_seq_length), num_parallel_calls=tf.data.AUTOTUNE)
+    """Endless shuffled batches of `batch_size` (the global batch; Keras splits it across replicas).
+
+    Repeated, then shuffled once: every iterator of it yields the same stream, so a resumed run finds
+    its place by skipping the batches it trained on (a reshuffle per epoch would draw new seeds for each
+    new iterator, and Keras opens one to peek before training).
+    """
+    dataset = tf.data.TFRecordDataset(meta["records"]).repeat()
+    dataset = dataset.shuffle(min(shuffle_buffer, meta["count"]), seed=seed, reshuffle_each_iteration=False)
+    dataset = dataset.map(_parser(meta, max_seq_length), num_parallel_calls=tf.data.AUTOTUNE)
     if static_shapes or meta["multiple_choice"]:
         dataset = dataset.padded_batch(batch_size, _padded_shapes(meta, max_seq_length), drop_remainder=True)
     else:

@@ -23,6 +23,7 @@ from albert_tf.config import preset
 from albert_tf.export import destination
 from albert_tf.finetuning import callbacks as callbacks_lib
 from albert_tf.finetuning import metrics as metrics_lib
+from albert_tf.jobs import resume
 from albert_tf.optimization import create_optimizer
 from albert_tf.tokenization import checkpoint_match
 from albert_tf.tokenization.assets import tokenizer_for_model
@@ -142,7 +143,8 @@ def check_shared_settings(s, family: TaskFamily):
          "--do_predict")
     settings_checks.at_least(s, 1, "train_batch_size", "predict_batch_size", "num_seeds", "steps_per_loop",
                              "log_every_steps")
-    settings_checks.at_least(s, 0, "cpu_devices", "train_steps", "eval_every_steps", "early_stopping_patience")
+    settings_checks.at_least(s, 0, "cpu_devices", "train_steps", "eval_every_steps", "early_stopping_patience",
+                             "save_checkpoints_steps")
     need(not s.early_stopping_patience or (s.do_train and s.eval_every_steps
                                               and family.evaluates_during_training()),
          "early_stopping_patience", "needs --do_train and evaluations during training (--eval_every_steps)")
@@ -228,6 +230,8 @@ class Runner:
 
     def __init__(self, family: TaskFamily, strategy, run: SeedRun):
         self.family, self.s, self.strategy, self.run = family, family.s, strategy, run
+        self.chief = strategies.is_chief(strategy)
+        self.resumed: Optional[Dict] = None  # the state a killed or finished run left
 
     def build(self, num_steps: int, warmup: int):
         runtime.configure_runtime(self.run.seed, self.s.mixed_precision, self.s.deterministic_ops)
@@ -240,6 +244,11 @@ class Runner:
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             self.run.model.compile(optimizer=optimizer, jit_compile=self.s.jit_compile,
                                    steps_per_execution=self.s.steps_per_loop, **self.family.compile_losses(self.run))
+            if self.s.do_train:
+                self.resumed = resume.load_state(self.run.output_dir)
+                if self.resumed:
+                    resume.check_same_run(self.resumed, self.s, self.run.output_dir)
+                    resume.restore(self.run, self.resumed)
 
     def step(self) -> int:
         return int(self.run.model.optimizer.iterations.numpy())
@@ -271,15 +280,30 @@ class Runner:
 
     def train(self, num_steps: int) -> Optional[float]:
         run = self.run
-        data = self.family.train_dataset(run)
+        start = self.step()
+        if self.resumed and (self.resumed["finished"] or start >= num_steps):
+            logging.info("%s: training finished earlier (step %d of %d); not retrained", run.output_dir, start,
+                         num_steps)
+            return self.resumed.get("final_train_loss")
+        # The input position: the same shuffled stream, less the batches already trained on.
+        data = self.family.train_dataset(run).skip(start)
         progress = callbacks_lib.ProgressLogger(num_steps, self.s.train_batch_size, self.s.log_every_steps)
         callbacks = [progress, keras.callbacks.TensorBoard(os.path.join(run.output_dir, "logs"), update_freq=100)]
         if self.family.evaluates_during_training():
             callbacks.append(callbacks_lib.EvaluateEverySteps(self.evaluate_and_keep_best, self.s.eval_every_steps))
-        logging.info("training %d steps of %d examples (seed %d)", num_steps, self.s.train_batch_size, run.seed)
-        run.model.fit(data, epochs=1, steps_per_epoch=num_steps, callbacks=callbacks, shuffle=False, verbose=0)
+        if self.chief:  # after the evaluation of the same step, so the state holds its best score
+            callbacks.append(callbacks_lib.EverySteps(self.save_state, self.s.save_checkpoints_steps))
+        logging.info("training %d steps of %d examples (seed %d)%s", num_steps, self.s.train_batch_size, run.seed,
+                     f", resumed at step {start}" if start else "")
+        run.model.fit(data, epochs=1, steps_per_epoch=num_steps - start, callbacks=callbacks, shuffle=False,
+                      verbose=0)
         self.family.after_training(run, progress.last_interval_loss)
+        if self.chief:
+            resume.save(run, self.step(), self.s, finished=True, last_loss=progress.last_interval_loss)
         return progress.last_interval_loss
+
+    def save_state(self, step: int):
+        resume.save(self.run, step, self.s, finished=False)
 
     def restore_best(self):
         if self.run.best:

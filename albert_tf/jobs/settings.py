@@ -126,6 +126,10 @@ class RunnerSettings:
     early_stopping_patience: int = setting(0, "Stop training after this many evaluations in a row without a "
                                            "better main metric; the best checkpoint is kept (0: never stop "
                                            "early).")
+    save_checkpoints_steps: int = setting(1000, "Write the training state (weights, optimizer, step, best score "
+                                          "so far) every N steps and at the end, under <output_dir>/resume/: the "
+                                          "same command resumes a killed run there and does not retrain a "
+                                          "finished one (0: only at the end).")
     log_every_steps: int = setting(50, "Progress line every N steps.")
     export_dir: Optional[str] = setting(None, "Export the final (best) model as a raw-text SavedModel, checked by a "
                                         "fresh-process reload.")

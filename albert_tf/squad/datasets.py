@@ -31,14 +31,17 @@ def _trim(max_seq_length: int):
 
 
 def train_dataset(features: FeatureSet, batch_size: int, seed: int, head: str, static_shapes: bool = False):
-    """Endless shuffled (inputs, labels) batches; the XLNet-style head also gets the gold start as input."""
+    """Endless shuffled (inputs, labels) batches; the XLNet-style head also gets the gold start as input.
+
+    Repeated, then shuffled once: every iterator yields the same stream (see finetuning.datasets).
+    """
     x = model_inputs(features)
     y = {"start_logits": features.start_position, "end_logits": features.end_position}
     if head == "xlnet":
         x["start_positions"] = features.start_position
         y["cls_logits"] = features.is_impossible.astype(np.float32)
     dataset = tf.data.Dataset.from_tensor_slices((x, y))
-    dataset = dataset.shuffle(len(features), seed=seed, reshuffle_each_iteration=True).repeat()
+    dataset = dataset.repeat().shuffle(len(features), seed=seed, reshuffle_each_iteration=False)
     dataset = dataset.batch(batch_size, drop_remainder=True)
     if not static_shapes:
         dataset = dataset.map(_trim(features.max_seq_length))
