@@ -230,3 +230,32 @@ def test_a_full_disk_leaves_the_previous_complete_squad_model(workspace, tmp_pat
     assert sorted(p.name for p in directory.iterdir()) == before and "tokenizer_config.json" in before
     assert job.saved_head(str(directory))["null_threshold"] is None  # the earlier, complete model
     assert sorted(p.name for p in tmp_path.iterdir()) == [job.MODEL_DIR]  # no temporary left
+
+
+def test_an_interrupted_squad_run_resumes_to_the_uninterrupted_result(workspace, monkeypatch):
+    from albert_tf.jobs import runner
+    flags = dict(train_steps=8, save_checkpoints_steps=2, eval_every_steps=4, deterministic_ops=True)
+    whole = _settings(workspace, "resume_whole", "1.1", **flags)
+    job.run(whole)
+    real_save = runner.Runner.save_state
+
+    def save_then_die(self, step):  # the process dies right after the state of step 4 is written
+        real_save(self, step)
+        if step >= 4:
+            raise KeyboardInterrupt
+    monkeypatch.setattr(runner.Runner, "save_state", save_then_die)
+    cut = _settings(workspace, "resume_cut", "1.1", **flags)
+    with pytest.raises(KeyboardInterrupt):
+        job.run(cut)
+    monkeypatch.undo()
+    assert _read(os.path.join(cut.output_dir, "resume"), "state.json")["step"] == 4
+    job.run(cut)
+    for name in ("predictions.json", "nbest_predictions.json"):
+        assert _read(cut.output_dir, name) == _read(whole.output_dir, name)
+    assert _read(cut.output_dir, "eval_results.json") == _read(whole.output_dir, "eval_results.json")
+    states = [_read(os.path.join(d, "resume"), "state.json") for d in (whole.output_dir, cut.output_dir)]
+    arrays = [np.load(os.path.join(d, "resume", s["variables"])) for d, s in zip((whole.output_dir, cut.output_dir),
+                                                                                   states)]
+    assert sorted(arrays[0].files) == sorted(arrays[1].files)
+    for name in arrays[0].files:
+        np.testing.assert_allclose(arrays[1][name], arrays[0][name], rtol=0, atol=1e-6, err_msg=name)

@@ -234,6 +234,9 @@ class Runner:
         self.resumed: Optional[Dict] = None  # the state a killed or finished run left
 
     def build(self, num_steps: int, warmup: int):
+        # Fresh Keras names: the resume state keys variables by name, and names of models built earlier
+        # in this process would carry suffixes (`_1`) that a restarted process does not.
+        keras.backend.clear_session()
         runtime.configure_runtime(self.run.seed, self.s.mixed_precision, self.s.deterministic_ops)
         with self.strategy.scope():
             self.family.build_model(self.run)
