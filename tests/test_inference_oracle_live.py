@@ -115,3 +115,33 @@ def test_cls_and_mean_vectors_match_albert_model_in_any_batch(case):
             hidden = case["model"].albert(**enc).last_hidden_state[0].numpy()
             np.testing.assert_allclose(cls_many[i], hidden[0], atol=1e-5, rtol=0)
             np.testing.assert_allclose(mean_many[i], hidden.mean(0), atol=1e-5, rtol=0)
+
+
+def test_fill_mask_of_a_model_pretrained_here_matches_the_pipeline(request, tmp_path):
+    # The project's own pretrained tiny model (make direct-use-acceptance), converted to the Hugging Face
+    # layout by albert-convert: learned weights, not random ones, must give the same top 5.
+    import os
+    from pathlib import Path
+
+    from albert_tf.cli.convert import convert
+
+    if "oracle" not in (request.config.option.markexpr or ""):
+        pytest.skip("live oracle check: run `make parity` (pytest -m oracle)")
+    source = Path(os.environ.get("ALBERT_TF_PRETRAINED_DIR",
+                                 "/tmp/albert_tf_direct_use_acceptance/en/model/pretrained"))
+    if not (source / "albert_config.json").exists():
+        pytest.skip(f"no model pretrained by run_pretraining.py at {source}: run `make direct-use-acceptance` "
+                    "or set ALBERT_TF_PRETRAINED_DIR")
+    convert(str(source), str(tmp_path / "hf"), output_format="hf")
+    rows = tok_io.read_lines(_real("glue/SST-2/dev.tsv"))[1:]
+    # The recorded tokenizer keeps `` and '' (replace_quotes=false); transformers' rewrites them.
+    texts = [r.split("\t")[0].strip() for r in rows if "``" not in r and "''" not in r][:200]
+    masked = _mask_one(texts, 11, chinese=False)
+    albert = inference.PretrainedAlbert.load(str(source), batch_size=64)
+    mlm = transformers.AlbertForMaskedLM.from_pretrained(tmp_path / "hf", attn_implementation="eager").eval()
+    oracle = transformers.AlbertTokenizer(str(source / "30k-clean.model"))
+    fill = transformers.pipeline("fill-mask", model=mlm, tokenizer=oracle, device="cpu")
+    for text, per_mask in zip(masked, albert.fill_mask(masked, top_k=5)):
+        want = fill(text, top_k=5)
+        assert [c.token_id for c in per_mask[0]] == [w["token"] for w in want], text
+        np.testing.assert_allclose([c.score for c in per_mask[0]], [w["score"] for w in want], atol=1e-5, rtol=0)
