@@ -16,6 +16,8 @@ from typing import Dict, List, Mapping, Sequence
 
 from nltk.tokenize import NLTKWordTokenizer
 
+from albert_tf.squad.evaluation import average_over_questions
+
 # The official list, character by character. It also holds "……" as a single two-character entry,
 # which its per-character membership test can never match, so "…" is not deleted (as officially).
 PUNCTUATION = frozenset("-:_*^/\\~`+=" "，。：？！“”；’《》·、「」（）－～『』")
@@ -78,14 +80,4 @@ def f1(prediction: str, gold: str) -> float:
 
 def evaluate(gold: Mapping[str, Sequence[str]], predictions: Mapping[str, str]) -> Dict:
     """{"exact_match", "f1"} in percent over every question of `gold`; missing predictions score 0 (counted)."""
-    em = f1_sum = 0.0
-    missing = 0
-    for qid, answers in gold.items():
-        if qid not in predictions:
-            missing += 1
-            continue
-        prediction = predictions[qid]
-        em += max(exact_match(prediction, a) for a in answers)
-        f1_sum += max(f1(prediction, a) for a in answers)
-    total = len(gold)
-    return {"exact_match": 100.0 * em / total, "f1": 100.0 * f1_sum / total, "total": total, "missing": missing}
+    return average_over_questions(gold, predictions, exact_match, f1)

@@ -10,7 +10,7 @@ the same files.
 import collections
 import re
 import string
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 _PUNCTUATION = frozenset(string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
@@ -66,8 +66,10 @@ def gold_answers_from_examples(examples) -> Dict[str, List[str]]:
     return {e.qas_id: e.answer_texts for e in examples}
 
 
-def evaluate_v1(gold: Mapping[str, Sequence[str]], predictions: Mapping[str, str]) -> Dict:
-    """{"exact_match", "f1"} in percent; a question without a prediction scores 0 (counted)."""
+def average_over_questions(gold: Mapping[str, Sequence[str]], predictions: Mapping[str, str],
+                           exact_match_fn: Callable[[str, str], float], f1_fn: Callable[[str, str], float]) -> Dict:
+    """{"exact_match", "f1"} in percent: the best gold answer per question, averaged over every question of
+    `gold`; a question without a prediction scores 0 (counted as missing). SQuAD and CMRC2018 share this rule."""
     em = f1 = 0.0
     missing = 0
     for qid, answers in gold.items():
@@ -75,10 +77,15 @@ def evaluate_v1(gold: Mapping[str, Sequence[str]], predictions: Mapping[str, str
             missing += 1
             continue
         prediction = predictions[qid]
-        em += max(exact_match(prediction, a) for a in answers)
-        f1 += max(f1_v1(prediction, a) for a in answers)
+        em += max(exact_match_fn(prediction, a) for a in answers)
+        f1 += max(f1_fn(prediction, a) for a in answers)
     total = len(gold)
     return {"exact_match": 100.0 * em / total, "f1": 100.0 * f1 / total, "total": total, "missing": missing}
+
+
+def evaluate_v1(gold: Mapping[str, Sequence[str]], predictions: Mapping[str, str]) -> Dict:
+    """{"exact_match", "f1"} in percent; a question without a prediction scores 0 (counted)."""
+    return average_over_questions(gold, predictions, exact_match, f1_v1)
 
 
 def _v2_raw_scores(gold, predictions):
