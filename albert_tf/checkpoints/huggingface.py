@@ -40,6 +40,8 @@ _RULES = [
     (r"cls/predictions/output_bias", "predictions.bias"),
     (r"cls/seq_relationship/output_weights", "sop_classifier.classifier.weight"),
     (r"cls/seq_relationship/output_bias", "sop_classifier.classifier.bias"),
+    (r"cls/token_classification/output_weights", "classifier.weight"),
+    (r"cls/token_classification/output_bias", "classifier.bias"),
     (r"output_weights", "classifier.weight"),
     (r"output_bias", "classifier.bias"),
 ]
@@ -100,6 +102,33 @@ def _candidate_tf1_names(state):
         for ln in ("LayerNorm", "LayerNorm_1"):
             names += [f"{p}/{ln}/gamma", f"{p}/{ln}/beta"]
     return names
+
+
+TOKEN_CLASSIFICATION = "AlbertForTokenClassification"
+
+
+def hf_architecture(weights_path: str) -> Optional[str]:
+    """The `architectures[0]` of the config.json beside a Hugging Face weights file, if any.
+
+    `classifier.weight` is the head of both AlbertForSequenceClassification and
+    AlbertForTokenClassification; only the config says which one a checkpoint holds.
+    """
+    config_path = os.path.join(os.path.dirname(os.fspath(weights_path)), "config.json")
+    if not os.path.exists(config_path):
+        return None
+    try:
+        with open(config_path, encoding="utf-8") as handle:
+            architectures = json.load(handle).get("architectures") or [None]
+    except (OSError, ValueError, AttributeError):
+        return None
+    return architectures[0]
+
+
+def as_token_classification(weights: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+    """Weights read from an AlbertForTokenClassification: its `classifier` is the tagging head."""
+    renamed = {"output_weights": "cls/token_classification/output_weights",
+               "output_bias": "cls/token_classification/output_bias"}
+    return {renamed.get(name, name): value for name, value in weights.items()}
 
 
 def tf1_to_hf(weights: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:

@@ -86,6 +86,8 @@ def read_checkpoint(path: str, like=None) -> CheckpointWeights:
     if kind == HUGGINGFACE:
         source, state = huggingface.read_hf_state(path)
         weights, skipped, unmapped = huggingface.hf_to_tf1(state, source)
+        if huggingface.hf_architecture(source) == huggingface.TOKEN_CLASSIFICATION:
+            weights = huggingface.as_token_classification(weights)
         return CheckpointWeights(source, HUGGINGFACE, GOOGLE, weights, skipped, unmapped)
     if kind == KERAS:
         import keras
@@ -224,4 +226,7 @@ def save_hf(model, directory: str) -> str:
     if "output_weights" in weights:
         hf_config["architectures"] = ["AlbertForSequenceClassification"]
         hf_config["num_labels"] = int(weights["output_weights"].shape[0])
+    if "cls/token_classification/output_weights" in weights:
+        hf_config["architectures"] = [huggingface.TOKEN_CLASSIFICATION]
+        hf_config["num_labels"] = int(weights["cls/token_classification/output_weights"].shape[0])
     return huggingface.write_hf(weights, directory, hf_config)

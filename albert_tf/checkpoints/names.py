@@ -11,7 +11,7 @@ import re
 from typing import List
 
 from albert_tf.modeling.encoder import AlbertEncoder
-from albert_tf.modeling.models import AlbertClassifier, AlbertPretrainer
+from albert_tf.modeling.models import AlbertClassifier, AlbertPretrainer, AlbertTokenClassifier
 
 GOOGLE = "google"
 BRIGHTMART = "brightmart"
@@ -127,7 +127,19 @@ def model_slots(model) -> List[Slot]:
     elif isinstance(model, AlbertClassifier):
         dense = model.head.dense
         slots += _head([Slot("output_weights", dense.kernel, transposed=True), Slot("output_bias", dense.bias)])
+    elif isinstance(model, AlbertTokenClassifier):
+        slots += _head(token_classification_slots(model))
     return slots
+
+
+TOKEN_CLASSIFICATION_PREFIX = "cls/token_classification"
+
+
+def token_classification_slots(model) -> List[Slot]:
+    """The tagging head, stored like the original classifier head: `output_weights` [num_labels, H]."""
+    dense = model.classifier
+    return [Slot(f"{TOKEN_CLASSIFICATION_PREFIX}/output_weights", dense.kernel, transposed=True),
+            Slot(f"{TOKEN_CLASSIFICATION_PREFIX}/output_bias", dense.bias)]
 
 
 # --- which config field a mismatching variable points at -------------------------------
@@ -146,6 +158,7 @@ _FIELD_HINTS = [
     (r"cls/predictions/transform/dense/kernel$", ("hidden_size", "embedding_size")),
     (r"cls/predictions/transform/", ("embedding_size",)),
     (r"^output_weights$", ("num_classes", "hidden_size")),
+    (r"^cls/token_classification/output_weights$", ("num_labels (tag count)", "hidden_size")),
 ]
 
 

@@ -1,9 +1,10 @@
-"""Task models built on an AlbertEncoder: pretraining (MLM + SOP) and sequence classification."""
+"""Task models built on an AlbertEncoder: pretraining (MLM + SOP), sequence and token classification."""
 
 import keras
 
 from albert_tf.modeling.encoder import INPUT_NAMES, AlbertEncoder, encoder_inputs
 from albert_tf.modeling.heads import AlbertClassificationHead, AlbertMaskedLMHead
+from albert_tf.modeling.initializers import truncated_normal
 
 
 def _deserialize_encoder(encoder):
@@ -107,6 +108,63 @@ class AlbertClassifier(keras.Model):
 
     def get_config(self):
         return {"encoder": keras.saving.serialize_keras_object(self.encoder), "num_classes": self.num_classes,
+                "dropout_rate": self.dropout_rate, "name": self.name, "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="albert_tf")
+class AlbertTokenClassifier(keras.Model):
+    """Encoder + dropout + dense on every position of the sequence output: token tagging (NER).
+
+    The layout of Hugging Face `AlbertForTokenClassification` (dropout, then `classifier` H → num_labels).
+    Output: float32 logits [B, T, num_labels]; which positions count is the caller's business (the NER
+    job scores only the first piece of each word).
+
+    Args:
+        encoder: an `AlbertEncoder`.
+        num_labels: number of tags.
+        dropout_rate: dropout on the sequence output (Hugging Face uses `classifier_dropout_prob`, 0.1).
+
+    Example:
+    >>> from albert_tf.config import AlbertConfig
+    >>> from albert_tf.modeling.encoder import AlbertEncoder
+    >>> encoder = AlbertEncoder(AlbertConfig(vocab_size=50, embedding_size=8, hidden_size=16,
+    ...                                      num_hidden_layers=1, num_attention_heads=2, intermediate_size=16))
+    >>> model = AlbertTokenClassifier(encoder, num_labels=5)
+    >>> logits = model({"input_word_ids": [[2, 7, 4, 3]], "input_mask": [[1, 1, 1, 1]],
+    ...                 "input_type_ids": [[0, 0, 0, 0]]})
+    >>> tuple(logits.shape)
+    (1, 4, 5)
+    """
+
+    def __init__(self, encoder, num_labels, dropout_rate=0.1, **kwargs):
+        encoder = _deserialize_encoder(encoder)
+        kwargs.setdefault("name", "albert_token_classifier")
+
+        # === Layers ===
+        dropout = keras.layers.Dropout(dropout_rate, name="dropout")
+        # float32 so the logits (and the loss on them) stay float32 under mixed precision.
+        classifier = keras.layers.Dense(num_labels,
+                                        kernel_initializer=truncated_normal(encoder.albert_config.initializer_range),
+                                        dtype="float32", name="classifier")
+
+        # === Functional Model ===
+        inputs = encoder_inputs(encoder.sequence_length)
+        logits = classifier(dropout(encoder(inputs)["sequence_output"]))
+        super().__init__(inputs=inputs, outputs=logits, **kwargs)
+
+        # === Config ===
+        self.encoder = encoder
+        self.dropout = dropout
+        self.classifier = classifier
+        self.num_labels = num_labels
+        self.dropout_rate = dropout_rate
+
+    def get_config(self):
+        return {"encoder": keras.saving.serialize_keras_object(self.encoder), "num_labels": self.num_labels,
                 "dropout_rate": self.dropout_rate, "name": self.name, "trainable": self.trainable}
 
     @classmethod
