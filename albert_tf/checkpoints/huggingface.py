@@ -42,6 +42,10 @@ _RULES = [
     (r"cls/seq_relationship/output_bias", "sop_classifier.classifier.bias"),
     (r"cls/token_classification/output_weights", "classifier.weight"),
     (r"cls/token_classification/output_bias", "classifier.bias"),
+    # AlbertForQuestionAnswering's span head: TF1 [2, H] is already PyTorch's [out, in].
+    (r"cls/squad/output_weights", "qa_outputs.weight"),
+    (r"cls/squad/output_bias", "qa_outputs.bias"),
+    # AlbertForSequenceClassification and AlbertForMultipleChoice ([1, H]) share these names.
     (r"output_weights", "classifier.weight"),
     (r"output_bias", "classifier.bias"),
 ]
@@ -88,7 +92,8 @@ def _candidate_tf1_names(state):
              "cls/predictions/transform/dense/kernel", "cls/predictions/transform/dense/bias",
              "cls/predictions/transform/LayerNorm/gamma", "cls/predictions/transform/LayerNorm/beta",
              "cls/predictions/output_bias", "cls/seq_relationship/output_weights",
-             "cls/seq_relationship/output_bias", "output_weights", "output_bias"]
+             "cls/seq_relationship/output_bias", "output_weights", "output_bias", "cls/squad/output_weights",
+             "cls/squad/output_bias"]
     blocks = set()
     for key in state:
         m = re.match(r"albert\.encoder\.albert_layer_groups\.(\d+)\.albert_layers\.(\d+)\.", key)

@@ -12,6 +12,7 @@ from typing import List
 
 from albert_tf.modeling.encoder import AlbertEncoder
 from albert_tf.modeling.models import AlbertClassifier, AlbertPretrainer, AlbertTokenClassifier
+from albert_tf.squad.modeling import SquadAnswerabilityHead, SquadSpanHead
 
 GOOGLE = "google"
 BRIGHTMART = "brightmart"
@@ -108,8 +109,35 @@ def _head(slots):
     return [dataclasses.replace(s, is_head=True) for s in slots]
 
 
+def _squad_head_slots(head) -> List[Slot]:
+    """The SQuAD heads under the names of the original code.
+
+    Span and CLS-null heads: BERT/ALBERT v1 `cls/squad/output_weights` [2, H] (used transposed) and
+    `cls/squad/output_bias`. XLNet-style v2 head: ALBERT's `squad_utils.create_v2_model` scopes.
+    """
+    if isinstance(head, SquadSpanHead):
+        return _head([Slot("cls/squad/output_weights", head.dense.kernel, transposed=True),
+                      Slot("cls/squad/output_bias", head.dense.bias)])
+    if isinstance(head, SquadAnswerabilityHead):
+        return _head([*_dense("start_logits/dense", head.start_dense),
+                      *_dense("end_logits/dense_0", head.end_dense_0),
+                      *_layer_norm("end_logits/LayerNorm", head.end_layer_norm),
+                      *_dense("end_logits/dense_1", head.end_dense_1),
+                      *_dense("answer_class/dense_0", head.answer_dense_0),
+                      Slot("answer_class/dense_1/kernel", head.answer_dense_1.kernel)])
+    raise TypeError(f"no TF1 names for the SQuAD head {type(head).__name__}")
+
+
+def _unwrap(model):
+    """A multiple-choice scorer holds its weights in the 1-output classifier it applies per choice
+    (the original's RACE head is the classifier's `output_weights` [1, H])."""
+    inner = getattr(model, "classifier", None)
+    return inner if isinstance(inner, AlbertClassifier) else model
+
+
 def model_slots(model) -> List[Slot]:
     """Canonical TF1 names of every variable of an encoder or task model, built if needed."""
+    model = _unwrap(model)
     encoder = model if isinstance(model, AlbertEncoder) else getattr(model, "encoder", None)
     if not isinstance(encoder, AlbertEncoder):
         raise TypeError(f"expected an AlbertEncoder or a model with an `.encoder`, got {type(model).__name__}")
@@ -129,6 +157,8 @@ def model_slots(model) -> List[Slot]:
         slots += _head([Slot("output_weights", dense.kernel, transposed=True), Slot("output_bias", dense.bias)])
     elif isinstance(model, AlbertTokenClassifier):
         slots += _head(token_classification_slots(model))
+    elif isinstance(getattr(model, "head", None), (SquadSpanHead, SquadAnswerabilityHead)):
+        slots += _squad_head_slots(model.head)
     return slots
 
 

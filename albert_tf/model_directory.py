@@ -1,0 +1,269 @@
+"""The one directory layout of a trained model, pretrained or fine-tuned.
+
+    <dir>/model.ckpt.index, model.ckpt.data-*   encoder + head under the official TF1 names
+    <dir>/albert_config.json                    the official config keys
+    <dir>/tokenizer_config.json + vocabulary    `tokenization.save_tokenizer_assets`
+    <dir>/task.json                             what the head is: kind, labels, lengths, SQuAD settings
+
+`save_model_directory` writes the whole directory under a temporary name and swaps it in, so a
+reader sees the previous complete directory or the new one, never a mix. `read_model_directory`
+returns a typed description and refuses an incomplete directory naming the missing file. The
+earlier SQuAD layout (`squad_head.json` + `model.weights.h5`) is still read, never written.
+"""
+
+import dataclasses
+import json
+import logging
+import os
+from typing import Dict, Optional
+
+import tensorflow as tf
+
+from albert_tf import atomic_files, output_errors
+from albert_tf.config import AlbertConfig
+
+logger = logging.getLogger("albert_tf")
+
+TASK_FILE = "task.json"
+CONFIG_FILE = "albert_config.json"
+TOKENIZER_FILE = "tokenizer_config.json"
+CHECKPOINT_NAME = "model.ckpt"
+FORMAT_VERSION = 1
+# The SQuAD layout of earlier releases: Keras weights + head settings.
+LEGACY_SQUAD_HEAD = "squad_head.json"
+LEGACY_SQUAD_WEIGHTS = "model.weights.h5"
+
+PRETRAINING = "pretraining"
+CLASSIFICATION = "classification"
+REGRESSION = "regression"
+MULTIPLE_CHOICE = "multiple_choice"
+SQUAD = "squad"
+TOKEN_CLASSIFICATION = "token_classification"
+KINDS = (PRETRAINING, CLASSIFICATION, REGRESSION, MULTIPLE_CHOICE, SQUAD, TOKEN_CLASSIFICATION)
+LABELLED_KINDS = (CLASSIFICATION, MULTIPLE_CHOICE, TOKEN_CLASSIFICATION)
+SQUAD_FIELDS = {"version": str, "head": str, "start_n_top": int, "end_n_top": int, "doc_stride": int,
+                "max_query_length": int}
+
+
+class ModelDirectoryError(ValueError):
+    """A model directory that is incomplete or whose task.json does not describe a model."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelDirectory:
+    """What a model directory holds. `checkpoint_prefix` is a TF1 prefix, or for the earlier SQuAD
+    layout (`legacy`) the path of its `.weights.h5` file."""
+
+    path: str
+    config: AlbertConfig
+    task: Dict
+    checkpoint_prefix: str
+    legacy: bool = False
+
+    @property
+    def kind(self) -> str:
+        return self.task["kind"]
+
+    @property
+    def labels(self) -> list:
+        return list(self.task.get("labels") or [])
+
+    @property
+    def max_seq_length(self) -> Optional[int]:
+        return self.task.get("max_seq_length")
+
+    @property
+    def has_tokenizer(self) -> bool:
+        return tf.io.gfile.exists(os.path.join(self.path, TOKENIZER_FILE))
+
+
+def _need(condition, source, field, reason):
+    if not condition:
+        raise ModelDirectoryError(f"{source}: field '{field}' {reason}")
+
+
+def check_task(task: Dict, source: str = TASK_FILE) -> Dict:
+    """The task record, checked field by field (errors name `source` and the field)."""
+    _need(isinstance(task, dict), source, "kind", "missing: the file must hold a json object")
+    kind = task.get("kind")
+    _need(kind in KINDS, source, "kind", f"is {kind!r}; expected one of {', '.join(KINDS)}")
+    length = task.get("max_seq_length")
+    _need(length is None or (isinstance(length, int) and length > 0), source, "max_seq_length",
+          f"is {length!r}; expected a positive integer")
+    if kind != PRETRAINING:
+        _need(length is not None, source, "max_seq_length", f"is required for kind {kind}")
+    labels = task.get("labels")
+    _need(labels is None or (isinstance(labels, list) and all(isinstance(x, str) for x in labels)), source,
+          "labels", f"is {labels!r}; expected a list of label strings in id order")
+    if kind in LABELLED_KINDS:
+        _need(bool(labels), source, "labels", f"is required (non-empty) for kind {kind}")
+    if kind == SQUAD:
+        for field, kind_of in SQUAD_FIELDS.items():
+            _need(isinstance(task.get(field), kind_of), source, field,
+                  f"is {task.get(field)!r}; expected {kind_of.__name__} for kind squad")
+        threshold = task.get("null_threshold")
+        _need(threshold is None or isinstance(threshold, (int, float)), source, "null_threshold",
+              f"is {threshold!r}; expected a number or null")
+    return task
+
+
+def squad_task(*, version, head, max_seq_length, doc_stride, max_query_length, start_n_top, end_n_top,
+               null_threshold=None, task_name="squad") -> Dict:
+    """The task record of a SQuAD model."""
+    return {"kind": SQUAD, "task_name": task_name, "labels": [], "max_seq_length": max_seq_length,
+            "version": version, "head": head, "start_n_top": start_n_top, "end_n_top": end_n_top,
+            "doc_stride": doc_stride, "max_query_length": max_query_length,
+            "null_threshold": None if null_threshold is None else float(null_threshold)}
+
+
+def _write_json(path: str, data):
+    with tf.io.gfile.GFile(path, "w") as handle:
+        handle.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def write_task_file(directory: str, task: Dict, checkpoint_name: str = CHECKPOINT_NAME):
+    """task.json into a directory being assembled (a temporary one: no rename of its own)."""
+    record = dict(check_task(dict(task)), checkpoint=checkpoint_name, format_version=FORMAT_VERSION)
+    _write_json(os.path.join(directory, TASK_FILE), record)
+
+
+def save_model_directory(directory, weights_model, tokenizer, task: Dict, global_step: Optional[int] = None) -> str:
+    """Write `weights_model` (encoder + head), its config, `tokenizer` and `task` as one model directory.
+
+    The directory is assembled under a temporary name next to it and swapped in whole. Returns
+    the checkpoint prefix.
+    """
+    from albert_tf.checkpoints import save_tf1  # pylint: disable=import-outside-toplevel
+    from albert_tf.tokenization import save_tokenizer_assets  # pylint: disable=import-outside-toplevel
+
+    directory = os.fspath(directory)
+    task = check_task(dict(task), source=f"task for {directory}")
+    parent, name = os.path.split(os.path.abspath(directory))
+    with output_errors.writing(directory):
+        tf.io.gfile.makedirs(parent)
+        temporary = atomic_files.temporary_dir(parent, name)
+        try:
+            save_tf1(weights_model, os.path.join(temporary, CHECKPOINT_NAME), global_step=global_step)
+            if tokenizer is not None:
+                save_tokenizer_assets(tokenizer, temporary)
+            write_task_file(temporary, task)
+            atomic_files.publish_dir_replacing(temporary, directory)
+        except BaseException:
+            atomic_files.remove(temporary)
+            raise
+    return os.path.join(directory, CHECKPOINT_NAME)
+
+
+def _read_json(path: str):
+    try:
+        with tf.io.gfile.GFile(path) as handle:
+            return json.load(handle)
+    except json.JSONDecodeError as error:
+        raise ModelDirectoryError(f"{path}:{error.lineno}: not valid json ({error.msg})") from None
+
+
+def _require(path: str, what: str):
+    if not tf.io.gfile.exists(path):
+        raise ModelDirectoryError(f"incomplete model directory {os.path.dirname(path)}: {os.path.basename(path)} "
+                                  f"({what}) is missing")
+
+
+def is_model_directory(path) -> bool:
+    """Whether `path` is a model directory (or the earlier SQuAD layout); cheap, reads nothing."""
+    path = os.fspath(path) if path else ""
+    return bool(path) and tf.io.gfile.isdir(path) and any(
+        tf.io.gfile.exists(os.path.join(path, name)) for name in (TASK_FILE, LEGACY_SQUAD_HEAD))
+
+
+def model_directory_of(path) -> Optional[str]:
+    """The model directory `path` names: the directory itself, or its checkpoint prefix inside it."""
+    if not path:
+        return None
+    path = os.fspath(path)
+    if is_model_directory(path):
+        return path
+    directory = os.path.dirname(path)
+    if directory and tf.io.gfile.exists(os.path.join(directory, TASK_FILE)):
+        recorded = _read_json(os.path.join(directory, TASK_FILE))
+        if isinstance(recorded, dict) and os.path.basename(path) in (
+                recorded.get("checkpoint", CHECKPOINT_NAME), recorded.get("checkpoint", CHECKPOINT_NAME) + ".index"):
+            return directory
+    return None
+
+
+def read_model_directory(path) -> ModelDirectory:
+    """The typed description of a model directory; an incomplete one is refused naming the missing file."""
+    path = os.fspath(path)
+    if not tf.io.gfile.isdir(path):
+        found = model_directory_of(path)
+        if found is None:
+            raise ModelDirectoryError(f"{path} is not a model directory")
+        path = found
+    if not tf.io.gfile.exists(os.path.join(path, TASK_FILE)):
+        if tf.io.gfile.exists(os.path.join(path, LEGACY_SQUAD_HEAD)):
+            return _read_legacy_squad(path)
+        raise ModelDirectoryError(f"{path} is not a model directory: {TASK_FILE} is missing")
+    task_path = os.path.join(path, TASK_FILE)
+    task = check_task(_read_json(task_path), source=task_path)
+    config_path = os.path.join(path, CONFIG_FILE)
+    _require(config_path, "the model config")
+    checkpoint = task.get("checkpoint", CHECKPOINT_NAME)
+    if not isinstance(checkpoint, str) or os.path.basename(checkpoint) != checkpoint:
+        raise ModelDirectoryError(f"{task_path}: field 'checkpoint' is {checkpoint!r}; expected a file name "
+                                  "prefix inside the directory")
+    prefix = os.path.join(path, checkpoint)
+    _require(prefix + ".index", "the checkpoint index")
+    if not tf.io.gfile.glob(prefix + ".data-*"):
+        raise ModelDirectoryError(f"incomplete model directory {path}: {checkpoint}.data-* (the checkpoint data) "
+                                  "is missing")
+    if task["kind"] != PRETRAINING:
+        _check_tokenizer(path)
+    return ModelDirectory(path, AlbertConfig.from_json_file(config_path), task, prefix)
+
+
+def _check_tokenizer(path: str):
+    tokenizer_path = os.path.join(path, TOKENIZER_FILE)
+    _require(tokenizer_path, "the tokenizer settings")
+    vocab = _read_json(tokenizer_path).get("vocab_file")
+    if vocab:
+        _require(os.path.join(path, vocab), f"the vocabulary named by {TOKENIZER_FILE}")
+
+
+def _read_legacy_squad(path: str) -> ModelDirectory:
+    head_path = os.path.join(path, LEGACY_SQUAD_HEAD)
+    logger.info("%s is a SQuAD model directory of the earlier layout (%s + %s): read as is; a new save writes "
+                "%s with a TF1 checkpoint", path, LEGACY_SQUAD_HEAD, LEGACY_SQUAD_WEIGHTS, TASK_FILE)
+    head = _read_json(head_path)
+    for field in ("version", "head", "start_n_top", "end_n_top", "max_seq_length", "max_query_length"):
+        _need(isinstance(head, dict) and field in head, head_path, field, "is missing")
+    task = check_task(squad_task(version=head["version"], head=head["head"], max_seq_length=head["max_seq_length"],
+                                 doc_stride=head.get("doc_stride", 128), max_query_length=head["max_query_length"],
+                                 start_n_top=head["start_n_top"], end_n_top=head["end_n_top"],
+                                 null_threshold=head.get("null_threshold")), source=head_path)
+    weights = os.path.join(path, LEGACY_SQUAD_WEIGHTS)
+    _require(weights, "the Keras weights")
+    config_path = os.path.join(path, CONFIG_FILE)
+    _require(config_path, "the model config")
+    _check_tokenizer(path)
+    return ModelDirectory(path, AlbertConfig.from_json_file(config_path), task, weights, legacy=True)
+
+
+def load_model_weights(model, directory: ModelDirectory, allow_partial: bool = False):
+    """Load a model directory's weights into a built `model`; returns the load report.
+
+    The earlier SQuAD layout holds Keras weights of the exact `SquadModel` that saved them; they are
+    loaded as such (all or nothing) and reported as fully matched.
+    """
+    from albert_tf.checkpoints import load_weights  # pylint: disable=import-outside-toplevel
+    from albert_tf.checkpoints.names import model_slots  # pylint: disable=import-outside-toplevel
+    from albert_tf.checkpoints.report import CheckpointMismatchError, LoadReport  # pylint: disable=C0415
+
+    if not directory.legacy:
+        return load_weights(model, directory.checkpoint_prefix, allow_partial=allow_partial, verbose=False)
+    try:
+        model.load_weights(directory.checkpoint_prefix)
+    except (ValueError, KeyError) as error:
+        raise CheckpointMismatchError(f"{directory.checkpoint_prefix} does not fit this SQuAD model: "
+                                      f"{str(error).splitlines()[0]}") from error
+    return LoadReport(source=directory.checkpoint_prefix, layout="keras_weights/google",
+                      matched=[slot.name for slot in model_slots(model)])
