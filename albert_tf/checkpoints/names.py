@@ -156,6 +156,9 @@ def model_slots(model) -> List[Slot]:
         dense = model.head.dense
         slots += _head([Slot("output_weights", dense.kernel, transposed=True), Slot("output_bias", dense.bias)])
     elif isinstance(model, AlbertTokenClassifier):
+        # The tagger never reads the pooler and Hugging Face's AlbertForTokenClassification has none:
+        # its absence is a newly initialized (unused) part, not a broken load.
+        slots = [dataclasses.replace(s, is_head=True) if s.name.startswith("bert/pooler/") else s for s in slots]
         slots += _head(token_classification_slots(model))
     elif isinstance(getattr(model, "head", None), (SquadSpanHead, SquadAnswerabilityHead)):
         slots += _squad_head_slots(model.head)
