@@ -1,0 +1,1 @@
+"""Token classification (NER) data: readers, tag schemes, windows of pieces, metrics, prediction files."""
