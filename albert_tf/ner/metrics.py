@@ -8,6 +8,9 @@ set. On IOB2 tags over the same words the two agree exactly (`tests/test_ner_met
 
 from typing import Dict, Iterable, List, Sequence, Tuple
 
+from seqeval.metrics import classification_report
+from seqeval.scheme import IOB2, Entities
+
 from albert_tf.ner import schemes
 
 Span = Tuple[str, int, int]
@@ -34,8 +37,6 @@ def entity_scores(gold: List[List[str]], predicted: List[List[str]]) -> Dict:
     Returns `{"precision", "recall", "f1", "gold_entities", "predicted_entities", "correct",
     "per_type": {type: {"precision", "recall", "f1", "gold_entities", "predicted_entities", "correct"}}}`.
     """
-    from seqeval.metrics import classification_report  # pylint: disable=import-outside-toplevel
-    from seqeval.scheme import IOB2, Entities  # pylint: disable=import-outside-toplevel
     _check_lengths(gold, predicted)
     gold = [list(g) for g in gold]
     predicted = [list(p) for p in predicted]

@@ -7,12 +7,18 @@ Both are written whole to an owned temporary name and renamed into place (throug
 import json
 from typing import Dict, List, Optional, Sequence
 
+import tensorflow as tf
+
 from albert_tf.ner import metrics, schemes
+from albert_tf.output_errors import OutputError
+from albert_tf.training.artifacts import atomic_write_text
 
 
 def _write_text(path: str, text: str):
-    from albert_tf.training.artifacts import atomic_write_text  # pylint: disable=import-outside-toplevel
-    atomic_write_text(path, text)
+    try:
+        atomic_write_text(path, text)
+    except (OSError, tf.errors.OpError) as error:
+        raise OutputError(path, error) from None
 
 
 def _check(sentences, predicted_tags):

@@ -18,6 +18,8 @@ import dataclasses
 import json
 from typing import Callable, Iterator, List, Optional, Tuple
 
+import tensorflow as tf
+
 from albert_tf.finetuning.examples import DataError
 from albert_tf.ner import schemes
 
@@ -55,7 +57,6 @@ class NerSentence:
 
 def _lines(path: str) -> Iterator[Tuple[int, str]]:
     """(line number, text) of a UTF-8 file read through tf.io.gfile; invalid UTF-8 names file:line."""
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel  (readers stay importable without it)
     if not tf.io.gfile.exists(path):
         raise DataError(f"{path}: file not found")
     with tf.io.gfile.GFile(path, "rb") as f:
