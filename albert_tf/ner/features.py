@@ -282,3 +282,48 @@ def _fill_pieceless(sentence, decided: Dict[int, Tuple[str, float]], inside: set
         else:
             out[w] = ("O", 1.0)
     return out
+
+
+def gold_round_trip(sentences: Sequence, tokenizer, max_seq_length: int, stride: int,
+                    pieces_from: str = "words") -> Dict:
+    """Gold tags → windows → one-hot logits → `merge_windows` → entities, against the gold entities.
+
+    What is lost here is lost by tokenization or windowing, never by a model. Returns `total`,
+    `recovered`, the window `stats` and `misses`: one line per gold entity not recovered, saying why.
+    """
+    labels = label_list(sentences)
+    windows = make_windows(sentences, tokenizer, labels, max_seq_length, stride, pieces_from=pieces_from)
+    merged = merge_windows(sentences, windows, one_hot_logits(windows, len(labels)))
+    inside: Dict[int, set] = {}
+    with_piece: Dict[int, set] = {}
+    for window in windows:
+        inside[window.sentence_index] = set(window.inside_words)
+        with_piece.setdefault(window.sentence_index, set()).update(w for w in window.word_index if w >= 0)
+    total = recovered = 0
+    misses = []
+    for index, (sentence, words) in enumerate(zip(sentences, merged)):
+        gold = schemes.entities(sentence.tags)
+        found = set(schemes.entities([tag for tag, _ in words]))
+        total += len(gold)
+        for entity in gold:
+            if entity in found:
+                recovered += 1
+                continue
+            misses.append(_why_missed(sentence, entity, inside.get(index, set()), with_piece.get(index, set()),
+                                      tokenizer, pieces_from))
+    return {"total": total, "recovered": recovered, "misses": misses, "stats": windows.stats}
+
+
+def _why_missed(sentence, entity, inside: set, with_piece: set, tokenizer, pieces_from: str) -> str:
+    kind, first, end = entity
+    start, stop = sentence.word_starts[first], sentence.word_span(end - 1)[1]
+    what = f"{sentence.source}: {kind} {sentence.text[start:stop]!r} (words {first}-{end - 1})"
+    if first in inside or end in inside:
+        encoding = _encode(sentence, tokenizer, pieces_from, {})
+        pieces = [encoding.tokens[k] for k, (s, e) in enumerate(encoding.offsets)
+                  if s < stop + 1 and e > start - 1 and e > s]
+        return f"{what}: a boundary falls inside a piece ({' '.join(pieces)}), so the piece carries one tag"
+    empty = [sentence.words[w] for w in range(first, end) if w not in with_piece and w not in inside]
+    if empty:
+        return f"{what}: word(s) {empty} have no piece (the tokenizer drops them)"
+    return f"{what}: windowing or merge"
