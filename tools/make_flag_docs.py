@@ -31,7 +31,7 @@ tf_logs.quiet_tensorflow([])
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "docs" / "flags.md"
-SCRIPTS = ("run_pretraining.py", "run_classifier.py", "run_squad.py")
+SCRIPTS = ("run_pretraining.py", "run_classifier.py", "run_squad.py", "run_ner.py")
 # Console commands first in this order, any other module under albert_tf/cli/ after them.
 CLI_ORDER = ("convert", "create_pretraining_data", "export", "predict")
 

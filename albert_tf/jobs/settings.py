@@ -201,3 +201,19 @@ class SquadSettings(RunnerSettings):
         if self.squad_head != "auto":
             return self.squad_head
         return "xlnet" if self.version == "2.0" else "span"
+
+
+@dataclasses.dataclass(kw_only=True)
+class NerSettings(RunnerSettings):
+    """run_ner.py: named-entity recognition on CoNLL column files or CLUENER json lines."""
+
+    train_file: Optional[str] = setting(None, "Tagged training data: CoNLL columns (word first, tag last) or "
+                                        "CLUENER json lines; the format is told by the content.")
+    eval_file: Optional[str] = setting(None, "Tagged dev data (same formats) for --do_eval and --eval_every_steps.")
+    predict_file: Optional[str] = setting(None, "Data to tag for --do_predict (tags, if present, are ignored).")
+    label_scheme: str = setting("auto", "Tag scheme of CoNLL files (auto: detected per file); read tags are "
+                                "converted to IOB2.", choices=["auto", "IOB1", "IOB2", "BIOES", "BILOU"])
+    doc_stride: int = setting(64, "Pieces between the starts of consecutive windows of a sentence longer than "
+                              "--max_seq_length (each word is scored in the window where it has most context).")
+    classifier_dropout: float = setting(0.1, "Dropout on the sequence output before the tagging layer.")
+    learning_rate: float = setting(5e-5, "Peak AdamW learning rate.")
