@@ -20,6 +20,11 @@ from typing import Dict, Optional
 import tensorflow as tf
 
 from albert_tf import atomic_files, output_errors
+from albert_tf.checkpoints import load_weights, read_checkpoint, save_tf1
+from albert_tf.checkpoints.loader import assign_weights
+from albert_tf.checkpoints.names import model_slots
+from albert_tf.checkpoints.report import CheckpointMismatchError, LoadReport
+from albert_tf.tokenization import save_tokenizer_assets
 from albert_tf.config import AlbertConfig
 
 logger = logging.getLogger("albert_tf")
@@ -133,9 +138,6 @@ def save_model_directory(directory, weights_model, tokenizer, task: Dict, global
     The directory is assembled under a temporary name next to it and swapped in whole. Returns
     the checkpoint prefix.
     """
-    from albert_tf.checkpoints import save_tf1  # pylint: disable=import-outside-toplevel
-    from albert_tf.tokenization import save_tokenizer_assets  # pylint: disable=import-outside-toplevel
-
     directory = os.fspath(directory)
     task = check_task(dict(task), source=f"task for {directory}")
     parent, name = os.path.split(os.path.abspath(directory))
@@ -254,10 +256,6 @@ def load_model_weights(model, directory: ModelDirectory, allow_partial: bool = F
     The earlier SQuAD layout holds Keras weights of the exact `SquadModel` that saved them; they are
     loaded as such (all or nothing) and reported as fully matched.
     """
-    from albert_tf.checkpoints import load_weights  # pylint: disable=import-outside-toplevel
-    from albert_tf.checkpoints.names import model_slots  # pylint: disable=import-outside-toplevel
-    from albert_tf.checkpoints.report import CheckpointMismatchError, LoadReport  # pylint: disable=C0415
-
     if not directory.legacy:
         return load_weights(model, directory.checkpoint_prefix, allow_partial=allow_partial, verbose=False)
     try:
@@ -267,3 +265,59 @@ def load_model_weights(model, directory: ModelDirectory, allow_partial: bool = F
                                       f"{str(error).splitlines()[0]}") from error
     return LoadReport(source=directory.checkpoint_prefix, layout="keras_weights/google",
                       matched=[slot.name for slot in model_slots(model)])
+
+
+def head_mismatch(directory: ModelDirectory, task: Dict) -> Optional[str]:
+    """Why the head saved in `directory` does not serve `task` (None: it does, restore it too)."""
+    if directory.kind != task["kind"]:
+        return f"it was trained for {directory.kind}, this run is {task['kind']}"
+    if task["kind"] == SQUAD:
+        for field in ("version", "head"):
+            if directory.task.get(field) != task.get(field):
+                return f"its SQuAD {field} is {directory.task.get(field)!r}, this run's is {task.get(field)!r}"
+        return None
+    if directory.labels != list(task.get("labels") or []):
+        return f"its labels are {directory.labels}, this run's are {list(task.get('labels') or [])}"
+    return None
+
+
+def load_for_task(model, directory: ModelDirectory, task: Dict):
+    """Restore encoder + head when the saved head serves `task`; else the encoder alone, the head
+    reported as newly initialized. Returns (load report, the reason the head was left out or None)."""
+    reason = head_mismatch(directory, task)
+    if reason is None:
+        return load_model_weights(model, directory), None
+    return load_encoder_weights(model, directory), reason
+
+
+def load_encoder_weights(model, directory: ModelDirectory):
+    """Only the encoder of a model directory (every `bert/` weight); the model's head stays as built."""
+    if directory.legacy:
+        raise ModelDirectoryError(f"{directory.path}: the earlier SQuAD layout ({LEGACY_SQUAD_WEIGHTS}) loads only "
+                                  "into the same SQuAD model; rerun run_squad.py with its settings to save it anew")
+    checkpoint = read_checkpoint(directory.checkpoint_prefix)
+    head = sorted(name for name in checkpoint.weights if not name.startswith("bert/"))
+    encoder = {name: value for name, value in checkpoint.weights.items() if name.startswith("bert/")}
+    return assign_weights(model, dataclasses.replace(checkpoint, weights=encoder, skipped=checkpoint.skipped + head))
+
+
+def build_model(config: AlbertConfig, task: Optional[Dict], encoder_only: bool = False):
+    """A built model with the head `task` describes (None or pretraining: MLM + SOP heads), whose
+    variables hold everything a model directory of that task stores; `encoder_only`: the bare encoder."""
+    from albert_tf.modeling import AlbertClassifier, AlbertEncoder, AlbertPretrainer  # pylint: disable=C0415
+
+    encoder = AlbertEncoder(config)
+    kind = PRETRAINING if task is None else task["kind"]
+    if encoder_only:
+        return encoder
+    if kind == PRETRAINING:
+        return AlbertPretrainer(encoder)
+    if kind == SQUAD:
+        from albert_tf.squad.modeling import build_squad_model  # pylint: disable=import-outside-toplevel
+        return build_squad_model(config, task["head"], None, task["start_n_top"], task["end_n_top"])
+    if kind == TOKEN_CLASSIFICATION:
+        from albert_tf.modeling import AlbertTokenClassifier  # pylint: disable=import-outside-toplevel
+        return AlbertTokenClassifier(encoder, num_labels=len(task["labels"]))
+    # Multiple choice stores the 1-output classifier it applies to each choice.
+    outputs = len(task["labels"]) if kind == CLASSIFICATION else 1
+    return AlbertClassifier(encoder, outputs)

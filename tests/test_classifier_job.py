@@ -375,13 +375,23 @@ def test_early_stopping_stops_after_patience_evaluations_and_keeps_the_best(work
     assert full.get("stopped_early_at") is None
     stopped = job.run(_settings(workspace, tmp_path / "patience", early_stopping_patience=2, **common))["runs"][0]
     assert stopped["stopped_early_at"] == stop
-    assert _evaluations(tmp_path / "patience") == [(s, v) for s, v in history if s <= stop]
+    # Training itself ended there (not only the evaluations), and a rerun would not train on.
+    state = json.loads((tmp_path / "patience" / "resume" / "state.json").read_text())
+    assert (state["step"], state["finished"], state["stopped_early_at"]) == (stop, True, stop)
+    # Up to that step the two runs are the same run: every evaluation file is identical.
+    evaluated = sorted(p.name for p in (tmp_path / "patience" / "eval_results").iterdir())
+    assert evaluated == [f"step_{s:07d}.json" for s, _ in history if s <= stop]
+    for name in evaluated:
+        assert (tmp_path / "patience" / "eval_results" / name).read_text() == \
+            (tmp_path / "full" / "eval_results" / name).read_text(), name
     record = json.loads((tmp_path / "patience" / "best_checkpoint.json").read_text())
     assert (record["step"], record["value"]) == best
     assert os.path.exists(record["path"] + ".index")
-    # Final results come from that checkpoint.
+    # Final results come from that checkpoint: the model the full run had at that step (loss included).
     final = json.loads((tmp_path / "patience" / "eval_results.json").read_text())
-    assert final["dev"]["accuracy"] == pytest.approx(best[1], abs=1e-9)
+    at_best = json.loads((tmp_path / "full" / "eval_results" / f"step_{best[0]:07d}.json").read_text())
+    assert final["dev"] == at_best["dev"]
+    assert final["global_step"] == stop
 
 
 def test_early_stopping_needs_evaluations_during_training(workspace, tmp_path):

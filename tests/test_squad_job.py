@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import FIXTURES
+from albert_tf import model_directory
 from albert_tf.jobs import squad as job
 from albert_tf.squad import datasets, decoding, features, modeling, reading
 
@@ -64,7 +65,7 @@ def test_v1_train_eval_outputs_and_reload(workspace):
     results = _read(s.output_dir, "eval_results.json")
     assert results["total"] == 6 and results == {**result["eval"]}
     assert results["metric"] == "squad"  # English data and tokenizer: the SQuAD definitions
-    head = _read(os.path.join(s.output_dir, job.MODEL_DIR), job.HEAD_FILE)
+    head = _read(os.path.join(s.output_dir, job.MODEL_DIR), model_directory.TASK_FILE)
     assert head["head"] == "span" and head["version"] == "1.1"
     # The saved model predicts the same answers when loaded as --init_checkpoint.
     again = job.SquadSettings(output_dir=str(workspace["base"] / "v1_reload"), version="1.1",
@@ -85,12 +86,12 @@ def test_v2_heads_write_null_odds_and_store_the_threshold(workspace, head):
     for key in ("exact", "f1", "HasAns_f1", "NoAns_f1", "best_f1", "best_f1_thresh", "null_threshold_used"):
         assert key in results
     # predictions.json is written with the stored threshold, and it reaches the searched best F1.
-    threshold = _read(os.path.join(s.output_dir, job.MODEL_DIR), job.HEAD_FILE)["null_threshold"]
+    threshold = _read(os.path.join(s.output_dir, job.MODEL_DIR), model_directory.TASK_FILE)["null_threshold"]
     assert threshold == results["null_threshold_used"]
     assert all((predictions[q] == "") or odds <= threshold for q, odds in null_odds.items())
     assert results["f1"] == pytest.approx(results["best_f1"])
     expected_head = "xlnet" if head == "auto" else "cls_null"
-    assert _read(os.path.join(s.output_dir, job.MODEL_DIR), job.HEAD_FILE)["head"] == expected_head
+    assert _read(os.path.join(s.output_dir, job.MODEL_DIR), model_directory.TASK_FILE)["head"] == expected_head
 
 
 def test_xlnet_head_shapes_and_beam(workspace):

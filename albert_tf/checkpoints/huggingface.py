@@ -196,3 +196,131 @@ def write_hf(weights: Dict[str, np.ndarray], directory: str, hf_config: Optional
         with atomic_files.replacing(os.path.join(directory, "config.json"), encoding="utf-8") as handle:
             json.dump(hf_config, handle, indent=2, sort_keys=True)
     return target
+
+
+# --- the head a directory holds, and its tokenizer files, in transformers' terms ----------------
+
+# task.json kind → the transformers class of that head.
+ARCHITECTURES = {"pretraining": "AlbertForPreTraining", "classification": "AlbertForSequenceClassification",
+                 "regression": "AlbertForSequenceClassification", "multiple_choice": "AlbertForMultipleChoice",
+                 "squad": "AlbertForQuestionAnswering", "token_classification": "AlbertForTokenClassification"}
+HF_TOKENIZER_CONFIG = "tokenizer_config.json"
+SPECIAL_TOKENS_MAP = "special_tokens_map.json"
+
+
+def head_config(task: Optional[dict]) -> dict:
+    """The config.json entries naming the head of `task` (a task.json record): `architectures`,
+    `id2label`/`label2id`, `problem_type`. The XLNet-style SQuAD head has no transformers class."""
+    if task is None:
+        return {}
+    kind = task["kind"]
+    if kind == "squad" and task.get("head") == "xlnet":
+        raise CheckpointFormatError(
+            "the XLNet-style SQuAD v2 head (start, start-conditioned end, answerability) has no Hugging Face "
+            "class: AlbertForQuestionAnswering holds only the span head (train with --squad_head=span or cls_null "
+            "to convert), or convert the encoder alone with --model=encoder")
+    entries = {"architectures": [ARCHITECTURES[kind]]}
+    labels = list(task.get("labels") or [])
+    if kind in ("classification", "token_classification") and labels:
+        entries["id2label"] = {str(i): label for i, label in enumerate(labels)}
+        entries["label2id"] = {label: i for i, label in enumerate(labels)}
+        entries["num_labels"] = len(labels)
+        if kind == "classification":
+            entries["problem_type"] = "single_label_classification"
+    elif kind == "regression":
+        entries.update(num_labels=1, problem_type="regression", id2label={"0": "LABEL_0"}, label2id={"LABEL_0": 0})
+    return entries
+
+
+def task_from_config(hf_config: dict, source: str) -> Optional[dict]:
+    """The task.json record a transformers config.json describes (labels in id order), or None
+    when it names no head this project knows."""
+    architectures = hf_config.get("architectures") or []
+    kinds = [kind for kind, name in ARCHITECTURES.items() if name in architectures]
+    if not kinds:
+        return None
+    kind = kinds[0]
+    if kind in ("classification", "regression"):
+        kind = "regression" if hf_config.get("problem_type") == "regression" else "classification"
+    labels = []
+    if kind in ("classification", "token_classification"):
+        id2label = hf_config.get("id2label") or {}
+        try:
+            labels = [id2label[key] for key in sorted(id2label, key=int)]
+        except (ValueError, TypeError) as error:
+            raise CheckpointFormatError(f"{source}: field 'id2label' must map integer ids to labels ({error})") \
+                from None
+        if sorted(int(key) for key in id2label) != list(range(len(labels))):
+            raise CheckpointFormatError(f"{source}: field 'id2label' must number its labels 0..n-1")
+    return {"kind": kind, "labels": labels}
+
+
+def write_hf_tokenizer(tokenizer, directory: str, max_length: Optional[int] = None):
+    """The tokenizer files transformers reads: SentencePiece `spiece.model` + AlbertTokenizer settings, or
+    WordPiece `vocab.txt` + BertTokenizer (the Chinese models), and `special_tokens_map.json`.
+    `max_length`: the packing length the model was trained with (pipelines truncate to it)."""
+    settings = tokenizer.settings
+    pieces = {name: tokenizer.convert_ids_to_tokens([token_id])[0]
+              for name, token_id in settings.special_ids.items()}
+    if settings.type == "sentencepiece":
+        vocab_name, vocab_bytes = "spiece.model", tokenizer.model_proto
+        record = {"tokenizer_class": "AlbertTokenizer", "do_lower_case": settings.do_lower_case,
+                  "keep_accents": settings.keep_accents, "remove_space": settings.remove_space}
+        special = {"bos_token": pieces["cls"], "eos_token": pieces["sep"]}
+    else:
+        vocab_name = "vocab.txt"
+        vocab_bytes = "".join(f"{token}\n" for token in tokenizer.vocab).encode("utf-8")
+        record = {"tokenizer_class": "BertTokenizer", "do_lower_case": settings.do_lower_case,
+                  "tokenize_chinese_chars": True}
+        special = {}
+    special.update(unk_token=pieces["unk"], sep_token=pieces["sep"], pad_token=pieces["pad"],
+                   cls_token=pieces["cls"], mask_token=pieces["mask"])
+    with atomic_files.replacing(os.path.join(directory, vocab_name), "wb") as handle:
+        handle.write(vocab_bytes)
+    if max_length:
+        record["model_max_length"] = int(max_length)
+    for name, data in ((HF_TOKENIZER_CONFIG, {**record, **special}), (SPECIAL_TOKENS_MAP, special)):
+        with atomic_files.replacing(os.path.join(directory, name), encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+
+
+def read_hf_tokenizer(directory: str):
+    """This project's tokenizer from a transformers directory's tokenizer files, or None when it has
+    none (`tokenizer_config.json` naming AlbertTokenizer / BertTokenizer)."""
+    path = os.path.join(directory, HF_TOKENIZER_CONFIG)
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        record = json.load(handle)
+    kind = record.get("tokenizer_class", "")
+    if kind.startswith("AlbertTokenizer"):
+        from albert_tf.tokenization import SentencePieceTokenizer  # pylint: disable=import-outside-toplevel
+        # transformers' AlbertTokenizer always rewrites `` and '' to a double quote.
+        return SentencePieceTokenizer(os.path.join(directory, "spiece.model"),
+                                      do_lower_case=record.get("do_lower_case", True),
+                                      keep_accents=record.get("keep_accents", False),
+                                      remove_space=record.get("remove_space", True), replace_quotes=True)
+    if kind.startswith("BertTokenizer"):
+        from albert_tf.tokenization import WordPieceTokenizer  # pylint: disable=import-outside-toplevel
+        return WordPieceTokenizer(os.path.join(directory, "vocab.txt"),
+                                  do_lower_case=record.get("do_lower_case", True))
+    raise CheckpointFormatError(f"{path}: field 'tokenizer_class' is {kind!r}; expected AlbertTokenizer (SentencePiece) "
+                                "or BertTokenizer (WordPiece)")
+
+
+def read_hf_config(directory: str) -> Optional[dict]:
+    path = os.path.join(directory, "config.json")
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def model_max_length(directory: str) -> Optional[int]:
+    """The packing length a transformers tokenizer_config.json records, if a usable one."""
+    path = os.path.join(directory, HF_TOKENIZER_CONFIG)
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        value = json.load(handle).get("model_max_length")
+    return value if isinstance(value, int) and 0 < value < 1_000_000 else None

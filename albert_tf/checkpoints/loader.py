@@ -218,11 +218,21 @@ def save_tf1(model, prefix: str, global_step: Optional[int] = None, write_config
     return prefix
 
 
-def save_hf(model, directory: str) -> str:
-    """Write model.safetensors + config.json readable by Hugging Face `AlbertFor*`."""
+def save_hf(model, directory: str, task: Optional[dict] = None, tokenizer=None) -> str:
+    """Write model.safetensors + config.json readable by Hugging Face `AlbertFor*`.
+
+    `task` (a model directory's task.json record) names the head: `architectures`, `id2label`;
+    `tokenizer` adds the tokenizer files transformers reads.
+    """
     config = getattr(model, "encoder", model).albert_config
     hf_config = config.to_hf_dict()
     weights = export_weights(model)
+    if task is not None:  # refuses a head transformers has no class for
+        hf_config.update(huggingface.head_config(task))
+        target = huggingface.write_hf(weights, directory, hf_config)
+        if tokenizer is not None:
+            huggingface.write_hf_tokenizer(tokenizer, directory, task.get("max_seq_length"))
+        return target
     if "output_weights" in weights:
         hf_config["architectures"] = ["AlbertForSequenceClassification"]
         hf_config["num_labels"] = int(weights["output_weights"].shape[0])

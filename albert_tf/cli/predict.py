@@ -43,9 +43,10 @@ flags.DEFINE_list("inputs", None, "Columns (tsv: header names or 0-based indexes
 flags.DEFINE_string("id", None, "Column or field with the row id (default: the line number).")
 flags.DEFINE_bool("has_header", True, "tsv: the first line names the columns.")
 flags.DEFINE_integer("batch_size", 64, "Rows per model call.")
-flags.DEFINE_string("task_name", None, "Checkpoint mode: the classifier's task (labels and text fields).")
+flags.DEFINE_string("task_name", None, "Checkpoint mode: the classifier's task (labels and text fields); a model "
+                    "directory names its own.")
 flags.DEFINE_list("task_module", None, "Modules or .py files registering your own tasks (as in run_classifier.py).")
-flags.DEFINE_integer("max_seq_length", 128, "Checkpoint mode: packing length.")
+flags.DEFINE_integer("max_seq_length", 128, "Checkpoint mode: packing length (a model directory: its task.json).")
 flags.DEFINE_integer("log_every", 5000, "Progress line every N rows.")
 flags.DEFINE_enum("task", None, sorted(inference_files.TASK_INPUTS),
                   "Use a pretrained model (--model: its directory, checkpoint or encoder export) directly: "
@@ -143,19 +144,39 @@ def _is_export(model):
     return os.path.isdir(model) and os.path.exists(os.path.join(model, "saved_model.pb"))
 
 
+def saved_model(model, task_name=None, max_seq_length=None):
+    """(the model directory `model` names or None, task name, packing length): a model directory's
+    task.json supplies the task and the length; a flag that contradicts it is refused."""
+    from albert_tf import model_directory
+    found = None if _is_export(model) else model_directory.model_directory_of(model)
+    if found is None:
+        return None, task_name, 128 if max_seq_length is None else max_seq_length
+    saved = model_directory.read_model_directory(found)
+    where = f"{found}/{model_directory.TASK_FILE}"
+    if saved.kind not in (model_directory.CLASSIFICATION, model_directory.REGRESSION):
+        raise InputError(f"--model={model} holds a {saved.kind} model: checkpoint mode serves classification and "
+                         f"regression models; export it first (albert-export --checkpoint={found})")
+    for flag, given, recorded in (("task_name", task_name, saved.task.get("task_name")),
+                                  ("max_seq_length", max_seq_length, saved.max_seq_length)):
+        if given is not None and given != recorded:
+            raise InputError(f"--{flag}={given} contradicts {where} ({flag} {recorded}): leave --{flag} out")
+    return saved, saved.task.get("task_name"), saved.max_seq_length
+
+
 def text_input_names(model, task_name=None):
     """(the model's text inputs, its task name or None), read without loading it (bad rows fail fast)."""
     from albert_tf.export import read_export_info
     if _is_export(model):
         info = read_export_info(model)
         return info["signatures"]["serving_default"], task_name or info.get("task")
+    task_name = saved_model(model, task_name)[1]
     if not task_name:
         raise InputError(f"--model={model} is not an exported SavedModel; for a checkpoint give --task_name")
     from albert_tf.export.sources import task_labels_and_fields
     return list(task_labels_and_fields(task_name)[1]), task_name
 
 
-def load_predictor(model, task_name=None, max_seq_length=128):
+def load_predictor(model, task_name=None, max_seq_length=None):
     """(callable texts -> outputs dict, text input names, export info)."""
     import tensorflow as tf
     import tensorflow_text  # noqa: F401  pylint: disable=unused-import
@@ -168,8 +189,10 @@ def load_predictor(model, task_name=None, max_seq_length=128):
         signature = tf.saved_model.load(model).signatures["serving_default"]
         names = info["signatures"]["serving_default"]
         return (lambda texts: signature(**{n: tf.constant(t) for n, t in zip(names, texts)})), names, info
+    saved, task_name, max_seq_length = saved_model(model, task_name, max_seq_length)
     if not task_name:
         raise InputError(f"--model={model} is not an exported SavedModel; for a checkpoint give --task_name")
+    from albert_tf import model_directory
     from albert_tf.checkpoints import load_config_for, load_weights
     from albert_tf.export.sources import task_labels_and_fields, tokenizer_for
     from albert_tf.export import serving
@@ -177,9 +200,14 @@ def load_predictor(model, task_name=None, max_seq_length=128):
     from albert_tf.modeling import AlbertClassifier, AlbertEncoder
     from albert_tf.tokenization.layers import layer_for
     labels, names = task_labels_and_fields(task_name)
-    tokenizer = tokenizer_for(model, None)
+    if saved is not None:  # the labels the model was trained with, in its id order
+        labels = tuple(saved.labels)
+    tokenizer = tokenizer_for(saved.path if saved else model, None)
     classifier = AlbertClassifier(AlbertEncoder(load_config_for(model)), max(len(labels), 1))
-    load_weights(classifier, model, verbose=False)
+    if saved is not None:
+        model_directory.load_model_weights(classifier, saved)
+    else:
+        load_weights(classifier, model, verbose=False)
     server = serving.ClassifierServer(classifier, layer_for(tokenizer), special_ids(tokenizer), max_seq_length,
                                       labels, names)
     info = {"kind": "classifier", "labels": list(labels), "signatures": {"serving_default": list(names)}}
@@ -205,11 +233,12 @@ def _tsv_value(record, kind):
     return ""
 
 
-def check_arguments(model, input_file, output_file, *, task_name=None, max_seq_length=128, log_every=5000):
+def check_arguments(model, input_file, output_file, *, task_name=None, max_seq_length=None, log_every=5000):
     """Every flag and path before a row is read or a model loaded; errors name the flag and the value."""
     from albert_tf.training import settings_checks
     settings_checks.need(log_every >= 1, "log_every", log_every, "must be >= 1")
     settings_checks.existing_file("input_file", input_file)
+    saved, task_name, max_seq_length = saved_model(model, task_name, max_seq_length)
     if not _is_export(model) and task_name:  # a checkpoint served from memory: its format and positions
         from albert_tf.checkpoints import load_config_for
         settings_checks.checkpoint("model", model)
@@ -249,15 +278,16 @@ def predict_direct_file(task, model, input_file, output_file, *, inputs=None, id
 
 
 def predict_file(model, input_file, output_file, *, inputs=None, id_spec=None, has_header=True, batch_size=64,
-                 task_name=None, max_seq_length=128, log_every=5000, task=None, **direct_options):
-    """Library entry point; returns the number of rows written."""
+                 task_name=None, max_seq_length=None, log_every=5000, task=None, **direct_options):
+    """Library entry point; returns the number of rows written. `max_seq_length` None: the model
+    directory's, else 128."""
     if not output_file:
         raise InputError("--output_file is required")
     if batch_size < 1:
         raise InputError(f"--batch_size={batch_size}: must be >= 1")
     if task:
         return predict_direct_file(task, model, input_file, output_file, inputs=inputs, id_spec=id_spec,
-                                   has_header=has_header, max_seq_length=max_seq_length, log_every=log_every,
+                                   has_header=has_header, max_seq_length=max_seq_length or 128, log_every=log_every,
                                    batch_size=batch_size, **direct_options)
     check_arguments(model, input_file, output_file, task_name=task_name, max_seq_length=max_seq_length,
                     log_every=log_every)
@@ -309,7 +339,8 @@ def main(argv):
         with output_errors.writing(FLAGS.output_file):  # a full disk mid-way: named, no traceback
             count = predict_file(FLAGS.model, FLAGS.input_file, FLAGS.output_file, inputs=FLAGS.inputs,
                                  id_spec=FLAGS.id, has_header=FLAGS.has_header, batch_size=FLAGS.batch_size,
-                                 task_name=FLAGS.task_name, max_seq_length=FLAGS.max_seq_length,
+                                 task_name=FLAGS.task_name,
+                                 max_seq_length=FLAGS.max_seq_length if FLAGS["max_seq_length"].present else None,
                                  log_every=FLAGS.log_every, **_direct_options())
     except (InputError, ValueError, FileNotFoundError, output_errors.OutputError) as error:
         raise SystemExit(f"albert-predict: error: {error}") from None

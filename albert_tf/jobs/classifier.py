@@ -2,7 +2,7 @@
 
 What differs from other families: task files read through the task registry (every row checked,
 `file:line` errors), the feature cache and its unknown-token check, the classifier or multiple-choice
-model, the task's metrics, `best_checkpoint/` in the TF1 layout, submission files, the classifier export.
+model, the task's metrics, `best_checkpoint/` (a model directory), submission files, the classifier export.
 """
 
 import os
@@ -11,8 +11,8 @@ from typing import Dict, List, Optional
 import tensorflow as tf
 from absl import logging
 
-from albert_tf import atomic_files, export, output_errors, tokenization
-from albert_tf.checkpoints import load_weights, save_tf1
+from albert_tf import export, model_directory
+from albert_tf.checkpoints import load_weights
 from albert_tf.finetuning import datasets, evaluation, feature_cache, modeling, predictions, vocabulary_check
 from albert_tf.finetuning.evaluation import Split
 from albert_tf.finetuning.tasks import get_task, load_task_modules
@@ -87,7 +87,16 @@ class ClassifierFamily(runner.TaskFamily):
 
     def load_initial_weights(self, run: runner.SeedRun):
         s = self.s
-        if s.init_checkpoint:
+        saved = model_directory.model_directory_of(s.init_checkpoint)
+        if saved:
+            report, reason = model_directory.load_for_task(run.weights_model,
+                                                           model_directory.read_model_directory(saved),
+                                                           self.task_record())
+            if reason:
+                logging.info("--init_checkpoint=%s: encoder only, the head is newly initialized (%s)",
+                             s.init_checkpoint, reason)
+            logging.info("%s from --init_checkpoint=%s: %s", runner.purpose(s), s.init_checkpoint, report.summary())
+        elif s.init_checkpoint:
             report = load_weights(run.weights_model, s.init_checkpoint, verbose=False)
             logging.info("%s from --init_checkpoint=%s: %s", runner.purpose(s), s.init_checkpoint, report.summary())
         elif s.do_train:
@@ -134,20 +143,25 @@ class ClassifierFamily(runner.TaskFamily):
                       if name in self.task.metric_names or name == "loss"]
         return "  ".join(parts)
 
+    def task_record(self) -> Dict:
+        """The task.json of this run's model directory."""
+        task = self.task
+        kind = (model_directory.REGRESSION if task.is_regression else
+                model_directory.MULTIPLE_CHOICE if task.is_multiple_choice else model_directory.CLASSIFICATION)
+        record = {"kind": kind, "task_name": task.name, "labels": [] if task.is_regression else list(task.labels),
+                  "max_seq_length": self.s.max_seq_length}
+        if task.is_multiple_choice:  # the choices are the labels: A, B, C, D for RACE
+            record["labels"] = record["labels"] or [chr(ord("A") + i) for i in range(task.num_choices)]
+            record["num_choices"] = task.num_choices
+        return record
+
     def save_best(self, run: runner.SeedRun, step: int, record: Dict) -> Dict:
+        # One model directory, written whole and swapped in: after a full disk or a kill the best
+        # checkpoint is the previous complete one, never weights without their vocabulary.
         best_dir = os.path.join(run.output_dir, BEST_DIR)
-        # Written whole in a temporary directory, then swapped in: after a full disk or a kill
-        # the best checkpoint is the previous complete one, never weights without their vocabulary.
-        with output_errors.writing(best_dir):
-            temporary = atomic_files.temporary_dir(run.output_dir, BEST_DIR)
-            try:
-                save_tf1(run.weights_model, os.path.join(temporary, BEST_PREFIX), global_step=step)
-                tokenization.save_tokenizer_assets(self.tokenizer, temporary)
-                atomic_files.publish_dir_replacing(temporary, best_dir)
-            except BaseException:
-                atomic_files.remove(temporary)
-                raise
-        return {"path": os.path.join(best_dir, BEST_PREFIX)}
+        prefix = model_directory.save_model_directory(best_dir, run.weights_model, self.tokenizer,
+                                                      self.task_record(), global_step=step)
+        return {"path": prefix}
 
     def restore_best(self, run: runner.SeedRun):
         load_weights(run.weights_model, run.best["path"], verbose=False)

@@ -2,19 +2,18 @@
 
 What differs from other families: both json files validated question by question, sliding windows
 with max context, the span / XLNet-style / CLS-null heads, n-best decoding with the null threshold,
-the official metrics (F1 is the main one), `squad_model/` (weights, config, tokenizer,
-`squad_head.json` with the head settings and the v2 null threshold; reusable as `--init_checkpoint`),
+the official metrics (F1 is the main one), `squad_model/` (a model directory: TF1 weights, config,
+tokenizer, task.json with the head settings and the v2 null threshold; reusable as `--init_checkpoint`),
 `predictions.json`, `nbest_predictions.json`, `null_odds.json` (v2) and the SQuAD export.
 """
 
-import json
 import math
 import os
 from typing import Dict, Optional
 
 from absl import logging
 
-from albert_tf import atomic_files, export, output_errors, tokenization
+from albert_tf import export, model_directory
 from albert_tf.checkpoints import load_weights
 from albert_tf.jobs import runner
 from albert_tf.jobs.runner import need
@@ -23,44 +22,37 @@ from albert_tf.squad import datasets, decoding, evaluation, feature_cache, featu
 from albert_tf.training import artifacts, settings_checks
 
 MODEL_DIR = "squad_model"
-HEAD_FILE = "squad_head.json"
-WEIGHTS_FILE = "model.weights.h5"
 NULL_WARNING_FRACTION = 0.95
 METRIC_NAMES = {"squad": "official SQuAD metric", "cmrc2018": "official CMRC2018 metric"}
 
 
+def saved_model_directory(init_checkpoint: Optional[str]) -> Optional[model_directory.ModelDirectory]:
+    """The fine-tuned SQuAD model directory `init_checkpoint` names, or None (a pretrained checkpoint,
+    or a model directory of another task, whose encoder alone is used)."""
+    found = model_directory.model_directory_of(init_checkpoint)
+    if found is None:
+        return None
+    saved = model_directory.read_model_directory(found)
+    return saved if saved.kind == model_directory.SQUAD else None
+
+
 def saved_head(init_checkpoint: Optional[str]) -> Optional[Dict]:
-    """The head settings of a fine-tuned SQuAD model directory, or None for a pretrained checkpoint."""
-    if not init_checkpoint or not os.path.isdir(init_checkpoint):
-        return None
-    path = os.path.join(init_checkpoint, HEAD_FILE)
-    if not os.path.exists(path):
-        return None
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    """The task record (head settings, null threshold) of a fine-tuned SQuAD model directory, or None."""
+    saved = saved_model_directory(init_checkpoint)
+    return None if saved is None else saved.task
+
+
+def task_record(s: SquadSettings, null_threshold: Optional[float]) -> Dict:
+    return model_directory.squad_task(version=s.version, head=s.head, max_seq_length=s.max_seq_length,
+                                      doc_stride=s.doc_stride, max_query_length=s.max_query_length,
+                                      start_n_top=s.start_n_top, end_n_top=s.end_n_top,
+                                      null_threshold=null_threshold)
 
 
 def save_squad_model(model, directory: str, tokenizer, s: SquadSettings, null_threshold: Optional[float]):
-    """Weights + albert_config.json + tokenizer assets + squad_head.json, written whole in a temporary
-    directory and swapped in: after a full disk or a kill the model directory is the previous complete
-    one, never weights without their tokenizer or head settings."""
-    parent = os.path.dirname(os.path.abspath(directory))
-    with output_errors.writing(directory):
-        os.makedirs(parent, exist_ok=True)
-        temporary = atomic_files.temporary_dir(parent, os.path.basename(directory))
-        try:
-            model.save_weights(os.path.join(temporary, WEIGHTS_FILE))
-            artifacts.atomic_write_text(os.path.join(temporary, "albert_config.json"),
-                                        json.dumps(model.encoder.albert_config.to_official_dict(), indent=2) + "\n")
-            tokenization.save_tokenizer_assets(tokenizer, temporary)
-            artifacts.write_json(os.path.join(temporary, HEAD_FILE), {
-                "version": s.version, "head": s.head, "start_n_top": s.start_n_top, "end_n_top": s.end_n_top,
-                "max_seq_length": s.max_seq_length, "doc_stride": s.doc_stride,
-                "max_query_length": s.max_query_length, "null_threshold": null_threshold})
-            atomic_files.publish_dir_replacing(temporary, directory)
-        except BaseException:
-            atomic_files.remove(temporary)
-            raise
+    """The SQuAD model as a model directory (encoder + head under the official TF1 names, config,
+    tokenizer, task.json with the head settings and the null threshold), swapped in whole."""
+    return model_directory.save_model_directory(directory, model, tokenizer, task_record(s, null_threshold))
 
 
 def write_outputs(directory: str, decoded: decoding.Decoded, version: str):
@@ -118,7 +110,9 @@ class SquadFamily(runner.TaskFamily):
             need(path is None or os.path.isfile(path), flag, f"{path} not found")
 
     def check_init_checkpoint(self):
-        if not saved_head(self.s.init_checkpoint):  # a squad_model/ directory has its own weights file
+        if model_directory.model_directory_of(self.s.init_checkpoint):
+            model_directory.read_model_directory(model_directory.model_directory_of(self.s.init_checkpoint))
+        else:
             super().check_init_checkpoint()
 
     def read(self):
@@ -127,7 +121,8 @@ class SquadFamily(runner.TaskFamily):
             self.train = reading.read_squad(s.train_file, s.version, training=True)
         if s.predict_file and (s.do_predict or s.do_eval or s.eval_every_steps):
             self.predict_data = reading.read_squad(s.predict_file, s.version, training=False)
-        head = saved_head(s.init_checkpoint)
+        saved = saved_model_directory(s.init_checkpoint)
+        head = None if saved is None else saved.task
         if head is not None:
             need(head["version"] == s.version, "version", f"the model in {s.init_checkpoint} was fine-tuned for "
                  f"SQuAD {head['version']}")
@@ -137,7 +132,7 @@ class SquadFamily(runner.TaskFamily):
             self.null_threshold = head.get("null_threshold") or 0.0
         if s.null_score_diff_threshold is not None:
             self.null_threshold = s.null_score_diff_threshold
-        self.saved_head = head
+        self.saved_head = saved
 
     def check_with_tokenizer(self):
         s = self.s
@@ -177,9 +172,14 @@ class SquadFamily(runner.TaskFamily):
     def load_initial_weights(self, run: runner.SeedRun):
         s = self.s
         if self.saved_head is not None:
-            run.model.load_weights(os.path.join(s.init_checkpoint, WEIGHTS_FILE))
-            logging.info("loaded the fine-tuned SQuAD model from %s (head %s, null threshold %.4f)",
-                         s.init_checkpoint, s.head, run.null_threshold)
+            report = model_directory.load_model_weights(run.model, self.saved_head)
+            logging.info("loaded the fine-tuned SQuAD model from %s (head %s, null threshold %.4f): %s",
+                         s.init_checkpoint, s.head, run.null_threshold, report.summary())
+        elif model_directory.model_directory_of(s.init_checkpoint):
+            saved = model_directory.read_model_directory(model_directory.model_directory_of(s.init_checkpoint))
+            report = model_directory.load_encoder_weights(run.model, saved)
+            logging.info("initialized the encoder from --init_checkpoint=%s (a %s model: its head is not used, the "
+                         "SQuAD head is newly initialized): %s", s.init_checkpoint, saved.kind, report.summary())
         elif s.init_checkpoint:
             report = load_weights(run.model, s.init_checkpoint, verbose=False)
             logging.info("initialized the encoder from --init_checkpoint=%s: %s", s.init_checkpoint, report.summary())
@@ -239,7 +239,7 @@ class SquadFamily(runner.TaskFamily):
         return {"path": directory}
 
     def restore_best(self, run: runner.SeedRun):
-        run.model.load_weights(os.path.join(run.best["path"], WEIGHTS_FILE))
+        model_directory.load_model_weights(run.model, model_directory.read_model_directory(run.best["path"]))
         run.null_threshold = run.best["null_threshold"]
 
     # --- after training ---------------------------------------------------------------------

@@ -13,7 +13,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from albert_tf import atomic_files, output_lock
+from albert_tf import atomic_files, model_directory, output_lock
 from albert_tf.config import AlbertConfig, preset
 from albert_tf.data import meta as meta_lib
 from albert_tf.data import pretraining_dataset as data_lib
@@ -189,6 +189,8 @@ def _export_pretrained(model_dir: str, model, step: int):
     temporary = atomic_files.temporary_dir(model_dir, EXPORT_DIR)
     try:
         save_tf1(model, os.path.join(temporary, os.path.basename(prefix)), global_step=step)
+        model_directory.write_task_file(temporary, {"kind": model_directory.PRETRAINING},
+                                        checkpoint_name=os.path.basename(prefix))
         tokenizer_config = os.path.join(model_dir, CONFIG_NAME)
         if tf.io.gfile.exists(tokenizer_config):
             vocab_file = _recorded_vocab_file(tokenizer_config)
