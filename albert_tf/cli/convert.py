@@ -42,9 +42,6 @@ flags.DEFINE_string("output", None, "TF1: checkpoint prefix; hf and model_dir: d
 flags.DEFINE_enum("model", "pretrainer", ["pretrainer", "encoder"],
                   "pretrainer keeps the heads the input has (MLM and SOP, or a model directory's task head); "
                   "encoder: the encoder alone.")
-flags.DEFINE_integer("max_seq_length", None, "model_dir output of a Hugging Face model with a task head: the "
-                     "task.json packing length (default: the tokenizer's model_max_length, else the config's "
-                     "max_position_embeddings).")
 flags.DEFINE_boolean("allow_partial", False, "Convert even if encoder weights are missing (they stay random).")
 flags.DEFINE_integer("global_step", None, "global_step to store in a TF1 checkpoint.")
 
@@ -95,8 +92,8 @@ def _complete_task(task, directory, config, max_seq_length):
     """The task.json fields a Hugging Face directory does not record, each said in a log line."""
     if max_seq_length is None:
         max_seq_length = huggingface.model_max_length(directory) or config.max_position_embeddings
-        logging.info("max_seq_length %d for the task head of %s (--max_seq_length sets it)", max_seq_length,
-                     directory)
+        logging.info("max_seq_length %d for the task head of %s (its tokenizer's model_max_length, else the "
+                     "config's max_position_embeddings)", max_seq_length, directory)
     task = {**task, "task_name": os.path.basename(os.path.abspath(directory)), "max_seq_length": max_seq_length}
     if task["kind"] == model_directory.SQUAD:
         assumed = {"version": "1.1", "head": "span", "start_n_top": 5, "end_n_top": 5,
@@ -166,8 +163,7 @@ def main(argv):
     if FLAGS.config:
         config = load_config_for(FLAGS.input, FLAGS.config)
     report = convert(FLAGS.input, FLAGS.output, FLAGS.output_format, config=config, model_kind=FLAGS.model,
-                     allow_partial=FLAGS.allow_partial, global_step=FLAGS.global_step,
-                     max_seq_length=FLAGS.max_seq_length)
+                     allow_partial=FLAGS.allow_partial, global_step=FLAGS.global_step)
     print(report.summary())
     print(f"wrote {FLAGS.output_format} {'directory' if FLAGS.output_format in ('hf', 'model_dir') else 'checkpoint'} "
           f"to {FLAGS.output}")
