@@ -58,9 +58,9 @@ def entities_in_text(sentence, tags: Sequence, probs: Optional[Sequence[float]] 
     The score is the mean probability of the entity's words (1.0 when `probs` is None); `text` is
     exactly `sentence.text[start:end]`.
     """
-    tags = [_tag(t) for t in tags]
     if probs is None:
         probs = [t[1] if isinstance(t, (tuple, list)) else 1.0 for t in tags]
+    tags = [_tag(t) for t in tags]
     out = []
     for kind, first, end in schemes.entities(tags):
         start = sentence.word_starts[first]
