@@ -11,6 +11,7 @@ import numpy as np
 
 from albert_tf import atomic_files
 from albert_tf.checkpoints.report import CheckpointFormatError
+from albert_tf.tokenization import SentencePieceTokenizer, WordPieceTokenizer
 
 SAFETENSORS = "model.safetensors"
 PYTORCH_BIN = "pytorch_model.bin"
@@ -294,14 +295,12 @@ def read_hf_tokenizer(directory: str):
         record = json.load(handle)
     kind = record.get("tokenizer_class", "")
     if kind.startswith("AlbertTokenizer"):
-        from albert_tf.tokenization import SentencePieceTokenizer  # pylint: disable=import-outside-toplevel
         # transformers' AlbertTokenizer always rewrites `` and '' to a double quote.
         return SentencePieceTokenizer(os.path.join(directory, "spiece.model"),
                                       do_lower_case=record.get("do_lower_case", True),
                                       keep_accents=record.get("keep_accents", False),
                                       remove_space=record.get("remove_space", True), replace_quotes=True)
     if kind.startswith("BertTokenizer"):
-        from albert_tf.tokenization import WordPieceTokenizer  # pylint: disable=import-outside-toplevel
         return WordPieceTokenizer(os.path.join(directory, "vocab.txt"),
                                   do_lower_case=record.get("do_lower_case", True))
     raise CheckpointFormatError(f"{path}: field 'tokenizer_class' is {kind!r}; expected AlbertTokenizer (SentencePiece) "
