@@ -9,6 +9,7 @@ the leftovers of a killed process (`clean_stale_temporaries`) from the work of a
 """
 
 import contextlib
+import ctypes
 import errno
 import os
 import re
@@ -97,7 +98,6 @@ def publish(temporary: str, final: str):
 def _renameat2_exchange(first: str, second: str) -> bool:
     """Linux `renameat2(RENAME_EXCHANGE)`: both names swap in one step; False where unsupported."""
     try:
-        import ctypes  # pylint: disable=import-outside-toplevel
         libc = ctypes.CDLL(None, use_errno=True)
         renameat2 = libc.renameat2
     except (OSError, AttributeError):

@@ -24,8 +24,9 @@ from albert_tf.checkpoints import load_weights, read_checkpoint, save_tf1
 from albert_tf.checkpoints.loader import assign_weights
 from albert_tf.checkpoints.names import model_slots
 from albert_tf.checkpoints.report import CheckpointMismatchError, LoadReport
-from albert_tf.tokenization import save_tokenizer_assets
 from albert_tf.config import AlbertConfig
+from albert_tf.modeling import AlbertClassifier, AlbertEncoder, AlbertPretrainer, AlbertTokenClassifier, SquadModel
+from albert_tf.tokenization import save_tokenizer_assets
 
 logger = logging.getLogger("albert_tf")
 
@@ -304,8 +305,6 @@ def load_encoder_weights(model, directory: ModelDirectory):
 def build_model(config: AlbertConfig, task: Optional[Dict], encoder_only: bool = False):
     """A built model with the head `task` describes (None or pretraining: MLM + SOP heads), whose
     variables hold everything a model directory of that task stores; `encoder_only`: the bare encoder."""
-    from albert_tf.modeling import AlbertClassifier, AlbertEncoder, AlbertPretrainer  # pylint: disable=C0415
-
     encoder = AlbertEncoder(config)
     kind = PRETRAINING if task is None else task["kind"]
     if encoder_only:
@@ -313,10 +312,8 @@ def build_model(config: AlbertConfig, task: Optional[Dict], encoder_only: bool =
     if kind == PRETRAINING:
         return AlbertPretrainer(encoder)
     if kind == SQUAD:
-        from albert_tf.squad.modeling import build_squad_model  # pylint: disable=import-outside-toplevel
-        return build_squad_model(config, task["head"], None, task["start_n_top"], task["end_n_top"])
+        return SquadModel(encoder, task["head"], task["start_n_top"], task["end_n_top"])
     if kind == TOKEN_CLASSIFICATION:
-        from albert_tf.modeling import AlbertTokenClassifier  # pylint: disable=import-outside-toplevel
         return AlbertTokenClassifier(encoder, num_labels=len(task["labels"]))
     # Multiple choice stores the 1-output classifier it applies to each choice.
     outputs = len(task["labels"]) if kind == CLASSIFICATION else 1

@@ -19,6 +19,8 @@ import sys
 import tempfile
 import warnings
 
+from absl import flags
+
 FLAG_NAME = "tf_log_level"
 LEVELS = ("quiet", "warning", "all")
 _CPP_LEVEL = {"quiet": "2", "warning": "1", "all": "0"}
@@ -34,7 +36,6 @@ _FOREIGN = tuple(os.sep + name + os.sep for name in ("tensorflow", "keras", "tf_
 
 def define_flag():
     """The `--tf_log_level` flag (read from sys.argv by `quiet_tensorflow` before absl parses it)."""
-    from absl import flags  # pylint: disable=import-outside-toplevel
     if FLAG_NAME not in flags.FLAGS:
         flags.DEFINE_enum(FLAG_NAME, "quiet", list(LEVELS), "TensorFlow's own log lines: quiet (start-up lines and "
                           "Python warnings hidden, C++ errors shown), warning, or all.")

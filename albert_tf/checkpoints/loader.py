@@ -21,8 +21,10 @@ import os
 import warnings
 from typing import Dict, List, Optional
 
+import keras
 import numpy as np
 
+import albert_tf.modeling  # noqa: F401  (registers the classes a .keras file names)
 from albert_tf.checkpoints import formats, huggingface, tf1
 from albert_tf.checkpoints.names import BRIGHTMART, GOOGLE, blame_field, layout_of, model_slots
 from albert_tf.checkpoints.report import CheckpointMismatchError, LoadReport
@@ -90,9 +92,6 @@ def read_checkpoint(path: str, like=None) -> CheckpointWeights:
             weights = huggingface.as_token_classification(weights)
         return CheckpointWeights(source, HUGGINGFACE, GOOGLE, weights, skipped, unmapped)
     if kind == KERAS:
-        import keras
-
-        import albert_tf.modeling  # noqa: F401  (registers the classes the file names)
         model = keras.saving.load_model(path)
         return CheckpointWeights(path, KERAS, layout_of(getattr(model, "encoder", model)), export_weights(model),
                                  [], [])
@@ -106,8 +105,6 @@ def _read_keras_weights(path: str, like) -> CheckpointWeights:
         raise tf1.CheckpointFormatError(
             f"{path} is a Keras .weights.h5 file, which holds weights without their model; load it into a model "
             "built from the same config (load_weights(model, path)), or use a .keras file")
-    import keras  # pylint: disable=import-outside-toplevel
-
     # A twin, so that a file that does not fit leaves the caller's model untouched.
     twin = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(like))
     try:

@@ -12,7 +12,7 @@ from typing import List
 
 from albert_tf.modeling.encoder import AlbertEncoder
 from albert_tf.modeling.models import AlbertClassifier, AlbertPretrainer, AlbertTokenClassifier
-from albert_tf.squad.modeling import SquadAnswerabilityHead, SquadSpanHead
+from albert_tf.modeling.squad import SquadAnswerabilityHead, SquadSpanHead
 
 GOOGLE = "google"
 BRIGHTMART = "brightmart"

@@ -25,6 +25,9 @@ from albert_tf.data import word_boundaries
 from albert_tf.data.example_proto import serialize_examples
 from albert_tf.data.statistics import GenerationStats
 from albert_tf.data.tfrecord import TEMP_PREFIX, TFRecordWriter
+from albert_tf.model_inputs import (INPUT_MASK, MASKED_LM_IDS, MASKED_LM_POSITIONS, MASKED_LM_WEIGHTS,
+                                    RECORD_INPUT_IDS, RECORD_ORDER_LABEL, RECORD_SEGMENT_IDS, TOKEN_BOUNDARY)
+from albert_tf.tokenization import SentencePieceTokenizer, WordPieceTokenizer
 from albert_tf.tokenization.assets import CONFIG_NAME as TOKENIZER_CONFIG
 from albert_tf.tokenization.assets import save_tokenizer_assets
 
@@ -44,7 +47,6 @@ class TokenizerSpec:
     keep_accents: bool = False  # SentencePiece only (WordPiece keeps accents exactly when it does not lowercase)
 
     def build(self):
-        from albert_tf.tokenization import SentencePieceTokenizer, WordPieceTokenizer  # pylint: disable=import-outside-toplevel
         if bool(self.spm_model_file) == bool(self.vocab_file):
             raise GenerationError("pass exactly one of --spm_model_file (English SentencePiece) or "
                                   "--vocab_file (WordPiece vocab.txt)")
@@ -192,22 +194,22 @@ def _block_records(pass_instances, masker, settings, pad_id, stats) -> list:
     rows = masking.PaddedRows(packed.input_ids, packed.is_start, packed.special, packed.lengths)
     real = np.arange(width)[None, :] < rows.lengths[:, None]
     ints = {
-        "input_mask": real.astype(np.uint8),
-        "segment_ids": packed.segment_ids,
-        "token_boundary": rows.is_start.astype(np.uint8),
-        "next_sentence_labels": np.array([[i.label] for i in pass_instances], np.uint8),
+        INPUT_MASK: real.astype(np.uint8),
+        RECORD_SEGMENT_IDS: packed.segment_ids,
+        TOKEN_BOUNDARY: rows.is_start.astype(np.uint8),
+        RECORD_ORDER_LABEL: np.array([[i.label] for i in pass_instances], np.uint8),
     }
     floats = {}
     input_ids = rows.input_ids
     if masker is not None:
         masked = masker.mask_rows(rows)
         input_ids = masked.input_ids
-        ints["masked_lm_positions"] = masked.positions
-        ints["masked_lm_ids"] = masked.labels
+        ints[MASKED_LM_POSITIONS] = masked.positions
+        ints[MASKED_LM_IDS] = masked.labels
         slots = np.arange(settings.max_predictions_per_seq)[None, :]
-        floats["masked_lm_weights"] = (slots < masked.num_predictions[:, None]).astype(np.float32)
+        floats[MASKED_LM_WEIGHTS] = (slots < masked.num_predictions[:, None]).astype(np.float32)
         _count_masking(stats, masked)
-    ints["input_ids"] = np.where(real, input_ids, pad_id)
+    ints[RECORD_INPUT_IDS] = np.where(real, input_ids, pad_id)
     stats.instances += len(pass_instances)
     stats.real_tokens += int(rows.lengths.sum())
     for instance in pass_instances:

@@ -15,19 +15,11 @@ from typing import Dict, List, Optional, Tuple
 
 import tensorflow as tf
 
+from albert_tf.data import dynamic_masking
 from albert_tf.data import meta as meta_lib
 from albert_tf.data import shard_check
+from albert_tf.model_inputs import RECORD_TO_MODEL, TOKEN_BOUNDARY
 
-# Record feature -> model input name.
-MODEL_INPUT_NAMES = {
-    "input_ids": "input_word_ids",
-    "input_mask": "input_mask",
-    "segment_ids": "input_type_ids",
-    "masked_lm_positions": "masked_lm_positions",
-    "masked_lm_ids": "masked_lm_ids",
-    "masked_lm_weights": "masked_lm_weights",
-    "next_sentence_labels": "sentence_order_label",
-}
 _RECORDS_CHECKED = 16
 
 
@@ -134,7 +126,6 @@ def check_records(files: List[str], meta: meta_lib.DatasetMeta, limit: int = _RE
 
 
 def masking_config(meta: meta_lib.DatasetMeta):
-    from albert_tf.data import dynamic_masking  # pylint: disable=import-outside-toplevel
     special = meta.special_ids
     return dynamic_masking.MaskingConfig(
         max_predictions_per_seq=meta.max_predictions_per_seq, vocab_size=meta.vocab_size,
@@ -146,11 +137,11 @@ def masking_config(meta: meta_lib.DatasetMeta):
 def _to_model_inputs(batch):
     out = {}
     for name, value in batch.items():
-        if name == "token_boundary":
+        if name == TOKEN_BOUNDARY:
             continue
         if name == meta_lib.LABEL_FEATURE:
             value = tf.squeeze(value, axis=-1)
-        out[MODEL_INPUT_NAMES.get(name, name)] = (tf.cast(value, tf.float32) if value.dtype.is_floating
+        out[RECORD_TO_MODEL.get(name, name)] = (tf.cast(value, tf.float32) if value.dtype.is_floating
                                                   else tf.cast(value, tf.int32))
     return out
 
@@ -216,7 +207,6 @@ def pretraining_dataset(input_file: str, batch_size: int, *, is_training: bool =
     spec = record_spec(meta)
     dataset = dataset.map(lambda records: tf.io.parse_example(records, spec), num_parallel_calls=tf.data.AUTOTUNE)
     if meta.masking == "dynamic":
-        from albert_tf.data import dynamic_masking  # pylint: disable=import-outside-toplevel
         mask_fn = dynamic_masking.dynamic_masking_fn(masking_config(meta), 0 if seed is None else seed)
         dataset = dataset.map(lambda batch: {k: tf.cast(v, tf.int32) for k, v in batch.items()})
         dataset = dataset.enumerate(start=skip_batches).map(mask_fn, num_parallel_calls=tf.data.AUTOTUNE)

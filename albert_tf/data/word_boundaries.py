@@ -8,6 +8,7 @@ Chinese whole-word masking: jieba segments each line; a token continues a word w
 begin at a jieba word start (so the characters of a multi-character word are masked together).
 """
 
+import logging
 import string
 from typing import List, Sequence
 
@@ -46,7 +47,6 @@ class ChineseWordSegmenter:
             import jieba  # pylint: disable=import-outside-toplevel
         except ImportError as error:
             raise ImportError("--zh_whole_word_mask needs jieba: pip install 'albert-tf[zh]'") from error
-        import logging  # pylint: disable=import-outside-toplevel
         jieba.setLogLevel(logging.WARNING)
         self._jieba = jieba
         jieba.initialize()

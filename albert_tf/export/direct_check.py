@@ -4,6 +4,7 @@ run in memory on the same weights and sample texts."""
 import numpy as np
 
 from albert_tf.export import self_check
+from albert_tf.inference import PretrainedAlbert
 
 # A mask alone, several per text, next to punctuation, in Chinese. (A mask cut off by the length is not
 # sampled: the Python API refuses it, the signature leaves it out of num_masks.)
@@ -28,7 +29,6 @@ def requests(direct):
 
 def compare(direct, pretrainer, tokenizer, max_seq_length, got, atol):
     """Max difference of the reloaded outputs `got` (in `requests` order) from the Python API."""
-    from albert_tf.inference import PretrainedAlbert  # pylint: disable=import-outside-toplevel
     albert = PretrainedAlbert(pretrainer, tokenizer, max_seq_length=max_seq_length, batch_size=len(MASKED_SAMPLES))
     got = list(got)
     expected = {name: albert.embed(list(EMBED_SAMPLES), pooling=name) for name in ("pooled", "cls", "mean", "max")}

@@ -4,11 +4,10 @@ import keras
 from keras import ops
 
 from albert_tf.config import AlbertConfig
+from albert_tf.model_inputs import INPUT_MASK, INPUT_NAMES, INPUT_TYPE_IDS, INPUT_WORD_IDS
 from albert_tf.modeling.embedding import AlbertEmbedding
 from albert_tf.modeling.initializers import truncated_normal
 from albert_tf.modeling.transformer import AlbertTransformerBlock, attention_bias_from_mask
-
-INPUT_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
 
 
 def encoder_inputs(sequence_length=None):
@@ -34,6 +33,7 @@ class AlbertEncoder(keras.Model):
 
     Example:
     >>> from albert_tf.config import AlbertConfig
+from albert_tf.model_inputs import INPUT_MASK, INPUT_NAMES, INPUT_TYPE_IDS, INPUT_WORD_IDS
     >>> config = AlbertConfig(vocab_size=100, embedding_size=8, hidden_size=16, num_hidden_layers=2,
     ...                       num_attention_heads=2, intermediate_size=32)
     >>> encoder = AlbertEncoder(config)
@@ -72,8 +72,8 @@ class AlbertEncoder(keras.Model):
 
         # === Functional Model ===
         inputs = encoder_inputs(sequence_length)
-        x = embeddings(inputs["input_word_ids"], inputs["input_type_ids"])
-        attention_bias = attention_bias_from_mask(inputs["input_mask"])
+        x = embeddings(inputs[INPUT_WORD_IDS], inputs[INPUT_TYPE_IDS])
+        attention_bias = attention_bias_from_mask(inputs[INPUT_MASK])
         layer_outputs = []
         for layer_index in range(config.num_hidden_layers):
             for block in groups[config.group_of_layer(layer_index)]:

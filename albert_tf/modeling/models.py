@@ -1,8 +1,10 @@
-"""Task models built on an AlbertEncoder: pretraining (MLM + SOP), sequence and token classification."""
+"""Task models built on an AlbertEncoder: pretraining (MLM + SOP), sequence and token classification,
+multiple choice."""
 
 import keras
 
-from albert_tf.modeling.encoder import INPUT_NAMES, AlbertEncoder, encoder_inputs
+from albert_tf.model_inputs import INPUT_NAMES, MASKED_LM_POSITIONS
+from albert_tf.modeling.encoder import encoder_inputs
 from albert_tf.modeling.heads import AlbertClassificationHead, AlbertMaskedLMHead
 from albert_tf.modeling.initializers import truncated_normal
 
@@ -49,11 +51,11 @@ class AlbertPretrainer(keras.Model):
 
         # === Functional Model ===
         inputs = encoder_inputs(encoder.sequence_length)
-        inputs["masked_lm_positions"] = keras.Input(shape=(max_predictions_per_seq,), dtype="int32",
-                                                    name="masked_lm_positions")
+        inputs[MASKED_LM_POSITIONS] = keras.Input(shape=(max_predictions_per_seq,), dtype="int32",
+                                                  name=MASKED_LM_POSITIONS)
         encoded = encoder({name: inputs[name] for name in INPUT_NAMES})
         outputs = {
-            "mlm_logits": mlm_head(encoded["sequence_output"], inputs["masked_lm_positions"]),
+            "mlm_logits": mlm_head(encoded["sequence_output"], inputs[MASKED_LM_POSITIONS]),
             "sop_logits": sop_head(encoded["pooled_output"]),
         }
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
@@ -166,6 +168,44 @@ class AlbertTokenClassifier(keras.Model):
     def get_config(self):
         return {"encoder": keras.saving.serialize_keras_object(self.encoder), "num_labels": self.num_labels,
                 "dropout_rate": self.dropout_rate, "name": self.name, "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="albert_tf")
+class MultipleChoiceScorer(keras.Model):
+    """Scores each of `num_choices` packed sequences with a 1-output `AlbertClassifier`: logits [B, num_choices].
+
+    Inputs are flattened per question, `[B, num_choices * sequence_length]`, as stored in the records;
+    the weights are the classifier's (the original's RACE head is its `output_weights` [1, H]).
+
+    Args:
+        classifier: an `AlbertClassifier` with one output.
+        num_choices: answers per question.
+        sequence_length: the packed length of one choice.
+    """
+
+    def __init__(self, classifier, num_choices, sequence_length, **kwargs):
+        if isinstance(classifier, dict):
+            classifier = keras.saving.deserialize_keras_object(classifier)
+        kwargs.setdefault("name", "albert_multiple_choice")
+
+        # === Functional Model ===
+        inputs = encoder_inputs(num_choices * sequence_length)
+        flat = {name: keras.ops.reshape(value, (-1, sequence_length)) for name, value in inputs.items()}
+        scores = keras.ops.reshape(classifier(flat), (-1, num_choices))
+        super().__init__(inputs=inputs, outputs=scores, **kwargs)
+
+        # === Config ===
+        self.classifier = classifier
+        self.num_choices = num_choices
+        self.sequence_length = sequence_length
+
+    def get_config(self):
+        return {"classifier": keras.saving.serialize_keras_object(self.classifier), "num_choices": self.num_choices,
+                "sequence_length": self.sequence_length, "name": self.name, "trainable": self.trainable}
 
     @classmethod
     def from_config(cls, config):

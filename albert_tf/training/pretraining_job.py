@@ -6,6 +6,7 @@ first training step, and the message names the flag or file at fault.
 """
 
 import dataclasses
+import json
 import os
 from typing import Optional
 
@@ -14,9 +15,14 @@ import tensorflow as tf
 from absl import logging
 
 from albert_tf import atomic_files, model_directory, output_lock
+from albert_tf.checkpoints import load_config_for, load_weights, save_tf1
 from albert_tf.config import AlbertConfig, preset
 from albert_tf.data import meta as meta_lib
 from albert_tf.data import pretraining_dataset as data_lib
+from albert_tf.modeling import AlbertEncoder, AlbertPretrainer
+from albert_tf.optimization import create_optimizer
+from albert_tf.tokenization.assets import CONFIG_NAME
+from albert_tf.tokenization.base import is_plain_name
 from albert_tf.training import artifacts, runtime, settings_checks, strategies
 from albert_tf.training.pretraining_loop import LoopSettings, PretrainingLoop, variable_dict
 
@@ -71,7 +77,6 @@ def load_model_config(settings: JobSettings) -> AlbertConfig:
           "give exactly one of --albert_config_file or --preset")
     if settings.preset:
         return preset(settings.preset)
-    from albert_tf.checkpoints import load_config_for  # pylint: disable=import-outside-toplevel
     return load_config_for(settings.albert_config_file, settings.albert_config_file)
 
 
@@ -125,8 +130,6 @@ def check_data(settings: JobSettings, config: AlbertConfig):
 
 
 def _build(settings, config, meta, strategy):
-    from albert_tf.modeling import AlbertEncoder, AlbertPretrainer  # pylint: disable=import-outside-toplevel
-    from albert_tf.optimization import create_optimizer  # pylint: disable=import-outside-toplevel
     with strategy.scope():
         encoder = AlbertEncoder(config, sequence_length=meta.max_seq_length)
         model = AlbertPretrainer(encoder, max_predictions_per_seq=meta.max_predictions_per_seq)
@@ -141,9 +144,6 @@ def _build(settings, config, meta, strategy):
 
 def _recorded_vocab_file(tokenizer_config: str) -> str:
     """The vocabulary a `tokenizer_config.json` names, refused unless a plain name in its directory."""
-    import json  # pylint: disable=import-outside-toplevel
-
-    from albert_tf.tokenization.base import is_plain_name  # pylint: disable=import-outside-toplevel
     with tf.io.gfile.GFile(tokenizer_config) as f:
         vocab_file = json.load(f).get("vocab_file")
     if vocab_file is not None and not is_plain_name(vocab_file):
@@ -157,7 +157,6 @@ def _copy_artifacts(settings, config, files):
     config_path = os.path.join(settings.model_dir, "albert_config.json")
     if not tf.io.gfile.exists(config_path):
         artifacts.write_json(config_path, config.to_official_dict())
-    from albert_tf.tokenization.assets import CONFIG_NAME  # pylint: disable=import-outside-toplevel
     for name in (meta_lib.META_NAME, CONFIG_NAME):
         artifacts.copy_if_absent(os.path.join(data_dir, name), os.path.join(settings.model_dir, name))
     tokenizer_config = os.path.join(data_dir, CONFIG_NAME)
@@ -178,8 +177,6 @@ def _export_pretrained(model_dir: str, model, step: int):
         logging.warning("not exporting %s/%s: the TF1 export writes local paths only; copy the run "
                         "locally and rerun the same command to export", model_dir, EXPORT_DIR)
         return
-    from albert_tf.checkpoints import save_tf1  # pylint: disable=import-outside-toplevel
-    from albert_tf.tokenization.assets import CONFIG_NAME  # pylint: disable=import-outside-toplevel
     export_dir = os.path.join(model_dir, EXPORT_DIR)
     prefix = os.path.join(export_dir, f"model.ckpt-{step}")
     if tf.io.gfile.exists(prefix + ".index"):
@@ -231,7 +228,6 @@ def _restore_or_initialize(settings, checkpoint, manager, model):
                          latest)
         return latest
     if settings.init_checkpoint:
-        from albert_tf.checkpoints import load_weights  # pylint: disable=import-outside-toplevel
         report = load_weights(model, settings.init_checkpoint, verbose=False)
         logging.info("initialized from --init_checkpoint=%s: %s", settings.init_checkpoint, report.summary())
         return settings.init_checkpoint

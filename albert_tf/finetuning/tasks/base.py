@@ -13,8 +13,9 @@ import numpy as np
 from absl import logging
 
 from albert_tf.finetuning import metrics as metrics_lib
+from albert_tf.finetuning import readers
 from albert_tf.finetuning.examples import DataError, Example
-from albert_tf.finetuning.tasks import columns
+from albert_tf.finetuning.tasks import columns, plugins
 
 GLUE_TSV, CLUE_JSON, CHOICE_TSV = "glue_tsv", "clue_json", "choice_tsv"
 
@@ -39,7 +40,6 @@ def register(cls):
 
 
 def task_names() -> List[str]:
-    from albert_tf.finetuning.tasks import plugins  # pylint: disable=import-outside-toplevel
     plugins.load_entry_points()
     return sorted((cls.name for cls in _REGISTRY.values()), key=str.lower)
 
@@ -255,7 +255,6 @@ class TsvTask(Task):
     split_files = {"train": "train.tsv", "dev": "dev.tsv", "test": "test.tsv"}
 
     def file_has_labels(self, path: str) -> bool:
-        from albert_tf.finetuning import readers  # pylint: disable=import-outside-toplevel
         readers.require_file(path, f"{self.name} file")
         fields = readers.first_fields(path)
         if self._has_header(fields, True) and self.header_by_name:
@@ -282,7 +281,6 @@ class TsvTask(Task):
         return roles
 
     def read_file(self, path: str, labelled: bool) -> List[Example]:
-        from albert_tf.finetuning import readers  # pylint: disable=import-outside-toplevel
         readers.require_file(path, f"{self.name} {'labelled' if labelled else 'test'} file")
         fields = readers.first_fields(path)
         if not fields:

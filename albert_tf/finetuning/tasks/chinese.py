@@ -4,6 +4,7 @@ import collections
 from typing import List
 
 from albert_tf.finetuning.examples import DataError, Example
+from albert_tf.finetuning.readers import read_jsonl, require_file
 from albert_tf.finetuning.tasks.base import CLUE_JSON, Task, TsvTask, nonempty, register
 
 BINARY = ("0", "1")
@@ -48,7 +49,6 @@ class JsonTask(Task):
         return obj[name]
 
     def file_has_labels(self, path: str) -> bool:
-        from albert_tf.finetuning.readers import read_jsonl, require_file  # pylint: disable=import-outside-toplevel
         require_file(path, f"{self.name} file")
         rows = read_jsonl(path)
         try:
@@ -58,7 +58,6 @@ class JsonTask(Task):
         return first is not None and "label" in first[1]
 
     def read_file(self, path: str, labelled: bool) -> List[Example]:
-        from albert_tf.finetuning.readers import read_jsonl, require_file  # pylint: disable=import-outside-toplevel
         require_file(path, f"{self.name} {'labelled' if labelled else 'test'} file")
         examples, skipped = [], collections.Counter()
         for lineno, obj in read_jsonl(path):
