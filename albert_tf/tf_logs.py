@@ -90,6 +90,14 @@ def _stderr_filtered():
                 sys.stderr.flush()
 
 
+def native_noise_hidden():
+    """A context in which TensorFlow's C++ log lines (e.g. the CUDA probing of a TPU initialization on a
+    machine without one) are dropped from file descriptor 2, unless `--tf_log_level=all` asked for them."""
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == _CPP_LEVEL["all"]:
+        return contextlib.nullcontext()
+    return _stderr_filtered()
+
+
 def quiet_tensorflow(argv=None) -> str:
     """Imports TensorFlow at the requested verbosity; call before anything imports it. Returns the level."""
     level = requested_level(sys.argv if argv is None else argv)
