@@ -191,6 +191,19 @@ def test_cluener_bad_spans_are_refused_with_file_line_and_field(tmp_path, label,
         reading.read_cluener(path)
 
 
+def test_cluener_nested_spans_refused_unless_the_outer_one_is_asked_for(tmp_path):
+    label = {"book": {"《招商银行》": [[0, 5]]}, "company": {"招商银行": [[1, 4]]}, "name": {"李": [[6, 6]]}}
+    path = _write(tmp_path, "train.json", _line("《招商银行》李", label) + "\n")
+    with pytest.raises(DataError, match=rf"{path}:1: field 'label': spans overlap: book \[0, 5\] .*company "
+                                        r"\[1, 4\] '招商银行'; nested='outer' keeps the outer span"):
+        reading.read_cluener(path)
+    (sentence,) = reading.read_ner_file(path, nested="outer")
+    assert sentence.tags == ["B-book"] + ["I-book"] * 5 + ["B-name"]
+    crossing = _write(tmp_path, "crossing.json", _line("招商银行", {"a": {"招商银": [[0, 2]]}, "b": {"银行": [[2, 3]]}}))
+    with pytest.raises(DataError, match=r"spans overlap: a \[0, 2\] '招商银' and b \[2, 3\] '银行'$"):
+        reading.read_cluener(crossing, nested="outer")
+
+
 def test_cluener_unknown_fields_and_unlabelled_files(tmp_path):
     path = _write(tmp_path, "dev.json", _line("一二", {}, source="x") + "\n")
     with pytest.raises(DataError, match=rf"{path}:1: unknown field\(s\) \['source'\]"):

@@ -50,11 +50,13 @@ def main():
     parser.add_argument("--sentences", type=int, default=0, help="only the first N sentences (0: all)")
     parser.add_argument("--compare_text", action="store_true", help="also tokenize whole sentences")
     parser.add_argument("--min_recovered", type=float, default=0.999, help="exit 1 below this share")
+    parser.add_argument("--nested", choices=["refuse", "outer"], default="refuse",
+                        help="CLUENER spans nested in another span: refuse the file, or keep the outer span")
     args = parser.parse_args()
     if bool(args.spm) == bool(args.vocab):
         parser.error("give exactly one of --spm and --vocab")
     tokenizer = SentencePieceTokenizer(args.spm) if args.spm else WordPieceTokenizer(args.vocab)
-    sentences = reading.read_ner_file(args.file)
+    sentences = reading.read_ner_file(args.file, nested=args.nested)
     if args.sentences:
         sentences = sentences[:args.sentences]
     result = run(sentences, tokenizer, args.max_seq_length, args.stride, "words")

@@ -19,6 +19,7 @@ import json
 from typing import Callable, Iterator, List, Optional, Tuple
 
 import tensorflow as tf
+from absl import logging
 
 from albert_tf.finetuning.examples import DataError
 from albert_tf.ner import schemes
@@ -82,13 +83,14 @@ def _first_content_line(path: str) -> Optional[Tuple[int, str]]:
     return None
 
 
-def read_ner_file(path: str, scheme: str = "auto", labelled: Optional[bool] = None) -> List[NerSentence]:
-    """CoNLL or CLUENER by content: a first line that is a json object means CLUENER."""
+def read_ner_file(path: str, scheme: str = "auto", labelled: Optional[bool] = None,
+                  nested: str = "refuse") -> List[NerSentence]:
+    """CoNLL or CLUENER by content: a first line that is a json object means CLUENER (`nested`: see there)."""
     first = _first_content_line(path)
     if first is None:
         raise DataError(f"{path}: empty file (expected CoNLL columns or CLUENER json lines)")
     if first[1].lstrip().startswith("{"):
-        return read_cluener(path, labelled=labelled)
+        return read_cluener(path, labelled=labelled, nested=nested)
     return read_conll(path, scheme=scheme, labelled=labelled)
 
 
@@ -119,8 +121,9 @@ def read_conll(path: str, scheme: str = "auto", labelled: Optional[bool] = None)
             if rows[-1]:
                 rows.append([])
             continue
-        if line.lstrip().startswith("{") and lineno == 1:
-            raise DataError(f"{path}:1: a json object, not CoNLL columns (a CLUENER file? read it as CLUENER)")
+        if line.lstrip().startswith("{") and width is None:
+            raise DataError(f"{path}:{lineno}: a json object, not CoNLL columns (a CLUENER file? read it as "
+                            "CLUENER)")
         if separator is None:
             separator = "\t" if "\t" in line else " "
         columns = _split_row(path, lineno, line, separator)
@@ -184,14 +187,20 @@ def _convert_tags(path, rows, scheme) -> List[List[str]]:
 
 # === CLUENER ===
 
-def read_cluener(path: str, labelled: Optional[bool] = None) -> List[NerSentence]:
+def read_cluener(path: str, labelled: Optional[bool] = None, nested: str = "refuse") -> List[NerSentence]:
     """Sentences of a CLUENER json-lines file; words are characters, spans become IOB2 tags.
 
     Args:
         labelled: True requires "label" on every line, False ignores labels, None decides by the
             first line and then requires every line to agree.
+        nested: "refuse" (default) stops at a span inside another one; "outer" keeps the outer span,
+            drops the inner one and logs each drop with its file:line (CLUENER train line 1507 nests
+            a company inside a book title). Spans that cross without nesting are always refused.
     """
+    if nested not in ("refuse", "outer"):
+        raise ValueError(f"nested={nested!r}: expected 'refuse' or 'outer'")
     sentences = []
+    dropped: List[str] = []
     for lineno, line in _lines(path):
         if not line.strip():
             continue
@@ -215,18 +224,21 @@ def read_cluener(path: str, labelled: Optional[bool] = None) -> List[NerSentence
             raise DataError(f"{where}: field 'label' missing (the lines before have labels)")
         tags = None
         if labelled:
-            spans = cluener_spans(record["label"], text, where)
+            spans = cluener_spans(record["label"], text, where, nested=nested, dropped=dropped)
             tags = schemes.tags_for(len(text), [(kind, start, end + 1) for kind, start, end in spans])
         guid = str(record["id"]) if "id" in record else where
         sentences.append(NerSentence(guid=guid, text=text, words=list(text), word_starts=list(range(len(text))),
                                      tags=tags, source=where, record_id=record.get("id")))
     if not sentences:
         raise DataError(f"{path}: no json lines (expected CLUENER records)")
+    for message in dropped:
+        logging.warning("%s", message)
     return sentences
 
 
-def cluener_spans(label, text: str, where: str) -> List[Tuple[str, int, int]]:
-    """(type, start, inclusive end) of a CLUENER `label` field, checked against `text`."""
+def cluener_spans(label, text: str, where: str, nested: str = "refuse",
+                  dropped: Optional[List[str]] = None) -> List[Tuple[str, int, int]]:
+    """(type, start, inclusive end) of a CLUENER `label` field, checked against `text` (`nested`: see read_cluener)."""
     if not isinstance(label, dict):
         raise DataError(f"{where}: field 'label' must be an object {{type: {{text: [[start, end]]}}}}")
     spans = []
@@ -250,10 +262,19 @@ def cluener_spans(label, text: str, where: str) -> List[Tuple[str, int, int]]:
                     raise DataError(f"{where}: field 'label.{kind}.{mention}': span [{start}, {end}] holds "
                                     f"{text[start:end + 1]!r}, not the entity text (ends are inclusive)")
                 spans.append((kind, start, end))
-    spans.sort(key=lambda s: (s[1], s[2]))
-    for before, after in zip(spans, spans[1:]):
-        if after[1] <= before[2]:
-            raise DataError(f"{where}: field 'label': spans overlap: {before[0]} [{before[1]}, {before[2]}] "
-                            f"{text[before[1]:before[2] + 1]!r} and {after[0]} [{after[1]}, {after[2]}] "
-                            f"{text[after[1]:after[2] + 1]!r}")
-    return spans
+    spans.sort(key=lambda s: (s[1], -s[2]))  # an outer span comes before the spans nested in it
+    kept: List[Tuple[str, int, int]] = []
+    for span in spans:
+        before = kept[-1] if kept else None
+        if before is None or span[1] > before[2]:
+            kept.append(span)
+            continue
+        described = (f"{before[0]} [{before[1]}, {before[2]}] {text[before[1]:before[2] + 1]!r} and {span[0]} "
+                     f"[{span[1]}, {span[2]}] {text[span[1]:span[2] + 1]!r}")
+        if nested == "outer" and span[2] <= before[2]:
+            if dropped is not None:
+                dropped.append(f"{where}: nested span dropped, the outer one kept: {described}")
+            continue
+        hint = "; nested='outer' keeps the outer span" if span[2] <= before[2] else ""
+        raise DataError(f"{where}: field 'label': spans overlap: {described}{hint}")
+    return kept
