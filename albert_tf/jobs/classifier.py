@@ -25,7 +25,6 @@ from albert_tf.training import artifacts, settings_checks
 FinetuneSettings = ClassifierSettings
 load_config, load_tokenizer, check_model_inputs = runner.load_config, runner.load_tokenizer, runner.check_model_inputs
 BEST_DIR = "best_checkpoint"
-BEST_PREFIX = "model.ckpt"
 
 
 class ClassifierFamily(runner.TaskFamily):
