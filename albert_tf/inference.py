@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from albert_tf import checkpoints
+from albert_tf.model_inputs import INPUT_MASK, INPUT_NAMES, INPUT_TYPE_IDS, INPUT_WORD_IDS
 from albert_tf.modeling.encoder import AlbertEncoder
 from albert_tf.modeling.models import AlbertPretrainer
 from albert_tf.tokenization import assets, base, packing
@@ -67,8 +68,8 @@ def _stack_trimmed(rows: Sequence[packing.PackedInputs]):
     """Model inputs of `rows`, padded only to the longest real row among them."""
     width = max(sum(r.input_mask) for r in rows)
     stacked = packing.stack(rows)
-    return {"input_word_ids": stacked.input_ids[:, :width], "input_mask": stacked.input_mask[:, :width],
-            "input_type_ids": stacked.segment_ids[:, :width]}
+    return {INPUT_WORD_IDS: stacked.input_ids[:, :width], INPUT_MASK: stacked.input_mask[:, :width],
+            INPUT_TYPE_IDS: stacked.segment_ids[:, :width]}
 
 
 class PretrainedAlbert:
@@ -99,8 +100,7 @@ class PretrainedAlbert:
             raise ValueError(f"max_seq_length must be in 3..{limit} (config field 'max_position_embeddings'), "
                              f"got {max_seq_length}")
         # Any batch and length: one trace per function.
-        ids = {name: tf.TensorSpec([None, None], tf.int32) for name in ("input_word_ids", "input_mask",
-                                                                        "input_type_ids")}
+        ids = {name: tf.TensorSpec([None, None], tf.int32) for name in INPUT_NAMES}
         self._encode_fn = tf.function(self._encode_graph, input_signature=[ids])
         self._mlm_fn = tf.function(self._mlm_graph, input_signature=[ids, tf.TensorSpec([None, None], tf.int32)])
         self._sop_fn = tf.function(self._sop_graph, input_signature=[ids])
@@ -235,7 +235,7 @@ class PretrainedAlbert:
         out = np.zeros((len(rows), self.encoder.albert_config.hidden_size), np.float32)
         for batch in length_batches([sum(r.input_mask) for r in rows], self.batch_size):
             inputs = _stack_trimmed([rows[i] for i in batch])
-            out[batch] = pool(self._encode_fn(inputs), inputs["input_mask"], pooling, layer).numpy()
+            out[batch] = pool(self._encode_fn(inputs), inputs[INPUT_MASK], pooling, layer).numpy()
         if normalize:
             out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out

@@ -24,7 +24,6 @@ PRETRAINER_INPUTS = INPUT_NAMES + (MASKED_LM_POSITIONS,)
 # SQuAD: positions that cannot hold an answer, and the gold start the XLNet-style head is trained on.
 P_MASK = "p_mask"
 START_POSITIONS = "start_positions"
-SQUAD_INPUTS = INPUT_NAMES + (P_MASK,)
 
 # Pretraining records (TFRecord feature names).
 RECORD_INPUT_IDS = "input_ids"

@@ -35,11 +35,14 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
+from albert_tf.model_inputs import (INPUT_MASK, MASKED_LM_IDS, MASKED_LM_POSITIONS, MASKED_LM_WEIGHTS, RECORD_INPUT_IDS,
+                                    TOKEN_BOUNDARY)
+
 # ALBERT's replacement rule for a covered token.
 _MASK_PROB = 0.8
 _KEEP_PROB_WHEN_NOT_MASKED = 0.5
 
-_READ_AS_INT32 = ("input_ids", "input_mask", "token_boundary")
+_READ_AS_INT32 = (RECORD_INPUT_IDS, INPUT_MASK, TOKEN_BOUNDARY)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,10 +133,10 @@ def mask_batch(features: dict, seed, config: MaskingConfig) -> dict:
     covered = _select_spans(units, _num_to_predict(input_mask, config), choices, config)
 
     outputs = dict(features)
-    outputs["input_ids"] = _replace_tokens(replacement_seed, input_ids, covered, config)
+    outputs[RECORD_INPUT_IDS] = _replace_tokens(replacement_seed, input_ids, covered, config)
     positions, ids, weights = _gather_predictions(input_ids, covered,
                                                   config.max_predictions_per_seq)
-    outputs.update(masked_lm_positions=positions, masked_lm_ids=ids, masked_lm_weights=weights)
+    outputs.update({MASKED_LM_POSITIONS: positions, MASKED_LM_IDS: ids, MASKED_LM_WEIGHTS: weights})
     return outputs
 
 

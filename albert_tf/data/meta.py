@@ -10,6 +10,8 @@ import os
 from typing import List, Optional
 
 from albert_tf import atomic_files
+from albert_tf.model_inputs import (INPUT_MASK, MASKED_LM_IDS, MASKED_LM_POSITIONS, MASKED_LM_WEIGHTS,
+                                    RECORD_INPUT_IDS, RECORD_ORDER_LABEL, RECORD_SEGMENT_IDS, TOKEN_BOUNDARY)
 from albert_tf.output_errors import writing
 
 META_NAME = "dataset_meta.json"
@@ -17,10 +19,10 @@ FORMAT = "albert_tf.pretraining_data"
 FORMAT_VERSION = 1
 
 # Feature names of the original TFRecords (int64 unless noted).
-SEQUENCE_FEATURES = ("input_ids", "input_mask", "segment_ids", "token_boundary")
-PREDICTION_FEATURES = ("masked_lm_positions", "masked_lm_ids")
-WEIGHT_FEATURE = "masked_lm_weights"  # float
-LABEL_FEATURE = "next_sentence_labels"  # [1], the SOP/NSP label
+SEQUENCE_FEATURES = (RECORD_INPUT_IDS, INPUT_MASK, RECORD_SEGMENT_IDS, TOKEN_BOUNDARY)
+PREDICTION_FEATURES = (MASKED_LM_POSITIONS, MASKED_LM_IDS)
+WEIGHT_FEATURE = MASKED_LM_WEIGHTS  # float
+LABEL_FEATURE = RECORD_ORDER_LABEL  # [1], the SOP/NSP label
 
 
 class MetaError(ValueError):
@@ -100,22 +102,6 @@ def write_meta(meta: DatasetMeta, directory) -> str:
         json.dump(meta.to_dict(), f, indent=2, sort_keys=True)
         f.write("\n")
     return path
-
-
-def read_meta(path) -> DatasetMeta:
-    """Read a meta file (or the one inside a directory)."""
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        path = os.path.join(path, META_NAME)
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        raise MetaError(f"{path} not found: pretraining records must come with the {META_NAME} that "
-                        "albert-create-pretraining-data writes next to them") from None
-    except json.JSONDecodeError as error:
-        raise MetaError(f"{path}:{error.lineno}: invalid JSON ({error.msg})") from None
-    return DatasetMeta.from_dict(data, source=path)
 
 
 def check_against_model(meta: DatasetMeta, config, source: str = META_NAME,

@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from albert_tf.export import serving, text_inputs
 from albert_tf.inference import pool
+from albert_tf.model_inputs import INPUT_MASK, INPUT_WORD_IDS
 
 
 class DirectUseServer(serving.AutoTrackable):
@@ -53,12 +54,12 @@ class DirectUseServer(serving.AutoTrackable):
     def _embed(self, text):
         inputs = self._encode([text])
         outputs = self.pretrainer.encoder(inputs, training=False)
-        return {name: pool(outputs, inputs["input_mask"], name) for name in ("pooled", "cls", "mean", "max")}
+        return {name: pool(outputs, inputs[INPUT_MASK], name) for name in ("pooled", "cls", "mean", "max")}
 
     def _fill_mask(self, text):
         inputs = self._encode([text])
-        is_mask = tf.logical_and(tf.equal(inputs["input_word_ids"], self._special_ids["mask"]),
-                                 inputs["input_mask"] > 0)
+        is_mask = tf.logical_and(tf.equal(inputs[INPUT_WORD_IDS], self._special_ids["mask"]),
+                                 inputs[INPUT_MASK] > 0)
         width = tf.shape(is_mask)[1]
         columns = tf.broadcast_to(tf.range(width), tf.shape(is_mask))
         positions = tf.ragged.boolean_mask(columns, is_mask)  # [B, (masks)], left to right

@@ -10,6 +10,7 @@ The tokenizer layer is the in-graph twin of the Python tokenizer the model was t
 
 import tensorflow as tf
 
+from albert_tf.model_inputs import INPUT_MASK, INPUT_TYPE_IDS, INPUT_WORD_IDS, P_MASK
 from albert_tf.tokenization.layers import pack_segments
 
 REPLACEMENT_CHARACTER = 0xFFFD
@@ -24,13 +25,13 @@ def sanitize_utf8(strings):
 
 def as_model_inputs(packed):
     """`pack_segments` names -> the encoder's (TF Hub) input names."""
-    return {"input_word_ids": packed["input_ids"], "input_mask": packed["input_mask"],
-            "input_type_ids": packed["segment_ids"]}
+    return {INPUT_WORD_IDS: packed["input_ids"], INPUT_MASK: packed[INPUT_MASK],
+            INPUT_TYPE_IDS: packed["segment_ids"]}
 
 
 def trim_to_longest(inputs):
     """Drops the padding columns no row of the batch uses (an empty batch keeps two columns)."""
-    lengths = tf.reduce_sum(inputs["input_mask"], axis=1)
+    lengths = tf.reduce_sum(inputs[INPUT_MASK], axis=1)
     width = tf.reduce_max(tf.concat([lengths, [2]], axis=0))
     return {name: value[:, :width] for name, value in inputs.items()}
 
@@ -76,12 +77,12 @@ def encode_question_context(tokenizer_layer, special_ids, questions, contexts, m
     packed = pack_segments([question, context], max_seq_length, special_ids["cls"], special_ids["sep"],
                            special_ids["pad"])
     inputs = trim_to_longest(as_model_inputs(packed))
-    width = tf.shape(inputs["input_mask"])[1]
+    width = tf.shape(inputs[INPUT_MASK])[1]
     index = tf.range(width)[tf.newaxis, :]
     doc_start = tf.cast(question.row_lengths(), tf.int32)[:, tf.newaxis] + 2
     doc_end = doc_start + tf.cast(context.row_lengths(), tf.int32)[:, tf.newaxis]
     in_doc = (index >= doc_start) & (index < doc_end)
-    inputs["p_mask"] = tf.cast(~in_doc & (index != 0), tf.int32)
+    inputs[P_MASK] = tf.cast(~in_doc & (index != 0), tf.int32)
     if not with_offsets:
         return inputs
     return inputs, {"contexts": contexts, "doc_start": doc_start[:, 0],

@@ -10,6 +10,8 @@ from typing import Dict, List, Optional
 
 import tensorflow as tf
 
+from albert_tf.model_inputs import INPUT_MASK, INPUT_TYPE_IDS, INPUT_WORD_IDS
+
 # Multiples of 8 (tensor-core and vector friendly), dense where sentence tasks live: on SST-2
 # (mean 14 tokens) these pad to 1.27x the real tokens, against 2.4x with (32, 64, 128). Each length
 # is one more shape to trace (and, with XLA, to compile) once.
@@ -26,18 +28,18 @@ def _parser(meta: Dict, max_seq_length: int):
         ids = tf.io.FixedLenFeature([width], tf.int64)
     else:
         ids = tf.io.RaggedFeature(tf.int64)
-    spec = {"input_word_ids": ids, "input_type_ids": ids,
+    spec = {INPUT_WORD_IDS: ids, INPUT_TYPE_IDS: ids,
             "label": tf.io.FixedLenFeature([], tf.float32 if meta["regression"] else tf.int64),
             "weight": tf.io.FixedLenFeature([], tf.float32)}
 
     def parse(record):
         parsed = tf.io.parse_single_example(record, spec)
-        word_ids = tf.cast(parsed["input_word_ids"], tf.int32)
-        inputs = {"input_word_ids": word_ids,
+        word_ids = tf.cast(parsed[INPUT_WORD_IDS], tf.int32)
+        inputs = {INPUT_WORD_IDS: word_ids,
                   # Padding ids are never real tokens: the mask is 1 wherever a token was stored.
-                  "input_mask": tf.cast(tf.not_equal(word_ids, 0), tf.int32) if meta["multiple_choice"]
+                  INPUT_MASK: tf.cast(tf.not_equal(word_ids, 0), tf.int32) if meta["multiple_choice"]
                   else tf.ones_like(word_ids),
-                  "input_type_ids": tf.cast(parsed["input_type_ids"], tf.int32)}
+                  INPUT_TYPE_IDS: tf.cast(parsed[INPUT_TYPE_IDS], tf.int32)}
         label = parsed["label"] if meta["regression"] else tf.cast(parsed["label"], tf.int32)
         return inputs, label, parsed["weight"]
     return parse
@@ -47,7 +49,7 @@ def _padded_shapes(meta: Dict, length: Optional[int]):
     if meta["multiple_choice"]:
         length = meta["num_choices"] * (length or 0) or None
     shape = tf.TensorShape([length])
-    return ({"input_word_ids": shape, "input_mask": shape, "input_type_ids": shape}, tf.TensorShape([]),
+    return ({INPUT_WORD_IDS: shape, INPUT_MASK: shape, INPUT_TYPE_IDS: shape}, tf.TensorShape([]),
             tf.TensorShape([]))
 
 
@@ -67,7 +69,7 @@ def train_dataset(meta: Dict, batch_size: int, max_seq_length: int, seed: int, s
     else:
         lengths = bucket_lengths(max_seq_length)
         dataset = dataset.bucket_by_sequence_length(
-            lambda inputs, label, weight: tf.shape(inputs["input_word_ids"])[0],
+            lambda inputs, label, weight: tf.shape(inputs[INPUT_WORD_IDS])[0],
             bucket_boundaries=[length + 1 for length in lengths],
             bucket_batch_sizes=[batch_size] * (len(lengths) + 1), padded_shapes=_padded_shapes(meta, None),
             pad_to_bucket_boundary=True, drop_remainder=True)

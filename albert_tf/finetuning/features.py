@@ -8,6 +8,7 @@ choice and flattened to `[num_choices * max_seq_length]`, so one record is one q
 from typing import Dict, List
 
 from albert_tf.finetuning.examples import Example
+from albert_tf.model_inputs import INPUT_TYPE_IDS, INPUT_WORD_IDS
 from albert_tf.tokenization import packing
 
 
@@ -28,9 +29,9 @@ def encode_example(example: Example, task, tokenizer, max_seq_length: int, max_q
             packed = _packed(tokenizer, ids_a, tokenizer.encode(choice)[:max_qa_length], max_seq_length)
             word_ids += packed.input_ids
             type_ids += packed.segment_ids
-        return {"input_word_ids": word_ids, "input_type_ids": type_ids, "label": label, "weight": 1.0}
+        return {INPUT_WORD_IDS: word_ids, INPUT_TYPE_IDS: type_ids, "label": label, "weight": 1.0}
     ids_b = tokenizer.encode(example.text_b) if example.text_b is not None else None
     packed = _packed(tokenizer, ids_a, ids_b, max_seq_length)
     length = sum(packed.input_mask)
-    return {"input_word_ids": packed.input_ids[:length], "input_type_ids": packed.segment_ids[:length],
+    return {INPUT_WORD_IDS: packed.input_ids[:length], INPUT_TYPE_IDS: packed.segment_ids[:length],
             "label": label, "weight": 1.0}

@@ -10,20 +10,20 @@ from typing import Dict
 import numpy as np
 import tensorflow as tf
 
+from albert_tf.model_inputs import INPUT_MASK, INPUT_TYPE_IDS, INPUT_WORD_IDS, P_MASK, START_POSITIONS
 from albert_tf.squad.features import FeatureSet
 
 TRIM_MULTIPLE = 32
-INPUT_NAMES = ("input_word_ids", "input_mask", "input_type_ids", "p_mask")
 
 
 def model_inputs(features: FeatureSet) -> Dict[str, np.ndarray]:
-    return {"input_word_ids": features.input_ids, "input_mask": features.input_mask(),
-            "input_type_ids": features.segment_ids(), "p_mask": features.p_mask()}
+    return {INPUT_WORD_IDS: features.input_ids, INPUT_MASK: features.input_mask(),
+            INPUT_TYPE_IDS: features.segment_ids(), P_MASK: features.p_mask()}
 
 
 def _trim(max_seq_length: int):
     def trim(x, *rest):
-        longest = tf.reduce_max(tf.reduce_sum(x["input_mask"], axis=1))
+        longest = tf.reduce_max(tf.reduce_sum(x[INPUT_MASK], axis=1))
         width = tf.minimum((longest + TRIM_MULTIPLE - 1) // TRIM_MULTIPLE * TRIM_MULTIPLE, max_seq_length)
         x = {name: (value[:, :width] if value.shape.rank == 2 else value) for name, value in x.items()}
         return (x, *rest) if rest else x
@@ -38,7 +38,7 @@ def train_dataset(features: FeatureSet, batch_size: int, seed: int, head: str, s
     x = model_inputs(features)
     y = {"start_logits": features.start_position, "end_logits": features.end_position}
     if head == "xlnet":
-        x["start_positions"] = features.start_position
+        x[START_POSITIONS] = features.start_position
         y["cls_logits"] = features.is_impossible.astype(np.float32)
     dataset = tf.data.Dataset.from_tensor_slices((x, y))
     dataset = dataset.repeat().shuffle(len(features), seed=seed, reshuffle_each_iteration=False)

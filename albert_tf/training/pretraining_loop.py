@@ -16,9 +16,9 @@ from typing import Callable, Dict, Optional
 
 import tensorflow as tf
 
+from albert_tf.model_inputs import MASKED_LM_WEIGHTS, PRETRAINER_INPUTS, SENTENCE_ORDER_LABEL
 from albert_tf.training import pretraining_losses as losses
 
-MODEL_INPUTS = ("input_word_ids", "input_mask", "input_type_ids", "masked_lm_positions")
 SUM_KEYS = ("mlm_loss", "mlm_weight", "mlm_correct", "sop_loss", "sop_count", "sop_correct")
 
 
@@ -64,7 +64,7 @@ class PretrainingLoop:
 
     # === Per replica ===
     def _model_outputs(self, batch, training):
-        return self.model({name: batch[name] for name in MODEL_INPUTS}, training=training)
+        return self.model({name: batch[name] for name in PRETRAINER_INPUTS}, training=training)
 
     def _compute_gradients(self, batch, global_mlm_weight, global_sop_count):
         variables = self.model.trainable_variables
@@ -83,8 +83,8 @@ class PretrainingLoop:
 
     def _replica_train_step(self, batch):
         context = tf.distribute.get_replica_context()
-        local = tf.stack([tf.reduce_sum(tf.cast(batch["masked_lm_weights"], tf.float32)),
-                          tf.cast(tf.size(batch["sentence_order_label"]), tf.float32)])
+        local = tf.stack([tf.reduce_sum(tf.cast(batch[MASKED_LM_WEIGHTS], tf.float32)),
+                          tf.cast(tf.size(batch[SENTENCE_ORDER_LABEL]), tf.float32)])
         global_mlm_weight, global_sop_count = tf.unstack(context.all_reduce(tf.distribute.ReduceOp.SUM, local))
         if self._compute_and_apply is not None:
             return self._compute_and_apply(batch, global_mlm_weight, global_sop_count)

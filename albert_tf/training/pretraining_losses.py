@@ -8,6 +8,8 @@ the compute dtype of the model.
 
 import tensorflow as tf
 
+from albert_tf.model_inputs import MASKED_LM_IDS, MASKED_LM_WEIGHTS, SENTENCE_ORDER_LABEL
+
 
 def mlm_sums(labels, logits, weights):
     """(weighted cross-entropy sum, weight sum, weighted correct count) for masked positions."""
@@ -28,9 +30,9 @@ def sop_sums(labels, logits):
 
 def pretraining_sums(batch, outputs):
     """All sums of one (micro)batch as a dict of float32 scalars."""
-    mlm_loss, mlm_weight, mlm_correct = mlm_sums(batch["masked_lm_ids"], outputs["mlm_logits"],
-                                                 batch["masked_lm_weights"])
-    sop_loss, sop_count, sop_correct = sop_sums(batch["sentence_order_label"], outputs["sop_logits"])
+    mlm_loss, mlm_weight, mlm_correct = mlm_sums(batch[MASKED_LM_IDS], outputs["mlm_logits"],
+                                                 batch[MASKED_LM_WEIGHTS])
+    sop_loss, sop_count, sop_correct = sop_sums(batch[SENTENCE_ORDER_LABEL], outputs["sop_logits"])
     return {"mlm_loss": mlm_loss, "mlm_weight": mlm_weight, "mlm_correct": mlm_correct,
             "sop_loss": sop_loss, "sop_count": sop_count, "sop_correct": sop_correct}
 
