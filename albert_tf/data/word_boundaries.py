@@ -10,7 +10,7 @@ begin at a jieba word start (so the characters of a multi-character word are mas
 
 import logging
 import string
-from typing import List, Sequence
+from typing import List
 
 import numpy as np
 
@@ -66,7 +66,3 @@ class ChineseWordSegmenter:
         for token, (begin, _) in zip(encoding.tokens, encoding.offsets):
             flags.append(int(wordpiece_piece_starts_word(token) and begin in word_starts))
         return list(encoding.ids), flags
-
-
-def starts_from_table(table: np.ndarray, ids: Sequence[int]) -> np.ndarray:
-    return table[np.asarray(ids, dtype=np.int64)]

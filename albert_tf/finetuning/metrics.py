@@ -11,8 +11,6 @@ from typing import Dict, Sequence
 import numpy as np
 
 ACCURACY, F1, MCC, PEARSON, SPEARMAN = "accuracy", "f1", "mcc", "pearson", "spearman"
-CLASSIFICATION_METRICS = (ACCURACY, F1, MCC)
-REGRESSION_METRICS = (PEARSON, SPEARMAN)
 
 
 def real_rows(outputs, labels, weights):

@@ -108,11 +108,6 @@ class SentencePieceTokenizer(base.TokenizerBase):
         return self.sp.get_piece_size()
 
     @property
-    def id_rewrites(self):
-        """Digit-comma rewrite table `id -> [ids]` (shared with the in-graph layer)."""
-        return dict(self._id_rewrites)
-
-    @property
     def settings(self) -> base.TokenizerSettings:
         return base.TokenizerSettings(
             type="sentencepiece",

@@ -51,12 +51,6 @@ def nonspacing_marks():
     return _code_points(lambda c: unicodedata.category(c) == "Mn")
 
 
-@functools.lru_cache(maxsize=None)
-def python_digits():
-    """Code points for which `str.isdigit()` is true (the digit-comma rule's test)."""
-    return _code_points(str.isdigit)
-
-
 def _is_bert_control(char):
     if char in "\t\n\r":
         return False
