@@ -310,6 +310,10 @@ def test_prediction_files(tmp_path):
     conll = str(tmp_path / "pred.txt")
     outputs.write_conll_predictions(conll, [_sentence(["EU", "rejects"], ["B-ORG", "O"])], [["B-ORG", "B-MISC"]])
     assert Path(conll).read_text(encoding="utf-8") == "EU B-ORG B-ORG\nrejects O B-MISC\n"
+    spaced = reading.NerSentence(guid="1", text="a b", words=list("a b"), word_starts=[0, 1, 2], tags=None,
+                                 source="1")
+    outputs.write_conll_predictions(conll, [spaced, spaced], [["B-X", "I-X", "I-X"], ["O", "O", "O"]])
+    assert Path(conll).read_text(encoding="utf-8") == "a B-X\n\\u0020 I-X\nb I-X\n\na O\n\\u0020 O\nb O\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pred.txt", "submission.json", "test.json"]
     with pytest.raises(ValueError, match="2 words but 1 predicted tags"):
         outputs.write_conll_predictions(conll, [_sentence(["EU", "rejects"])], [["O"]])

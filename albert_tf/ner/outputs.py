@@ -34,20 +34,26 @@ def _tag(item) -> str:
     return item[0] if isinstance(item, (tuple, list)) else item
 
 
+def _conll_word(word: str) -> str:
+    """The word as one column: whitespace inside it (a CLUENER space character) written as \\uXXXX."""
+    if not any(c.isspace() for c in word):
+        return word
+    return "".join(f"\\u{ord(c):04x}" if c.isspace() else c for c in word)
+
+
 def write_conll_predictions(path: str, sentences: Sequence, predicted_tags: Sequence[Sequence]):
     """One `word gold predicted` line per word (`word predicted` when unlabelled), blank line between sentences.
 
-    A word holding whitespace (a CLUENER space character) is written as `_` would be ambiguous, so
-    the columns are tab-separated whenever any word contains a space.
+    Columns are separated by one space; whitespace inside a word is written as `\\uXXXX` so that
+    every line keeps its columns.
     """
     _check(sentences, predicted_tags)
-    separator = "\t" if any(any(c.isspace() for c in w) for s in sentences for w in s.words) else " "
     blocks = []
     for sentence, tags in zip(sentences, predicted_tags):
         rows = []
         for w, word in enumerate(sentence.words):
-            columns = [word] if sentence.tags is None else [word, sentence.tags[w]]
-            rows.append(separator.join(columns + [_tag(tags[w])]))
+            columns = [_conll_word(word)] + ([] if sentence.tags is None else [sentence.tags[w]])
+            rows.append(" ".join(columns + [_tag(tags[w])]))
         blocks.append("\n".join(rows) + "\n")
     _write_text(path, "\n".join(blocks))
 
