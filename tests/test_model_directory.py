@@ -141,3 +141,47 @@ def test_the_earlier_squad_layout_is_still_read(tmp_path, config, tokenizer, cap
     again = build_squad_model(config, "span", None, 3, 3)
     md.load_model_weights(again, saved)
     assert _same_weights(model, again)
+
+
+# --- the commands that read a model directory ---------------------------------------------------
+
+def test_albert_export_takes_its_settings_from_task_json_and_refuses_contradicting_flags(tmp_path, config,
+                                                                                         tokenizer):
+    from albert_tf.cli import export as cli_export
+    md.save_model_directory(str(tmp_path / "best"), AlbertClassifier(AlbertEncoder(config), 3), tokenizer, MNLI)
+    saved = md.read_model_directory(str(tmp_path / "best"))
+    assert cli_export._settings_of(saved, None, None, None, None, None) == (
+        "classifier", "MNLI", MNLI["labels"], False, 32)
+    for flags, message in [(dict(kind="squad"), "--kind=squad contradicts"),
+                           (dict(task_name="SST-2"), "--task_name=SST-2 contradicts"),
+                           (dict(max_seq_length=64), r"--max_seq_length=64 contradicts .*task\.json \(max_seq_length 32\)"),
+                           (dict(labels=["0", "1"]), "--labels=.* contradicts")]:
+        with pytest.raises(ValueError, match=message):
+            cli_export.export_checkpoint(flags.pop("kind", None), str(tmp_path / "best"), str(tmp_path / "export"),
+                                         **flags)
+    assert not (tmp_path / "export").exists()
+
+
+def test_albert_predict_serves_a_classifier_model_directory_with_its_labels(tmp_path, config, tokenizer):
+    import subprocess
+    import sys
+    classifier = _randomize(AlbertClassifier(AlbertEncoder(config), 3), seed=4)
+    md.save_model_directory(str(tmp_path / "best"), classifier, tokenizer, MNLI)
+    rows = tmp_path / "rows.tsv"
+    rows.write_text("id\ta\tb\n1\tthe model\tlearns tokens\n2\ta person\ttrains a model\n")
+
+    def predict(*flags):
+        return subprocess.run([sys.executable, "-m", "albert_tf.cli.predict", f"--model={tmp_path / 'best'}",
+                               f"--input_file={rows}", "--inputs=a,b", "--id=id", *flags],
+                              capture_output=True, text=True)
+    done = predict(f"--output_file={tmp_path / 'out.jsonl'}")
+    assert done.returncode == 0, done.stderr[-2000:]
+    records = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in records] == ["1", "2"] and all(r["label"] in MNLI["labels"] for r in records)
+    packed = tokenizer.pack_batch(["the model", "a person"], ["learns tokens", "trains a model"], max_seq_length=32)
+    want = classifier({"input_word_ids": packed.input_ids, "input_mask": packed.input_mask,
+                       "input_type_ids": packed.segment_ids})
+    np.testing.assert_allclose([r["logits"] for r in records], np.asarray(want), atol=1e-5)
+    refused = predict(f"--output_file={tmp_path / 'never.jsonl'}", "--max_seq_length=64")
+    assert refused.returncode != 0 and "--max_seq_length=64 contradicts" in refused.stderr
+    assert not (tmp_path / "never.jsonl").exists()
