@@ -12,6 +12,8 @@ import keras
 import pytest
 
 from albert_tf import model_directory
+from albert_tf.cli import export as export_cli
+from albert_tf.export import ner_serving, read_export_info
 from albert_tf.jobs import ner as job
 from albert_tf.jobs.settings import NerSettings
 from albert_tf.ner import reading
@@ -149,7 +151,10 @@ def test_cluener_run_writes_span_scores_and_the_submission(workspace, tmp_path):
     out = tmp_path / "zh"
     result = job.run(settings(workspace, out, train_file=workspace["zh_train"], eval_file=workspace["zh_dev"],
                               predict_file=workspace["zh_test"], vocab_file=workspace["vocab"],
-                              eval_every_steps=0))["runs"][0]
+                              eval_every_steps=0, export_dir=str(tmp_path / "export")))["runs"][0]
+    # The run's export passed its fresh-process check and tags raw Chinese text.
+    assert read_export_info(str(tmp_path / "export"))["labels"] == model_directory.read_model_directory(
+        str(out / job.MODEL_DIR)).labels
     results = result["eval"]
     # On character words the entity-level and CLUENER span scores count the same entities.
     assert abs(results["cluener_span"]["f1"] - results["f1"]) < 1e-9
@@ -160,6 +165,20 @@ def test_cluener_run_writes_span_scores_and_the_submission(workspace, tmp_path):
         for kind, mentions in line["label"].items():
             for mention, spans in mentions.items():
                 assert all(text[s:e + 1] == mention for s, e in spans)
+
+
+def test_albert_export_reads_the_ner_model_directory(conll_run, tmp_path):
+    out, _ = conll_run
+    info = export_cli.export_checkpoint(None, str(out / job.MODEL_DIR), str(tmp_path / "export"), check=False)
+    assert info["kind"] == "ner" and info["max_seq_length"] == 32
+    import tensorflow as tf
+    texts = ["the north city and the album song", "model  token piece rose"]
+    served = tf.saved_model.load(str(tmp_path / "export")).signatures["serving_default"](text=tf.constant(texts))
+    served = {k: v.numpy() for k, v in served.items()}
+    entities = [ner_serving.entity_record(served, i)["entities"] for i in range(len(texts))]
+    assert any(entities)
+    for text, row in zip(texts, entities):
+        assert all(text[e["start"]:e["end"]] == e["text"] for e in row)
 
 
 def _bad(tmp_path, name, text):

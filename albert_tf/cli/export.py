@@ -18,6 +18,7 @@ moved into place. Examples:
   albert-export --checkpoint=runs/mrpc/best_checkpoint --export_dir=exports/mrpc
   albert-export --kind=encoder --checkpoint=albert_base_v2/model.ckpt-best --export_dir=exports/albert_base
   albert-export --checkpoint=runs/squad2/squad_model --export_dir=exports/squad2
+  albert-export --checkpoint=runs/conll/ner_model --export_dir=exports/conll   (run_ner.py's model: entities)
 """
 
 import json
@@ -75,6 +76,8 @@ def export_checkpoint(kind, checkpoint, export_dir, *, albert_config_file=None, 
     saved = model_directory.model_directory_of(checkpoint)
     if saved:
         saved = model_directory.read_model_directory(saved)
+        if saved.kind == model_directory.TOKEN_CLASSIFICATION and kind is None:
+            return _export_ner(saved, export_dir, vocab_file, do_lower_case, check, keep_accents)
         kind, task_name, labels, regression, max_seq_length = _settings_of(saved, kind, task_name, labels,
                                                                            regression, max_seq_length)
         if kind == "squad":
@@ -180,6 +183,22 @@ def _export_squad(saved, export_dir, vocab_file, do_lower_case, check, keep_acce
                                    max_query_length=head["max_query_length"], head=head["head"],
                                    version=head["version"], null_threshold=head.get("null_threshold"),
                                    start_n_top=head["start_n_top"], end_n_top=head["end_n_top"], check=check)
+
+
+def _export_ner(saved, export_dir, vocab_file, do_lower_case, check, keep_accents=None):
+    """run_ner.py's model directory (<output_dir>/ner_model): labels and window length from its task.json."""
+    from albert_tf.export import ner_serving, sources
+    from albert_tf.modeling import AlbertEncoder, AlbertTokenClassifier
+    tokenizer = sources.tokenizer_for(saved.path, vocab_file, do_lower_case, keep_accents)
+    if vocab_file:
+        from albert_tf.tokenization import checkpoint_match
+        checkpoint_match.check_matches_checkpoint(tokenizer, saved.path, f"--vocab_file={vocab_file}", "--checkpoint")
+    model = AlbertTokenClassifier(AlbertEncoder(saved.config), len(saved.labels))
+    model_directory.load_model_weights(model, saved)
+    with output_errors.writing(export_dir):
+        return ner_serving.export_ner(model, tokenizer, export_dir, labels=saved.labels,
+                                      max_seq_length=saved.max_seq_length, task_name=saved.task.get("task_name"),
+                                      check=check)
 
 
 def main(argv):

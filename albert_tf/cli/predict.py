@@ -11,6 +11,7 @@ Examples:
   albert-predict --model=exports/mrpc --input_file=glue_data/MRPC/test.tsv --output_file=mrpc_test.jsonl
   albert-predict --model=exports/sst2 --input_file=reviews.jsonl --inputs=text --output_file=out.tsv
   albert-predict --model=exports/squad --input_file=questions.jsonl --output_file=answers.jsonl
+  albert-predict --model=exports/conll --input_file=texts.jsonl --output_file=entities.jsonl   (NER: entities)
   albert-predict --task=fill-mask --model=albert_base --input_file=masked.tsv --output_file=filled.jsonl
   albert-predict --task=embed --pooling=mean --model=albert_base --input_file=s.jsonl --output_file=vectors.jsonl
 
@@ -183,9 +184,9 @@ def load_predictor(model, task_name=None, max_seq_length=None):
     from albert_tf.export import read_export_info
     if _is_export(model):
         info = read_export_info(model)
-        if info["kind"] not in ("classifier", "squad"):
+        if info["kind"] not in ("classifier", "squad", "ner"):
             raise InputError(f"--model={model}: a {info['kind']} export has no predictions to write; use a "
-                             "classifier or SQuAD export")
+                             "classifier, SQuAD or NER export")
         signature = tf.saved_model.load(model).signatures["serving_default"]
         names = info["signatures"]["serving_default"]
         return (lambda texts: signature(**{n: tf.constant(t) for n, t in zip(names, texts)})), names, info
@@ -214,7 +215,10 @@ def load_predictor(model, task_name=None, max_seq_length=None):
     return (lambda texts: server.serve_text(*[tf.constant(t) for t in texts])), list(names), info
 
 
-def _record(row_id, outputs, i):
+def _record(row_id, outputs, i, kind=None):
+    if kind == "ner":  # entities with character offsets into the row's text, and the pieces' tags
+        from albert_tf.export.ner_serving import entity_record
+        return {"id": row_id, **entity_record(outputs, i)}
     record = {"id": row_id}
     for name, value in outputs.items():
         if name == "input_word_ids":
@@ -227,6 +231,8 @@ def _record(row_id, outputs, i):
 
 
 def _tsv_value(record, kind):
+    if kind == "ner":
+        return " ".join(f"{e['type']}:{e['start']}-{e['end']}" for e in record["entities"])
     for name in (("answer",) if kind == "squad" else ("label", "score")):
         if name in record:
             return str(record[name])
@@ -309,7 +315,7 @@ def predict_file(model, input_file, output_file, *, inputs=None, id_spec=None, h
             outputs = {k: v.numpy() for k, v in predictor([[r[1][j] for r in batch]
                                                            for j in range(len(names))]).items()}
             for i, (row_id, _) in enumerate(batch):
-                record = _record(row_id, outputs, i)
+                record = _record(row_id, outputs, i, info["kind"])
                 out.write(f"{row_id}\t{_tsv_value(record, info['kind'])}\n" if as_tsv
                           else json.dumps(record, ensure_ascii=False) + "\n")
             done = start + len(batch)
