@@ -119,7 +119,8 @@ def test_conll_errors_name_file_line_and_tag(tmp_path):
     with pytest.raises(DataError, match=rf"{path}:2: tag 'I-LOC' after 'B-PER' breaks IOB2"):
         reading.read_conll(path, scheme="IOB2")
     # auto: the I-LOC start makes it IOB1, where B-PER after nothing is illegal
-    with pytest.raises(DataError, match=rf"{path}:1: tag 'B-PER' after 'O' breaks IOB1"):
+    with pytest.raises(DataError, match=rf"{path}:1: tag 'B-PER' after 'O' breaks IOB1.*\(read as IOB1 because "
+                                        rf"{path}:2 starts an entity with 'I-LOC'; in an IOB2 file that line is"):
         reading.read_conll(path)
     mixed = _write(tmp_path, "mixed.txt", "A x O\nB\nC x O\n")
     with pytest.raises(DataError, match=rf"{mixed}:2: 1 column\(s\) where line 1 has 3"):
@@ -149,6 +150,9 @@ def test_other_layouts_are_refused_not_misread(tmp_path):
     conll = _write(tmp_path, "conll.txt", "A x O\n")
     with pytest.raises(DataError, match=rf"{conll}:1: not a json object"):
         reading.read_cluener(conll)
+    squad = _write(tmp_path, "squad.json", json.dumps({"version": "1.1", "data": []}) + "\n")
+    with pytest.raises(DataError, match=rf"{squad}:1: unknown field\(s\) \['data', 'version'\]"):
+        reading.read_ner_file(squad)
 
 
 def test_invalid_utf8_names_file_and_line(tmp_path):

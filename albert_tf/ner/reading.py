@@ -169,11 +169,14 @@ def read_conll(path: str, scheme: str = "auto", labelled: Optional[bool] = None)
 
 def _convert_tags(path, rows, scheme) -> List[List[str]]:
     all_tags = [[columns[-1] for _, columns in sentence] for sentence in rows]
+    hint = ""
     if scheme == "auto":
         try:
             scheme = schemes.detect_scheme(all_tags)
         except schemes.TagSchemeError as error:
             raise DataError(f"{path}: {error}") from None
+        if scheme == "IOB1":
+            hint = _iob1_hint(path, rows, all_tags)
     out = []
     for sentence, tags in zip(rows, all_tags):
         where: Callable[[int], str] = (
@@ -181,8 +184,18 @@ def _convert_tags(path, rows, scheme) -> List[List[str]]:
         try:
             out.append(schemes.to_iob2(tags, scheme, where))
         except schemes.TagSchemeError as error:
-            raise DataError(str(error)) from None
+            raise DataError(f"{error}{hint}") from None
     return out
+
+
+def _iob1_hint(path, rows, all_tags) -> str:
+    """Why "auto" read the file as IOB1: the first entity that starts with I- (an IOB2 file's error)."""
+    for sentence, tags in zip(rows, all_tags):
+        index = schemes.first_inside_start(tags)
+        if index is not None:
+            return (f" (read as IOB1 because {path}:{sentence[index][0]} starts an entity with {tags[index]!r}; "
+                    "in an IOB2 file that line is the error)")
+    return ""
 
 
 # === CLUENER ===

@@ -45,7 +45,7 @@ def is_tag(text: str) -> bool:
     return True
 
 
-def _starts_with_inside(tags: Sequence[str]) -> Optional[int]:
+def first_inside_start(tags: Sequence[str]) -> Optional[int]:
     """Index of the first `I-X` that does not continue an `X` entity (an IOB1-style start), else None."""
     previous = ("O", "")
     for i, tag in enumerate(tags):
@@ -63,7 +63,7 @@ def detect_scheme(sentences: Sequence[Sequence[str]]) -> str:
     for tags in sentences:
         for tag in tags:
             used.add(parse_tag(tag)[0])
-        iob1_start = iob1_start or _starts_with_inside(tags) is not None
+        iob1_start = iob1_start or first_inside_start(tags) is not None
     if used & set("ES") and used & set("LU"):
         raise TagSchemeError(f"tags mix BIOES (E-/S-) and BILOU (L-/U-) prefixes: {sorted(used - {'O'})}")
     if used & set("ES"):
