@@ -38,6 +38,16 @@ def test_conll_round_trip_at_128_and_with_many_windows(conll):
     assert narrow["recovered"] == narrow["total"], narrow["misses"]
 
 
+def test_english_words_tokenized_alone_give_the_pieces_of_the_whole_text(conll):
+    sentences, tokenizer = conll
+    labels = features.label_list(sentences)
+    for sentence in sentences[:400]:
+        by_word = features.make_windows([sentence], tokenizer, labels, 256, 128, pieces_from="words")
+        whole = features.make_windows([sentence], tokenizer, labels, 256, 128, pieces_from="text")
+        assert (by_word[0].input_ids, by_word[0].label_ids) == (whole[0].input_ids, whole[0].label_ids), \
+            sentence.source
+
+
 def test_cluener_round_trip_characters_beat_whole_text_pieces():
     sentences = reading.read_cluener(str(testlib.realdata_path("ner/cluener/dev.json")))[:600]
     tokenizer = WordPieceTokenizer(str(testlib.realdata_path("assets/albert_zh/vocab.txt")))

@@ -3,8 +3,8 @@
 Each word is tokenized on its own with the tokenizer's character offsets, shifted to the sentence
 text; a piece belongs to the word its first character lies in, and the tag goes on each word's first
 piece (IGNORE on the other pieces, on [CLS]/[SEP] and on padding). For words separated by spaces
-(CoNLL) this gives exactly the pieces of the whole text (both tokenizers split at whitespace: 70,424
-identical pieces on CoNLL-2003 dev); for CLUENER characters it keeps every entity boundary between
+(CoNLL) this gives exactly the pieces of the whole text (both tokenizers split at whitespace: the
+same ids and offsets for all 3,250 CoNLL-2003 dev sentences); for CLUENER characters it keeps every entity boundary between
 two pieces, where tokenizing the whole text puts 4 of the 3,072 dev boundaries inside a WordPiece
 word ("vsac米兰"). A server must therefore split Chinese text into characters before tokenizing.
 `pieces_from="text"` (whole text) is kept to measure that difference. A sentence with more pieces than a window holds is split into
