@@ -150,6 +150,8 @@ def test_other_layouts_are_refused_not_misread(tmp_path):
     conll = _write(tmp_path, "conll.txt", "A x O\n")
     with pytest.raises(DataError, match=rf"{conll}:1: not a json object"):
         reading.read_cluener(conll)
+    brace = _write(tmp_path, "brace.txt", "{ O\nx O\n")
+    assert reading.read_ner_file(brace)[0].words == ["{", "x"]
     squad = _write(tmp_path, "squad.json", json.dumps({"version": "1.1", "data": []}) + "\n")
     with pytest.raises(DataError, match=rf"{squad}:1: unknown field\(s\) \['data', 'version'\]"):
         reading.read_ner_file(squad)

@@ -89,9 +89,19 @@ def read_ner_file(path: str, scheme: str = "auto", labelled: Optional[bool] = No
     first = _first_content_line(path)
     if first is None:
         raise DataError(f"{path}: empty file (expected CoNLL columns or CLUENER json lines)")
-    if first[1].lstrip().startswith("{"):
+    if _is_json_object(first[1]):
         return read_cluener(path, labelled=labelled, nested=nested)
     return read_conll(path, scheme=scheme, labelled=labelled)
+
+
+def _is_json_object(line: str) -> bool:
+    """Whether a line is a whole json object (a CLUENER record), not a CoNLL row whose word is "{"."""
+    if not line.lstrip().startswith("{"):
+        return False
+    try:
+        return isinstance(json.loads(line), dict)
+    except json.JSONDecodeError:
+        return False
 
 
 # === CoNLL ===
@@ -121,7 +131,7 @@ def read_conll(path: str, scheme: str = "auto", labelled: Optional[bool] = None)
             if rows[-1]:
                 rows.append([])
             continue
-        if line.lstrip().startswith("{") and width is None:
+        if width is None and _is_json_object(line):
             raise DataError(f"{path}:{lineno}: a json object, not CoNLL columns (a CLUENER file? read it as "
                             "CLUENER)")
         if separator is None:
