@@ -163,6 +163,12 @@ def replacing(path, mode: str = "w", encoding=None):
         raise
 
 
+def write_text(path, text: str, encoding: str = "utf-8"):
+    """`text` as the whole content of `path`, published complete (a report, a table, a json)."""
+    with replacing(path, encoding=encoding) as f:
+        f.write(text)
+
+
 @contextlib.contextmanager
 def replacing_path(path, suffix: str = ""):
     """A temporary file name for writers that want a path (`save_file(…, temp)`); published on a clean exit."""

@@ -342,9 +342,8 @@ def _worker_main(args):
 
 
 def _write_atomic(path, text):
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    from albert_tf import atomic_files  # pylint: disable=import-outside-toplevel
+    atomic_files.write_text(path, text)
 
 
 def cells(args):

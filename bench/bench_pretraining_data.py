@@ -415,9 +415,8 @@ def render(args, facts, rows, notes):
 def write_atomic(path, text):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    from albert_tf import atomic_files  # pylint: disable=import-outside-toplevel
+    atomic_files.write_text(path, text)
 
 
 # ---------------------------------------------------------------- main

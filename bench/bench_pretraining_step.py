@@ -550,11 +550,8 @@ def render(results, peaks, runs, chunk, notes=()):
 def write_atomic(path, text):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    from albert_tf import atomic_files  # pylint: disable=import-outside-toplevel
+    atomic_files.write_text(path, text)
 
 
 def main():

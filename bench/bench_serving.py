@@ -202,9 +202,8 @@ def main():
             results[name] = json.loads(line[7:]) if line else {"error": (done.stderr.strip().splitlines() or ["?"])[-1]}
             print(f"  {name}: {results[name]}", flush=True)
     report = render(results, args)
-    with open(args.out + ".tmp", "w", encoding="utf-8") as handle:
-        handle.write(report)
-    os.replace(args.out + ".tmp", args.out)
+    from albert_tf import atomic_files  # pylint: disable=import-outside-toplevel
+    atomic_files.write_text(args.out, report)
     print(report)
 
 

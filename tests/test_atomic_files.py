@@ -127,3 +127,28 @@ def test_the_export_checks_scratch_left_by_a_kill_is_cleaned_by_the_next_check(t
         assert os.path.dirname(scratch) == str(tmp_path)
         assert not left.exists()
     assert os.listdir(tmp_path) == []
+
+
+def test_a_failed_writer_through_publishing_leaves_the_old_file_and_no_temporary(tmp_path):
+    """The tf.io.gfile path (also gs://): feature caches, results and copies go through `publishing`."""
+    from albert_tf.training import artifacts
+
+    target = tmp_path / "cache.tfrecord"
+    target.write_text("old")
+    with pytest.raises(OSError, match="No space left"):
+        with artifacts.publishing(str(target)) as temp:
+            with open(temp, "w", encoding="utf-8") as handle:
+                handle.write("half")
+            raise OSError(28, "No space left on device")
+    assert target.read_text() == "old"
+    assert os.listdir(tmp_path) == ["cache.tfrecord"]
+    with artifacts.publishing(str(target)) as temp:
+        with open(temp, "w", encoding="utf-8") as handle:
+            handle.write("new")
+    assert target.read_text() == "new" and os.listdir(tmp_path) == ["cache.tfrecord"]
+
+
+def test_write_text_publishes_the_whole_text(tmp_path):
+    atomic_files.write_text(tmp_path / "report.md", "| a |\n")
+    assert (tmp_path / "report.md").read_text() == "| a |\n"
+    assert os.listdir(tmp_path) == ["report.md"]

@@ -23,7 +23,6 @@ Prints a markdown table and writes `<workdir>/direct_use_acceptance.json`.
 import argparse
 import collections
 import json
-import os
 import random
 import re
 import sys
@@ -359,9 +358,8 @@ def main():
     print(json.dumps(dict(results["passed"], whole_words_beat_word_unigram_top5=results[
         "whole_words_beat_word_unigram_top5"])))
     out = workdir / "direct_use_acceptance.json"
-    temporary = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    temporary.write_text(json.dumps(dict(results, table=table), indent=2, ensure_ascii=False))
-    os.replace(temporary, out)
+    from albert_tf import atomic_files  # pylint: disable=import-outside-toplevel
+    atomic_files.write_text(out, json.dumps(dict(results, table=table), indent=2, ensure_ascii=False))
     print(f"wrote {out}")
     sys.exit(0 if all(results["passed"].values()) else 1)
 

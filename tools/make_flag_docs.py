@@ -23,7 +23,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from albert_tf import tf_logs  # noqa: E402
+from albert_tf import atomic_files, tf_logs  # noqa: E402
 
 # The scripts import TensorFlow first thing (quietly); doing it here keeps TensorFlow's own absl
 # flags from being counted as the first script's.
@@ -174,8 +174,20 @@ def collect():
     flag_values = flags.FLAGS
     sys.path.insert(0, str(ROOT))
     commands = console_scripts()
-    targets = [(script, f"python {script}", ROOT / script, None) for script in SCRIPTS]
+    targets, wrapped = [], set()
+    for script in SCRIPTS:
+        # A top-level script that only wraps a console command's module is documented once, under both names.
+        module = f"albert_tf.cli.{Path(script).stem}"
+        if module in commands and (ROOT / Path(*module.split("."))).with_suffix(".py").exists():
+            command, entry = commands[module]
+            targets.append((f"{script} / {command}", f"python {script}` or `{command}",
+                            ROOT / Path(*module.split(".")).with_suffix(".py"), entry))
+            wrapped.add(module)
+        elif (ROOT / script).exists():
+            targets.append((script, f"python {script}", ROOT / script, None))
     for module in cli_modules():
+        if module in wrapped:
+            continue
         path = ROOT / Path(*module.split(".")).with_suffix(".py")
         command, entry = commands.get(module, (f"python -m {module}", None))
         targets.append((command, command, path, entry))
@@ -237,9 +249,7 @@ def main():
             sys.exit(1)
         print(f"{output} is up to date")
         return
-    tmp = output.with_name(f".tmp.{output.name}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, output)
+    atomic_files.write_text(output, text)
     print(f"wrote {output}")
 
 

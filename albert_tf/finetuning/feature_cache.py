@@ -14,9 +14,9 @@ from typing import Dict, List
 import tensorflow as tf
 from absl import logging
 
-from albert_tf import atomic_files
 from albert_tf.finetuning.features import encode_example
-from albert_tf.training.artifacts import write_json
+from albert_tf.model_inputs import INPUT_TYPE_IDS, INPUT_WORD_IDS
+from albert_tf.training.artifacts import publishing, write_json
 
 FORMAT_VERSION = 2  # 2: the meta counts the text tokens and the unknown ones
 
@@ -53,8 +53,8 @@ def _float_feature(values):
 def serialize(features: Dict, regression: bool) -> bytes:
     label = _float_feature([features["label"]]) if regression else _int_feature([features["label"]])
     return tf.train.Example(features=tf.train.Features(feature={
-        "input_word_ids": _int_feature(features["input_word_ids"]),
-        "input_type_ids": _int_feature(features["input_type_ids"]),
+        INPUT_WORD_IDS: _int_feature(features[INPUT_WORD_IDS]),
+        INPUT_TYPE_IDS: _int_feature(features[INPUT_TYPE_IDS]),
         "label": label,
         "weight": _float_feature([features["weight"]]),
     })).SerializeToString()
@@ -78,18 +78,16 @@ def cached_features(cache_dir: str, task, split: str, path: str, examples: List,
     lengths, truncated = [], 0
     tokens, unknown = 0, 0
     structural = {tokenizer.pad_id, tokenizer.cls_id, tokenizer.sep_id}
-    temp = atomic_files.temporary_name(records)
-    with tf.io.TFRecordWriter(temp) as writer:
+    with publishing(records) as temp, tf.io.TFRecordWriter(temp) as writer:
         for example in examples:
             features = encode_example(example, task, tokenizer, max_seq_length, max_qa_length)
-            text_ids = [i for i in features["input_word_ids"] if i not in structural]
+            text_ids = [i for i in features[INPUT_WORD_IDS] if i not in structural]
             tokens += len(text_ids)
             unknown += text_ids.count(tokenizer.unk_id)
-            length = len(features["input_word_ids"])
+            length = len(features[INPUT_WORD_IDS])
             lengths.append(length)
             truncated += int(not task.is_multiple_choice and length == max_seq_length)
             writer.write(serialize(features, task.is_regression))
-    tf.io.gfile.rename(temp, records, overwrite=True)
     meta = {"key": key, "count": len(examples), "max_length": max(lengths), "at_max_length": truncated,
             "text_tokens": tokens, "unknown_tokens": unknown,
             "multiple_choice": task.is_multiple_choice, "num_choices": task.num_choices,

@@ -16,10 +16,9 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from albert_tf import atomic_files
 from albert_tf.finetuning.feature_cache import content_sha256
 from albert_tf.squad.features import ARRAY_FIELDS, FeatureSet, convert_examples
-from albert_tf.training.artifacts import write_json
+from albert_tf.training.artifacts import publishing, write_json
 
 FORMAT_VERSION = 1
 
@@ -65,10 +64,8 @@ def cached_features(cache_dir: str, path: str, examples: Sequence, tokenizer, ma
     tf.io.gfile.makedirs(cache_dir)
     buffer = io.BytesIO()
     np.savez(buffer, **features.arrays())
-    temp = atomic_files.temporary_name(arrays_path)
-    with tf.io.gfile.GFile(temp, "wb") as handle:
+    with publishing(arrays_path) as temp, tf.io.gfile.GFile(temp, "wb") as handle:
         handle.write(buffer.getvalue())
-    tf.io.gfile.rename(temp, arrays_path, overwrite=True)
     write_json(meta_path, {"key": key, "stats": features.stats, "seconds": elapsed})
     logging.info("%s: %d questions -> %d windows in %.1fs (%.0f questions/s) -> %s", path, len(examples),
                  len(features), elapsed, len(examples) / max(elapsed, 1e-9), arrays_path)

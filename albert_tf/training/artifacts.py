@@ -3,6 +3,7 @@
 Uses tf.io.gfile so `--model_dir` may be a gs:// bucket (required on Cloud TPU).
 """
 
+import contextlib
 import json
 import os
 
@@ -11,12 +12,24 @@ import tensorflow as tf
 from albert_tf import atomic_files
 
 
-def atomic_write_text(path: str, text: str):
-    """Write to a temporary name, then rename: readers never see a half-written file."""
+@contextlib.contextmanager
+def publishing(path: str):
+    """An owned temporary name next to `path` (local or gs://) for any writer to fill; renamed to
+    `path` on a clean exit, removed otherwise, so readers never see a half-written file."""
     temp = atomic_files.temporary_name(path)
-    with tf.io.gfile.GFile(temp, "w") as f:
+    try:
+        yield temp
+        tf.io.gfile.rename(temp, path, overwrite=True)
+    except BaseException:
+        with contextlib.suppress(tf.errors.OpError, OSError):
+            if tf.io.gfile.exists(temp):
+                tf.io.gfile.remove(temp)
+        raise
+
+
+def atomic_write_text(path: str, text: str):
+    with publishing(path) as temp, tf.io.gfile.GFile(temp, "w") as f:
         f.write(text)
-    tf.io.gfile.rename(temp, path, overwrite=True)
 
 
 def write_json(path: str, data):
@@ -37,6 +50,5 @@ def check_writable(model_dir: str):
 
 def copy_if_absent(source: str, destination: str):
     if tf.io.gfile.exists(source) and not tf.io.gfile.exists(destination):
-        temp = atomic_files.temporary_name(destination)
-        tf.io.gfile.copy(source, temp, overwrite=True)
-        tf.io.gfile.rename(temp, destination, overwrite=True)
+        with publishing(destination) as temp:
+            tf.io.gfile.copy(source, temp, overwrite=True)
