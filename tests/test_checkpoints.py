@@ -256,3 +256,31 @@ def test_files_are_recognised_by_content_not_name(tmp_path, pretrainer):
     with pytest.raises(CheckpointFormatError, match=r"weights.h5 is a Keras .weights.h5 file, which holds weights "
                                                     r"without their model"):
         read_checkpoint(str(tmp_path / "weights.h5"))
+
+
+def test_task_heads_have_the_official_tf1_names_and_hugging_face_names(tiny_config):
+    from albert_tf.checkpoints.huggingface import tf1_to_hf_name
+    from albert_tf.checkpoints.names import model_slots
+    from albert_tf.squad.modeling import build_squad_model
+
+    span = {s.name: s for s in model_slots(build_squad_model(tiny_config, "span")) if s.is_head}
+    assert sorted(span) == ["cls/squad/output_bias", "cls/squad/output_weights"]
+    assert span["cls/squad/output_weights"].transposed and tuple(span["cls/squad/output_weights"].variable.shape) == (
+        tiny_config.hidden_size, 2)  # stored [2, H] like BERT's run_squad.py
+    assert tf1_to_hf_name("cls/squad/output_weights") == "qa_outputs.weight"
+    assert tf1_to_hf_name("cls/squad/output_bias") == "qa_outputs.bias"
+    assert sorted(s.name for s in model_slots(build_squad_model(tiny_config, "cls_null")) if s.is_head) == sorted(span)
+    # ALBERT's run_squad_v2 (squad_utils.create_v2_model) scopes; its answer_class/dense_1 has no bias.
+    xlnet = sorted(s.name for s in model_slots(build_squad_model(tiny_config, "xlnet")) if s.is_head)
+    assert xlnet == ["answer_class/dense_0/bias", "answer_class/dense_0/kernel", "answer_class/dense_1/kernel",
+                     "end_logits/LayerNorm/beta", "end_logits/LayerNorm/gamma", "end_logits/dense_0/bias",
+                     "end_logits/dense_0/kernel", "end_logits/dense_1/bias", "end_logits/dense_1/kernel",
+                     "start_logits/dense/bias", "start_logits/dense/kernel"]
+    assert all(tf1_to_hf_name(name) is None for name in xlnet)
+    # Multiple choice (RACE): the per-choice classifier's output_weights [1, H].
+    from albert_tf.finetuning.modeling import build_model
+    from albert_tf.finetuning.tasks import get_task
+    scorer, classifier = build_model(get_task("RACE"), tiny_config, 16)
+    assert [s.name for s in model_slots(scorer)] == [s.name for s in model_slots(classifier)]
+    assert [s.name for s in model_slots(scorer) if s.is_head] == ["output_weights", "output_bias"]
+    assert tf1_to_hf_name("output_weights") == "classifier.weight"
