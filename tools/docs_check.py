@@ -72,6 +72,8 @@ PRETRAIN = ("--preset= --albert_config_file={scratch}/tiny_config.json --num_tra
 CLASSIFIER = ("--train_steps=2 --warmup_steps=0 --train_batch_size=4 --eval_batch_size=8 --predict_batch_size=8 "
               "--max_seq_length=32 --log_every_steps=1")
 CREATE = "--max_seq_length=64 --max_predictions_per_seq=10 --dupe_factor=1 --num_workers=2 --overwrite"
+NER = ("--train_steps=2 --warmup_steps=0 --train_batch_size=4 --predict_batch_size=8 --max_seq_length=32 "
+       "--doc_stride=16 --log_every_steps=1")
 SQUAD = ("--train_steps=2 --warmup_steps=0 --train_batch_size=4 --predict_batch_size=8 --max_seq_length=64 "
          "--doc_stride=32 --max_query_length=16 --log_every_steps=1")
 
@@ -81,6 +83,7 @@ RUNNERS: List[Runner] = [
                                                           (r"--strategy=mirrored\b", "--cpu_devices=2"))),
     Runner(r"^python run_squad\.py\b", SQUAD, ((r"--eval_every_steps=", "--eval_every_steps=1"),
                                                 (r"--strategy=mirrored\b", "--cpu_devices=2"))),
+    Runner(r"^python run_ner\.py\b", NER, ((r"--eval_every_steps=", "--eval_every_steps=1"),)),
     Runner(r"^albert-create-pretraining-data\b", CREATE),
     Runner(r"^albert-convert\b"),
     Runner(r"^albert-export\b"),
@@ -290,6 +293,39 @@ def _squad(path: Path, source: Path, copies: int):
     _write(path, json.dumps({"version": data.get("version", "1.1"), "data": articles}))
 
 
+def _ner_files(directory: Path):
+    """Tiny CoNLL-2003-like columns and CLUENER json lines, in words the tiny tokenizers know."""
+    import random  # pylint: disable=import-outside-toplevel
+    rng = random.Random(0)
+    filler = "the quick brown fox jumps over lazy dog".split()
+    entities = [("LOC", "north city"), ("PER", "model"), ("ORG", "album song")]
+
+    def conll(n):
+        sentences = []
+        for _ in range(n):
+            rows = [f"{w} NN O" for w in rng.sample(filler, 3)]
+            kind, words = rng.choice(entities)
+            rows += [f"{w} NNP {'B' if i == 0 else 'I'}-{kind}" for i, w in enumerate(words.split())]
+            sentences.append("\n".join(rows))
+        return "\n\n".join(sentences) + "\n"
+
+    def cluener(n, labelled=True):
+        lines = []
+        for i in range(n):
+            kind, name = rng.choice([("address", "北京"), ("name", "中国"), ("organization", "模型训练")])
+            text = "我们今天" + name + "很好"
+            record = {"id": i, "text": text}
+            if labelled:
+                record["label"] = {kind: {name: [[4, 4 + len(name) - 1]]}}
+            lines.append(json.dumps(record, ensure_ascii=False))
+        return "\n".join(lines) + "\n"
+    _write(directory / "conll2003" / "train.txt", conll(24))
+    _write(directory / "conll2003" / "dev.txt", conll(8))
+    _write(directory / "cluener" / "train.json", cluener(24))
+    _write(directory / "cluener" / "dev.json", cluener(8))
+    _write(directory / "cluener" / "test.json", cluener(6, labelled=False))
+
+
 def build_fixtures(base: Path, log):
     """Everything the documented commands name, under base/work, base/shared/realdata and base."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -359,6 +395,8 @@ def build_fixtures(base: Path, log):
     _squad(realdata / "squad" / "dev-v1.1.json", squad_fixtures / "tiny-v1.1.json", copies=7)  # 14 articles
     _squad(realdata / "cmrc2018" / "cmrc2018_trial.json", squad_fixtures / "cmrc-style-zh.json", copies=1)
 
+    _ner_files(realdata / "ner")
+
     # Corpora and pretraining records (held-out records with the settings the docs' commands get).
     _write(work / "corpus" / "part-0.txt", _corpus(lines))
     _write(work / "corpus" / "part-1.txt", _corpus(lines[100:]))
@@ -387,7 +425,7 @@ def _shell_args(text):
 def prepare_workspace(fixtures: Path, base: Path):
     """A fresh copy of the fixtures for one document, with the repository's scripts linked in."""
     shutil.copytree(fixtures, base, symlinks=True)
-    for script in ("run_pretraining.py", "run_classifier.py", "run_squad.py"):
+    for script in ("run_pretraining.py", "run_classifier.py", "run_squad.py", "run_ner.py"):
         (base / "work" / script).symlink_to(ROOT / script)
     for directory in ("tools", "bench", "tests"):
         (base / "work" / directory).symlink_to(ROOT / directory)
