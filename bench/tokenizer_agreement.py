@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "tokenization"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import tensorflow as tf  # noqa: E402
 

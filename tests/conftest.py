@@ -39,3 +39,28 @@ def padded_batch(vocab_size=64, batch=3, seq=10, seed=0, predictions=3):
     positions = np.stack([rng.choice(max(seq - 3 * b, predictions), predictions, replace=False)
                           for b in range(batch)]).astype(np.int32)
     return dict(input_word_ids=ids, input_mask=mask, input_type_ids=types, masked_lm_positions=positions)
+
+
+# Tokenizers built once per session from the synthetic corpus of `tokenization_testlib` (a helper
+# module next to this file, importable from every test without path edits).
+@pytest.fixture(scope="session")
+def spm_model_file(tmp_path_factory):
+    """A tiny SentencePiece model (str path) trained on the synthetic corpus."""
+    import tokenization_testlib  # pylint: disable=import-outside-toplevel
+
+    return str(tokenization_testlib.build_spm_model(tmp_path_factory.mktemp("shared_spm")))
+
+
+@pytest.fixture(scope="session")
+def wordpiece_vocab_file(tmp_path_factory):
+    """A tiny WordPiece vocab.txt (str path) built from the same corpus."""
+    import tokenization_testlib  # pylint: disable=import-outside-toplevel
+
+    return str(tokenization_testlib.build_vocab(tmp_path_factory.mktemp("shared_vocab")))
+
+
+@pytest.fixture(scope="session")
+def spm_tokenizer(spm_model_file):
+    from albert_tf.tokenization import SentencePieceTokenizer  # pylint: disable=import-outside-toplevel
+
+    return SentencePieceTokenizer(spm_model_file)

@@ -1,13 +1,11 @@
 """Shared helpers for the pretraining-data tests: a synthetic corpus and record decoding."""
 
 import random
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures" / "tokenization"))
-import tokenization_testlib as testlib  # noqa: E402  pylint: disable=wrong-import-position
+import tokenization_testlib as testlib
 
 
 def write_corpus(path, num_documents=60, seed=0, max_lines=8):

@@ -1,7 +1,5 @@
 """The benchmark's keras.ops LAMB against albert_tf.optimization.Lamb, step by step (TensorFlow backend)."""
 
-import sys
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -9,8 +7,7 @@ import pytest
 
 from albert_tf.optimization import Lamb
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from any_backend_lamb import AnyBackendLamb  # noqa: E402  pylint: disable=wrong-import-position
+from any_backend_lamb import AnyBackendLamb
 
 SHAPES = {"dense_kernel": (4, 3), "LayerNorm_gamma": (3,), "dense_bias": (3,),
           "zero_kernel": (3, 2)}

@@ -9,10 +9,8 @@ import pytest
 from albert_tf.tokenization import SentencePieceTokenizer, TokenizerMismatchError, WordPieceTokenizer
 from albert_tf.tokenization import save_tokenizer_assets
 from albert_tf.tokenization.checkpoint_match import check_matches_checkpoint, recorded_tokenizer
-from conftest import FIXTURES
 
-sys.path.insert(0, str(FIXTURES / "tokenization"))
-import tokenization_testlib as testlib  # noqa: E402  pylint: disable=wrong-import-position
+import tokenization_testlib as testlib
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,7 @@ from conftest import FIXTURES
 from albert_tf.finetuning import datasets, feature_cache, get_task
 from albert_tf.jobs import classifier as job
 
-sys.path.insert(0, str(FIXTURES / "tokenization"))
-import tokenization_testlib as testlib  # noqa: E402
+import tokenization_testlib as testlib
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = dict(vocab_size=300, embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,

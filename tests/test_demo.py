@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 
 TOOLS = Path(__file__).resolve().parents[1] / "tools"
-sys.path.insert(0, str(TOOLS))
 
-import demo  # noqa: E402
-from demo_lib import stories, tasks, vocab  # noqa: E402
+import demo
+from demo_lib import stories, tasks, vocab
 
 
 def test_stories_are_seeded_and_questions_are_answered_by_spans():

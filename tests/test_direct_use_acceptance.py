@@ -3,14 +3,11 @@
 import itertools
 import random
 import re
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-import direct_use_acceptance as acceptance  # noqa: E402  pylint: disable=wrong-import-position
+import direct_use_acceptance as acceptance
 
 
 class ToyTokenizer:

@@ -12,15 +12,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import FIXTURES, REALDATA
+from conftest import REALDATA
 from albert_tf import export
 from albert_tf.config import AlbertConfig
 from albert_tf.export import saved_model, self_check
 from albert_tf.modeling import AlbertClassifier, AlbertEncoder, AlbertPretrainer
 from albert_tf.tokenization import SentencePieceTokenizer, WordPieceTokenizer
 
-sys.path.insert(0, str(FIXTURES / "tokenization"))
-import tokenization_testlib as testlib  # noqa: E402
+import tokenization_testlib as testlib
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -1,15 +1,12 @@
 """The direct-use API: fill-mask, sentence order and embeddings from a saved pretrained model."""
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures" / "tokenization"))
-import tokenization_testlib as testlib  # noqa: E402
+import tokenization_testlib as testlib
 
 from albert_tf import checkpoints, inference  # noqa: E402
 from albert_tf.config import AlbertConfig  # noqa: E402

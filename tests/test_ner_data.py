@@ -1,24 +1,16 @@
 """NER data: tag schemes, CoNLL / CLUENER readers, windows of pieces and their merge, prediction files."""
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures" / "tokenization"))
-import tokenization_testlib as testlib  # noqa: E402
 
 from albert_tf.finetuning.examples import DataError  # noqa: E402
 from albert_tf.ner import features, outputs, reading, schemes  # noqa: E402
 from albert_tf.ner.schemes import TagSchemeError  # noqa: E402
 from albert_tf.tokenization import SentencePieceTokenizer, WordPieceTokenizer  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def spm(tmp_path_factory):
-    return SentencePieceTokenizer(str(testlib.build_spm_model(tmp_path_factory.mktemp("ner_spm"))))
 
 
 def _write(tmp_path, name, text, mode="w"):
@@ -233,28 +225,29 @@ def _sentence(words, tags=None):
                                tags=tags, source="t:1")
 
 
-def test_label_list_and_first_piece_labels(spm):
+def test_label_list_and_first_piece_labels(spm_tokenizer):
     sentence = _sentence(["the", "brownfox", "price", "rose"], ["O", "B-X", "I-X", "B-Y"])
     labels = features.label_list([sentence])
     assert labels == ["O", "B-X", "I-X", "B-Y", "I-Y"]
-    (window,) = features.make_windows([sentence], spm, labels, 32, 8)
-    pieces = spm.encode_with_offsets("brownfox")
+    (window,) = features.make_windows([sentence], spm_tokenizer, labels, 32, 8)
+    pieces = spm_tokenizer.encode_with_offsets("brownfox")
     assert len(pieces.ids) > 1  # the test needs a word of several pieces
     tagged = [(p, window.label_ids[p], window.word_index[p]) for p in range(32) if window.label_ids[p] != -100]
     assert [t[1:] for t in tagged] == [(0, 0), (1, 1), (2, 2), (3, 3)]
-    assert window.input_ids[0] == spm.cls_id and window.input_ids[sum(window.input_mask) - 1] == spm.sep_id
-    assert sum(window.input_mask) == 2 + len(spm.encode(sentence.text))
+    assert window.input_ids[0] == spm_tokenizer.cls_id
+    assert window.input_ids[sum(window.input_mask) - 1] == spm_tokenizer.sep_id
+    assert sum(window.input_mask) == 2 + len(spm_tokenizer.encode(sentence.text))
     assert window.label_ids[0] == features.IGNORE and window.word_index[0] == -1
 
 
-def test_long_sentences_are_windowed_and_merged_back_whole(spm):
+def test_long_sentences_are_windowed_and_merged_back_whole(spm_tokenizer):
     words = ("the quick brown fox jumps over lazy dog price rose to dollars in year million people live city "
              "river north south album song released chart week").split() * 3
     tags = [("B-X" if i % 5 == 0 else "I-X") if i % 7 < 3 else "O" for i in range(len(words))]
     tags = schemes.tags_for(len(words), schemes.entities(tags))
     sentence = _sentence(words, tags)
     labels = features.label_list([sentence])
-    windows = features.make_windows([sentence, _sentence(["a"], ["O"])], spm, labels, 16, 5)
+    windows = features.make_windows([sentence, _sentence(["a"], ["O"])], spm_tokenizer, labels, 16, 5)
     assert len(windows) > 5 and windows.stats["split_sentences"] == 1
     arrays = features.windows_to_arrays(windows)
     firsts = arrays["word_index"][arrays["is_max_context"] & (arrays["sentence_index"][:, None] == 0)]
@@ -268,10 +261,10 @@ def test_long_sentences_are_windowed_and_merged_back_whole(spm):
     assert [t for t, _ in features.merge_windows([sentence, _sentence(["a"], ["O"])], windows, logits)[0]] == tags
 
 
-def test_word_without_pieces_is_counted_and_follows_its_neighbours(spm):
+def test_word_without_pieces_is_counted_and_follows_its_neighbours(spm_tokenizer):
     sentence = _sentence(["north", "\u200b", "south", "\u200b", "city"], ["B-X", "I-X", "I-X", "O", "O"])
     labels = features.label_list([sentence])
-    windows = features.make_windows([sentence], spm, labels, 32, 8)
+    windows = features.make_windows([sentence], spm_tokenizer, labels, 32, 8)
     assert windows.stats["empty_words"] == 2 and "word 1 '\\u200b'" in windows.stats["empty_word_examples"][0]
     merged = features.merge_windows([sentence], windows, features.one_hot_logits(windows, len(labels)))
     assert [t for t, _ in merged[0]] == sentence.tags
@@ -290,12 +283,12 @@ def test_pieces_from_text_loses_a_boundary_inside_a_piece():
     assert "d.json:1: org 'ac米兰' (words 2-5): a boundary falls inside a piece (vsac" in whole["misses"][0]
 
 
-def test_tag_outside_the_label_set_is_refused(spm):
+def test_tag_outside_the_label_set_is_refused(spm_tokenizer):
     sentence = _sentence(["north", "city"], ["B-X", "B-Z"])
     with pytest.raises(DataError, match=r"t:1: word 1 'city': tag 'B-Z' is not one of the model's labels"):
-        features.make_windows([sentence], spm, ["O", "B-X", "I-X"], 16, 4)
+        features.make_windows([sentence], spm_tokenizer, ["O", "B-X", "I-X"], 16, 4)
     with pytest.raises(ValueError, match="stride=0"):
-        features.make_windows([sentence], spm, ["O"], 16, 0)
+        features.make_windows([sentence], spm_tokenizer, ["O"], 16, 0)
 
 
 # === outputs ===

@@ -2,7 +2,6 @@
 character offsets slice the text as sent (accents, double spaces, Chinese), bad input, albert-predict."""
 
 import json
-import sys
 
 import numpy as np
 import pytest
@@ -13,10 +12,8 @@ from albert_tf.config import AlbertConfig
 from albert_tf.export import ner_serving, read_export_info
 from albert_tf.modeling import AlbertEncoder, AlbertTokenClassifier
 from albert_tf.tokenization import SentencePieceTokenizer, WordPieceTokenizer
-from conftest import FIXTURES
 
-sys.path.insert(0, str(FIXTURES / "tokenization"))
-import tokenization_testlib as testlib  # noqa: E402
+import tokenization_testlib as testlib
 
 LABELS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
 TEXTS = ["Zoë  Müller flew to São Paulo,  then Paris.", "北京 的 张三 去了 上海。", "",

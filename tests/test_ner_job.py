@@ -17,10 +17,9 @@ from albert_tf.export import ner_serving, read_export_info
 from albert_tf.jobs import ner as job
 from albert_tf.jobs.settings import NerSettings
 from albert_tf.ner import reading
-from conftest import FIXTURES, REALDATA
+from conftest import REALDATA
 
-sys.path.insert(0, str(FIXTURES / "tokenization"))
-import tokenization_testlib as testlib  # noqa: E402
+import tokenization_testlib as testlib
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = dict(vocab_size=300, embedding_size=16, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,

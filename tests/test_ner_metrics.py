@@ -6,15 +6,12 @@ dropped and extra entities, stray I- tags); the expected figures are recomputed 
 """
 
 import random
-import sys
-from pathlib import Path
 
 import pytest
 from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
 from seqeval.scheme import IOB2, Entities
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures" / "tokenization"))
-import tokenization_testlib as testlib  # noqa: E402
+import tokenization_testlib as testlib
 
 from albert_tf.ner import metrics, reading, schemes  # noqa: E402
 

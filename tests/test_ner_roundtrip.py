@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures" / "tokenization"))
-import tokenization_testlib as testlib  # noqa: E402
+import tokenization_testlib as testlib
 
 from albert_tf.ner import features, reading  # noqa: E402
 from albert_tf.tokenization import SentencePieceTokenizer, WordPieceTokenizer  # noqa: E402

@@ -85,7 +85,6 @@ def test_convert_to_a_full_disk_or_under_a_file(tmp_path):
 
 
 def test_data_tool_names_the_shard_on_a_full_disk(tmp_path):
-    sys.path.insert(0, str(FIXTURES / "tokenization"))
     import tokenization_testlib as testlib  # pylint: disable=import-outside-toplevel
     spm = testlib.build_spm_model(tmp_path)
     corpus = tmp_path / "corpus.txt"
@@ -117,7 +116,6 @@ def classifier_checkpoint(tmp_path_factory):
     from albert_tf.config import AlbertConfig
     from albert_tf.modeling import AlbertClassifier, AlbertEncoder
     from albert_tf.tokenization import SentencePieceTokenizer, save_tokenizer_assets
-    sys.path.insert(0, str(FIXTURES / "tokenization"))
     import tokenization_testlib as testlib  # pylint: disable=import-outside-toplevel
     base = tmp_path_factory.mktemp("classifier")
     tokenizer = SentencePieceTokenizer(str(testlib.build_spm_model(base)))

@@ -11,15 +11,9 @@ from albert_tf.squad import decoding, features, reading
 from albert_tf.squad.roundtrip import make_unanswerable, round_trip
 from albert_tf.tokenization import SentencePieceTokenizer, WordPieceTokenizer
 
-sys.path.insert(0, str(FIXTURES / "tokenization"))
-import tokenization_testlib as testlib  # noqa: E402
+import tokenization_testlib as testlib
 
 SQUAD = FIXTURES / "squad"
-
-
-@pytest.fixture(scope="module")
-def spm(tmp_path_factory):
-    return SentencePieceTokenizer(testlib.build_spm_model(tmp_path_factory.mktemp("spm")))
 
 
 def test_windows_cover_every_token_with_the_stride():
@@ -41,9 +35,9 @@ def test_max_context_matches_the_reference_rule():
         assert owner[position] == best
 
 
-def test_labels_point_at_the_answer_text(spm):
+def test_labels_point_at_the_answer_text(spm_tokenizer):
     examples, _ = reading.read_squad(str(SQUAD / "tiny-v1.1.json"), "1.1", training=True)
-    feats = features.convert_examples(examples, spm, max_seq_length=40, doc_stride=8, max_query_length=12)
+    feats = features.convert_examples(examples, spm_tokenizer, max_seq_length=40, doc_stride=8, max_query_length=12)
     assert feats.stats["features"] > len(examples)  # short windows: several per question
     for i in range(len(feats)):
         example = examples[feats.example_index[i]]
@@ -60,31 +54,31 @@ def test_labels_point_at_the_answer_text(spm):
 
 
 @pytest.mark.parametrize("head", ["span", "beam"])
-def test_round_trip_on_fixtures(spm, head):
+def test_round_trip_on_fixtures(spm_tokenizer, head):
     examples, _ = reading.read_squad(str(SQUAD / "tiny-v1.1.json"), "1.1", training=False)
     # Windows of 45 context tokens every 16: the tiny vocabulary gives ~110 tokens per context, so every
     # question has several windows (with 25-token windows a long answer can straddle every max-context cut).
-    feats = features.convert_examples(examples, spm, 64, 16, 16)
+    feats = features.convert_examples(examples, spm_tokenizer, 64, 16, 16)
     assert len(feats) > 2 * len(examples)
     assert round_trip(examples, feats, "1.1", head)["exact_match"] == 100.0
     examples, _ = reading.read_squad(str(SQUAD / "tiny-v2.0.json"), "2.0", training=False)
-    feats = features.convert_examples(examples, spm, 64, 16, 16)
+    feats = features.convert_examples(examples, spm_tokenizer, 64, 16, 16)
     result = round_trip(examples, feats, "2.0", head)
     assert result["nulls_right"] == len(examples) and result["exact"] == 100.0
 
 
-def test_round_trip_loses_answers_longer_than_max_answer_length(spm):
+def test_round_trip_loses_answers_longer_than_max_answer_length(spm_tokenizer):
     examples, _ = reading.read_squad(str(SQUAD / "tiny-v1.1.json"), "1.1", training=False)
-    feats = features.convert_examples(examples, spm, 64, 16, 16)
-    longest = max(len(spm.encode(e.answer_texts[0])) for e in examples)
+    feats = features.convert_examples(examples, spm_tokenizer, 64, 16, 16)
+    longest = max(len(spm_tokenizer.encode(e.answer_texts[0])) for e in examples)
     assert round_trip(examples, feats, "1.1", "span", max_answer_length=longest)["exact_match"] == 100.0
     assert round_trip(examples, feats, "1.1", "span", max_answer_length=1)["exact_match"] < 100.0
 
 
-def test_roundtrip_tool_reads_squad2_files(spm, monkeypatch, capsys):
+def test_roundtrip_tool_reads_squad2_files(spm_tokenizer, monkeypatch, capsys):
     import runpy
     tool = str(Path(__file__).resolve().parents[1] / "tools" / "squad_roundtrip.py")
-    argv = [tool, "--version", "2.0", "--squad", str(SQUAD / "tiny-v2.0.json"), "--spm", spm.model_file,
+    argv = [tool, "--version", "2.0", "--squad", str(SQUAD / "tiny-v2.0.json"), "--spm", spm_tokenizer.model_file,
             "--max_seq_length", "64", "--doc_stride", "16", "--max_query_length", "16", "--max_answer_length", "2"]
     monkeypatch.setattr(sys, "argv", argv)
     runpy.run_path(tool, run_name="__main__")
@@ -101,9 +95,9 @@ def test_round_trip_chinese_wordpiece(tmp_path):
     assert round_trip(examples, feats, "1.1", "span")["exact_match"] == 100.0
 
 
-def test_question_truncation_is_counted(spm):
+def test_question_truncation_is_counted(spm_tokenizer):
     examples, _ = reading.read_squad(str(SQUAD / "tiny-v1.1.json"), "1.1", training=False)
-    feats = features.convert_examples(examples, spm, 64, 16, max_query_length=3)
+    feats = features.convert_examples(examples, spm_tokenizer, 64, 16, max_query_length=3)
     assert feats.stats["truncated_questions"] == len(examples)
     assert (feats.query_length == 3).all()
 

@@ -15,8 +15,7 @@ from albert_tf import model_directory
 from albert_tf.jobs import squad as job
 from albert_tf.squad import datasets, decoding, features, modeling, reading
 
-sys.path.insert(0, str(FIXTURES / "tokenization"))
-import tokenization_testlib as testlib  # noqa: E402
+import tokenization_testlib as testlib
 
 REPO = Path(__file__).resolve().parents[1]
 SQUAD = FIXTURES / "squad"

@@ -2,13 +2,11 @@
 
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures" / "tokenization"))
-import tokenization_testlib as testlib  # noqa: E402
+import tokenization_testlib as testlib
 
 from albert_tf.tokenization import (CONFIG_NAME, SentencePieceTokenizer,  # noqa: E402
                                     TokenizerMismatchError, WordPieceTokenizer,

@@ -2,17 +2,14 @@
 tokenizer's character span, for SentencePiece (lowercasing, NFKD, whitespace collapse, digit commas, quotes)
 and WordPiece, on the shared edge cases; the ids are those of the plain in-graph tokenizer."""
 
-import sys
 
 import pytest
 import tensorflow as tf
 
-from conftest import FIXTURES
 from albert_tf.tokenization import SentencePieceTokenizer, WordPieceTokenizer
 from albert_tf.tokenization.layers import layer_for
 
-sys.path.insert(0, str(FIXTURES / "tokenization"))
-import tokenization_testlib as testlib  # noqa: E402
+import tokenization_testlib as testlib
 
 TEXTS = testlib.EDGE_CASES + ["The capital of Peru is  Lima.", "  Café in Lima, Perú — ﬁne 1,250,000 ",
                               "秘鲁的首都是利马（Lima），人口约1000万。", "e\u0301cole ΣΟΦΟΣ Straße ½"]
@@ -30,14 +27,9 @@ def _assert_offsets_match(tokenizer):
         assert got == [text[s:e] for s, e in encoding.offsets], text
 
 
-@pytest.fixture(scope="module")
-def spm_path(tmp_path_factory):
-    return str(testlib.build_spm_model(tmp_path_factory.mktemp("spm")))
-
-
 @pytest.mark.parametrize("settings", [{}, {"replace_quotes": True}, {"do_lower_case": False, "keep_accents": True}])
-def test_sentencepiece_offsets_point_into_the_original_text(spm_path, settings):
-    _assert_offsets_match(SentencePieceTokenizer(spm_path, **settings))
+def test_sentencepiece_offsets_point_into_the_original_text(spm_model_file, settings):
+    _assert_offsets_match(SentencePieceTokenizer(spm_model_file, **settings))
 
 
 def test_wordpiece_offsets_point_into_the_original_text(tmp_path):

@@ -1,16 +1,13 @@
 """In-graph twins: same ids as the Python tokenizers, in tf.data, after config and SavedModel."""
 
 import random
-import sys
 import unicodedata
-from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures" / "tokenization"))
-import tokenization_testlib as testlib  # noqa: E402
+import tokenization_testlib as testlib
 
 from albert_tf.tokenization import (SentencePieceTokenizer, WordPieceTokenizer,  # noqa: E402
                                     graph_text, layers, packing, preprocess_text)

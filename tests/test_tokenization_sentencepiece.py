@@ -1,13 +1,10 @@
 """SentencePieceTokenizer: ALBERT preprocessing, digit-comma rule, special ids, offsets."""
 
-import sys
 import unicodedata
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures" / "tokenization"))
-import tokenization_testlib as testlib  # noqa: E402
+import tokenization_testlib as testlib
 
 from albert_tf.tokenization import (SentencePieceTokenizer, char_span_to_token_span,  # noqa: E402
                                     normalize_with_alignment, preprocess_text)

@@ -1,13 +1,10 @@
 """WordPieceTokenizer: BERT basic tokenizer semantics, greedy ## WordPiece, offsets."""
 
-import sys
 import unicodedata
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures" / "tokenization"))
-import tokenization_testlib as testlib  # noqa: E402
+import tokenization_testlib as testlib
 
 from albert_tf.tokenization import WordPieceTokenizer  # noqa: E402
 from albert_tf.tokenization import io as tok_io  # noqa: E402

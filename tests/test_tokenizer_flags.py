@@ -1,18 +1,15 @@
 """--do_lower_case / --keep_accents: recorded tokenizer settings win unless a flag is given, then must agree."""
 
-import sys
 
 import pytest
 from absl import flags
 
-from conftest import FIXTURES
 from albert_tf.jobs import runner, settings as job_settings
 from albert_tf.tokenization import SentencePieceTokenizer, TokenizerMismatchError, save_tokenizer_assets
 from albert_tf.tokenization import settings_flags
 from albert_tf.tokenization.assets import tokenizer_for_model
 
-sys.path.insert(0, str(FIXTURES / "tokenization"))
-import tokenization_testlib as testlib  # noqa: E402
+import tokenization_testlib as testlib
 
 
 @pytest.fixture(scope="module")

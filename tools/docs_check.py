@@ -254,7 +254,7 @@ def coverage(commands):
 
 
 def _tiny_texts():
-    sys.path.insert(0, str(ROOT / "tests" / "fixtures" / "tokenization"))
+    sys.path.insert(0, str(ROOT / "tests"))
     import tokenization_testlib  # pylint: disable=import-outside-toplevel,import-error
     return tokenization_testlib
 
