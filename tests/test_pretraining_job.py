@@ -340,3 +340,6 @@ def test_a_full_disk_during_the_pretrained_export_leaves_no_half_directory(works
     pretraining_job._export_pretrained(str(model_dir), model, 30)  # pylint: disable=protected-access
     assert {"model.ckpt-30.index", "albert_config.json", "tokenizer_config.json"} <= \
         {p.name for p in (model_dir / pretraining_job.EXPORT_DIR).iterdir()}
+    from albert_tf import model_directory  # pylint: disable=import-outside-toplevel
+    saved = model_directory.read_model_directory(str(model_dir / pretraining_job.EXPORT_DIR))
+    assert saved.kind == "pretraining" and saved.checkpoint_prefix.endswith("model.ckpt-30")
