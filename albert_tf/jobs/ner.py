@@ -18,6 +18,7 @@ from absl import logging
 
 from albert_tf import model_directory
 from albert_tf.checkpoints import load_weights
+from albert_tf.export import ner_serving
 from albert_tf.finetuning.datasets import bucket_lengths
 from albert_tf.jobs import runner
 from albert_tf.jobs.runner import need
@@ -291,7 +292,6 @@ class NerFamily(runner.TaskFamily):
 
     def export(self, run: runner.SeedRun, export_dir: str):
         """Raw-text SavedModel of the (best) tagger, checked by a fresh-process reload on sample sentences."""
-        from albert_tf.export import ner_serving  # pylint: disable=import-outside-toplevel
         texts = [sentence.text for data in self.splits.values() for sentence in data.sentences][:16]
         info = ner_serving.export_ner(run.weights_model, self.tokenizer, export_dir, labels=self.labels,
                                       max_seq_length=self.s.max_seq_length, check_texts=texts)
