@@ -29,6 +29,7 @@ from absl import app, flags, logging  # noqa: E402
 from albert_tf import atomic_files, output_errors  # noqa: E402
 from albert_tf import tf_logs  # noqa: E402
 from albert_tf import inference_files  # noqa: E402
+from albert_tf.model_inputs import INPUT_WORD_IDS  # noqa: E402
 
 FLAGS = flags.FLAGS
 tf_logs.define_flag()
@@ -221,7 +222,7 @@ def _record(row_id, outputs, i, kind=None):
         return {"id": row_id, **entity_record(outputs, i)}
     record = {"id": row_id}
     for name, value in outputs.items():
-        if name == "input_word_ids":
+        if name == INPUT_WORD_IDS:
             continue
         item = value[i]
         if hasattr(item, "tolist"):

@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from albert_tf.export import saved_model, self_check, serving, text_inputs
+from albert_tf.model_inputs import INPUT_MASK, INPUT_TYPE_IDS, INPUT_WORD_IDS
 from albert_tf.modeling import AlbertEncoder, AlbertTokenClassifier
 from albert_tf.ner import outputs as ner_outputs
 from albert_tf.ner.reading import NerSentence
@@ -110,7 +111,7 @@ def tag_texts(model, tokenizer, labels: Sequence[str], texts: Sequence[str], max
         pieces = [tokenizer.cls_id] + list(encoding.ids[:keep]) + [tokenizer.sep_id]
         ids[row, :len(pieces)] = pieces
         mask[row, :len(pieces)] = 1
-    logits = np.asarray(model({"input_word_ids": ids, "input_mask": mask, "input_type_ids": np.zeros_like(ids)},
+    logits = np.asarray(model({INPUT_WORD_IDS: ids, INPUT_MASK: mask, INPUT_TYPE_IDS: np.zeros_like(ids)},
                               training=False), np.float32)
     results = []
     for row, (text, encoding) in enumerate(zip(texts, encodings)):
