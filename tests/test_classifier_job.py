@@ -103,6 +103,10 @@ def test_train_eval_predict_best_checkpoint_and_cache(workspace, tmp_path):
     assert again["runs"][0]["eval"]["dev"]["accuracy"] == pytest.approx(best["value"], abs=1e-9)
     assert dev_meta.stat().st_mtime_ns == stamp
     assert len(list(cache.glob("SST-2-dev-*.json"))) == 1
+    from albert_tf import model_directory
+    saved = model_directory.read_model_directory(str(out / "best_checkpoint"))
+    assert (saved.kind, saved.task["task_name"], saved.labels, saved.max_seq_length) == ("classification", "SST-2",
+                                                                                       ["0", "1"], 32)
 
 
 def test_num_seeds_reports_mean_median_max(workspace, tmp_path):
