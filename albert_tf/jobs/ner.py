@@ -10,6 +10,7 @@ columns and, for CLUENER input, the CLUENER submission json.
 """
 
 import os
+import warnings
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -40,14 +41,10 @@ assert features.IGNORE == IGNORE_LABEL
 
 
 def is_json_lines(path: str) -> bool:
-    """Whether a NER file is CLUENER json lines (its first non-blank line is a json object), as
-    `ner.reading.read_ner_file` tells the formats apart."""
-    with tf.io.gfile.GFile(path, "rb") as handle:
-        for raw in handle:
-            line = raw.decode("utf-8", errors="replace").lstrip("\ufeff").strip()
-            if line:
-                return line.startswith("{")
-    return False
+    """Whether a NER file is CLUENER json lines, by the reader's own rule (`read_ner_file`: a first
+    non-blank line that parses as a json object), so the outputs follow the format that was read."""
+    first = reading._first_content_line(path)  # pylint: disable=protected-access
+    return first is not None and reading._is_json_object(first[1])  # pylint: disable=protected-access
 
 
 def token_classification_task(labels: List[str], s: NerSettings) -> Dict:
@@ -159,6 +156,9 @@ class NerFamily(runner.TaskFamily):
 
     # --- model ---------------------------------------------------------------------------------
     def build_model(self, run: runner.SeedRun):
+        # The tagger never reads the encoder's pooler, so Keras warns (misleadingly: "did you forget to
+        # provide a loss?") that it gets no gradient; here that is expected.
+        warnings.filterwarnings("ignore", message=r"Gradients do not exist for variables \['pooler/")
         static = self.s.max_seq_length if self.s.static else None
         run.model = run.weights_model = AlbertTokenClassifier(
             AlbertEncoder(self.config, sequence_length=static), len(self.labels),
