@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from albert_tf import output_lock
+from albert_tf import model_directory, output_lock
 from albert_tf.checkpoints import load_config_for
 from albert_tf.config import preset
 from albert_tf.export import destination
@@ -65,7 +65,11 @@ class TaskFamily:
         """The family's own flag checks (run before the shared ones)."""
 
     def check_init_checkpoint(self):
-        settings_checks.checkpoint("init_checkpoint", self.s.init_checkpoint)
+        saved = model_directory.model_directory_of(self.s.init_checkpoint)
+        if saved:  # a model directory is checked whole: every file, task.json's fields
+            model_directory.read_model_directory(saved)
+        else:
+            settings_checks.checkpoint("init_checkpoint", self.s.init_checkpoint)
 
     def export_subdirectories(self) -> List[Optional[str]]:
         """Where each seed's export goes, relative to --export_dir (None: --export_dir itself)."""

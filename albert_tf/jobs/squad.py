@@ -109,12 +109,6 @@ class SquadFamily(runner.TaskFamily):
             path = getattr(s, flag)
             need(path is None or os.path.isfile(path), flag, f"{path} not found")
 
-    def check_init_checkpoint(self):
-        if model_directory.model_directory_of(self.s.init_checkpoint):
-            model_directory.read_model_directory(model_directory.model_directory_of(self.s.init_checkpoint))
-        else:
-            super().check_init_checkpoint()
-
     def read(self):
         s = self.s
         if s.do_train:
