@@ -22,13 +22,13 @@ TEXTS = testlib.EDGE_CASES + testlib.corpus_lines(150, seed=5) + _RANDOM
 
 
 @pytest.fixture(scope="module")
-def spm_tok(tmp_path_factory):
-    return SentencePieceTokenizer(testlib.build_spm_model(tmp_path_factory.mktemp("spm")))
+def spm_tok(spm_model_file):
+    return SentencePieceTokenizer(spm_model_file)
 
 
 @pytest.fixture(scope="module")
-def wp_tok(tmp_path_factory):
-    return WordPieceTokenizer(testlib.build_vocab(tmp_path_factory.mktemp("wp")))
+def wp_tok(wordpiece_vocab_file):
+    return WordPieceTokenizer(wordpiece_vocab_file)
 
 
 def graph_ids(layer, texts):

@@ -14,8 +14,8 @@ KNOWN_ANSWERS = testlib.KNOWN_ANSWERS
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return SentencePieceTokenizer(testlib.build_spm_model(tmp_path_factory.mktemp("spm")))
+def tiny(spm_model_file):
+    return SentencePieceTokenizer(spm_model_file)
 
 
 @pytest.fixture(scope="module")

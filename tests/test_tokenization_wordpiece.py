@@ -11,8 +11,8 @@ from albert_tf.tokenization import io as tok_io  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return WordPieceTokenizer(testlib.build_vocab(tmp_path_factory.mktemp("wp")))
+def tiny(wordpiece_vocab_file):
+    return WordPieceTokenizer(wordpiece_vocab_file)
 
 
 @pytest.fixture(scope="module")
