@@ -50,8 +50,14 @@ NOT_RUN: List[Tuple[str, str]] = [
     (r"bench/accelerator_step\.py", "the accelerator benchmark needs jax, keras-hub, torch and transformers "
                                      "(a minute even with --tiny); see its docstring"),
     (r"--strategy=tpu\b", "needs a Cloud TPU"),
+    (r"^pip install\b", "installs into the current environment; tests/test_install.py pip-installs the checkout "
+                        "into a fresh virtualenv and runs every console command"),
     (r"^export TF_CONFIG=", "part of the several-hosts example (needs several machines)"),
     (r"--strategy=multi_worker_mirrored\b", "needs several hosts (the suite runs two workers on loopback)"),
+    (r"^curl .*/v1/models/", "needs a running tensorflow_model_server; tests/test_ids_export.py runs each request body "
+                             "through the signature it names"),
+    (r"^tensorflow_model_server\b", "TF Serving is not installed here (a server binary, not a Python package)"),
+    (r"^docker run\b", "needs Docker and the network"),
     (r"import tensorflow as tf, tensorflow_hub", "needs the optional hub extra; tests/test_export.py fine-tunes "
                                                  "through hub.KerasLayer when it is installed"),
 ]
@@ -84,11 +90,14 @@ RUNNERS: List[Runner] = [
     Runner(r"^python run_squad\.py\b", SQUAD, ((r"--eval_every_steps=", "--eval_every_steps=1"),
                                                 (r"--strategy=mirrored\b", "--cpu_devices=2"))),
     Runner(r"^python run_ner\.py\b", NER, ((r"--eval_every_steps=", "--eval_every_steps=1"),)),
+    Runner(r"^albert-pretrain\b", PRETRAIN),
+    Runner(r"^albert-classify\b", CLASSIFIER),
+    Runner(r"^albert-squad\b", SQUAD),
     Runner(r"^albert-create-pretraining-data\b", CREATE),
     Runner(r"^albert-convert\b"),
     Runner(r"^albert-export\b"),
     Runner(r"^albert-predict\b"),
-    Runner(r"^saved_model_cli show\b"),
+    Runner(r"^saved_model_cli (show|run)\b"),
     Runner(r"^python tools/squad_roundtrip\.py\b"),
     Runner(r"^python tools/make_cmrc_metric_fixture\.py --check\b"),
     Runner(r"^python -c\b"),

@@ -20,6 +20,7 @@ import sys
 from absl import app, flags
 
 from albert_tf import output_errors, output_lock
+from albert_tf.cli import console
 from albert_tf.tokenization import settings_flags
 
 FLAGS = flags.FLAGS
@@ -80,6 +81,7 @@ def main(argv):
 
 
 def run():
+    console.show_as_main(__name__)
     try:
         app.run(main)
     except (ValueError, ImportError, OSError) as error:  # one clear line instead of a traceback

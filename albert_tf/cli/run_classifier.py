@@ -1,5 +1,7 @@
 """Fine-tune ALBERT on a GLUE / CLUE / LCQMC / RACE task; evaluate, pick the best checkpoint, predict.
 
+`albert-classify` once installed with pip (`python run_classifier.py` in a checkout runs the same code).
+
 Example (SST-2 from a Hugging Face checkpoint directory, evaluation every 200 steps):
   python run_classifier.py --task_name=SST-2 --data_dir=glue/SST-2 --output_dir=runs/sst2 \
       --init_checkpoint=albert-base-v2/ --vocab_file=albert-base-v2/spiece.model \
@@ -12,12 +14,16 @@ best checkpoint), best_checkpoint.json + best_checkpoint/ (TF1 layout, reusable 
 --init_checkpoint), predictions/<TASK>.tsv (GLUE) or <task>_predict.json (CLUE), logs/ (TensorBoard).
 """
 
+import os
+import sys
+
 from albert_tf import tf_logs  # noqa: E402  (first: TensorFlow's start-up lines are captured at its import)
 
 tf_logs.quiet_tensorflow()
 
 from absl import flags, logging  # noqa: E402
 
+from albert_tf.cli import console  # noqa: E402
 from albert_tf.finetuning import presets  # noqa: E402
 from albert_tf.finetuning.tasks import describe_tasks, get_task, load_task_modules  # noqa: E402
 from albert_tf.jobs import classifier, entry, settings  # noqa: E402
@@ -48,7 +54,8 @@ def main(argv):
 
 
 def run():
-    entry.run_main(main, "run_classifier.py")
+    console.show_as_main(__name__)
+    entry.run_main(main, os.path.basename(sys.argv[0]))
 
 
 if __name__ == "__main__":

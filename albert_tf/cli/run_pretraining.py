@@ -1,5 +1,7 @@
 """Pretrain ALBERT (masked LM + sentence-order prediction) on records from albert-create-pretraining-data.
 
+`albert-pretrain` once installed with pip (`python run_pretraining.py` in a checkout runs the same code).
+
 Runs on one device, several GPUs (mirrored), several hosts (multi_worker_mirrored, TF_CONFIG) or a
 Cloud TPU (tpu, with gs:// paths). Rerunning the same command after a kill or preemption resumes
 from the last checkpoint in --model_dir with optimizer state, step and input position restored.
@@ -11,6 +13,7 @@ Example (CPU, tiny model):
       --do_eval --eval_input_file='data/en128_heldout/*.tfrecord'
 """
 
+import os
 import sys
 
 from albert_tf import tf_logs  # noqa: E402  (first: TensorFlow's start-up lines are captured at its import)
@@ -19,6 +22,7 @@ tf_logs.quiet_tensorflow()
 
 from absl import app, flags, logging  # noqa: E402
 
+from albert_tf.cli import console  # noqa: E402
 from albert_tf.output_errors import OutputError  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -78,11 +82,12 @@ def main(argv):
 
 def run():
     flags.mark_flags_as_required(["input_file", "model_dir"])
+    console.show_as_main(__name__)
     try:
         app.run(main)
     except (ValueError, FileNotFoundError, PermissionError, ImportError, OutputError) as error:
         logging.error("%s", error)
-        print(f"run_pretraining.py: error: {error}", file=sys.stderr)
+        print(f"{os.path.basename(sys.argv[0])}: error: {error}", file=sys.stderr)
         sys.exit(1)
 
 

@@ -1,5 +1,7 @@
 """Fine-tune ALBERT on SQuAD v1.1 / v2.0 (or SQuAD-format CMRC2018); predict and evaluate officially.
 
+`albert-squad` once installed with pip (`python run_squad.py` in a checkout runs the same code).
+
 Example (SQuAD 2.0 from a Hugging Face checkpoint directory):
   python run_squad.py --version=2.0 --train_file=train-v2.0.json --predict_file=dev-v2.0.json \
       --output_dir=runs/squad2 --init_checkpoint=albert-base-v2/ --vocab_file=albert-base-v2/spiece.model \
@@ -12,12 +14,16 @@ v2: exact/f1/HasAns/NoAns/best thresholds), squad_model/
 --init_checkpoint to predict later), feature_cache/, logs/ (TensorBoard).
 """
 
+import os
+import sys
+
 from albert_tf import tf_logs  # noqa: E402  (first: TensorFlow's start-up lines are captured at its import)
 
 tf_logs.quiet_tensorflow()
 
 from absl import flags  # noqa: E402
 
+from albert_tf.cli import console  # noqa: E402
 from albert_tf.jobs import entry, settings, squad  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -30,7 +36,8 @@ def main(argv):
 
 
 def run():
-    entry.run_main(main, "run_squad.py")
+    console.show_as_main(__name__)
+    entry.run_main(main, os.path.basename(sys.argv[0]))
 
 
 if __name__ == "__main__":
