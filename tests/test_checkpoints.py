@@ -284,3 +284,27 @@ def test_task_heads_have_the_official_tf1_names_and_hugging_face_names(tiny_conf
     assert [s.name for s in model_slots(scorer)] == [s.name for s in model_slots(classifier)]
     assert [s.name for s in model_slots(scorer) if s.is_head] == ["output_weights", "output_bias"]
     assert tf1_to_hf_name("output_weights") == "classifier.weight"
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_transformers_tokenizer_files_read_back_as_the_same_tokenizer(tmp_path, language):
+    from albert_tf.checkpoints import huggingface
+    from albert_tf.tokenization import SentencePieceTokenizer, WordPieceTokenizer, load_tokenizer
+    from albert_tf.tokenization.checkpoint_match import check_matches_checkpoint
+    from conftest import FIXTURES
+    if language == "en":
+        tokenizer = SentencePieceTokenizer(str(FIXTURES / "direct_use" / "en" / "tiny.model"), do_lower_case=False,
+                                           keep_accents=True)
+        text, kind = "Straße Model TRAINING, 1,000 tokens", "AlbertTokenizer"
+    else:
+        tokenizer = WordPieceTokenizer(str(FIXTURES / "direct_use" / "zh" / "vocab.txt"))
+        text, kind = "今天天气很好 model", "BertTokenizer"
+    huggingface.write_hf_tokenizer(tokenizer, str(tmp_path), max_length=48)
+    record = json.loads((tmp_path / "tokenizer_config.json").read_text())
+    assert record["tokenizer_class"] == kind and record["model_max_length"] == 48
+    assert record["do_lower_case"] == tokenizer.settings.do_lower_case
+    assert json.loads((tmp_path / "special_tokens_map.json").read_text())["cls_token"] == "[CLS]"
+    again = load_tokenizer(str(tmp_path))  # what --init_checkpoint / albert-export read next to the weights
+    assert type(again) is type(tokenizer) and again.encode(text) == tokenizer.encode(text)
+    assert again.settings.vocab_sha256 == tokenizer.settings.vocab_sha256
+    check_matches_checkpoint(tokenizer, str(tmp_path), "--vocab_file=x", "--init_checkpoint")

@@ -110,9 +110,18 @@ def read_tokenizer_config(config_path) -> base.TokenizerSettings:
     config_path = os.fspath(config_path)
     with open(config_path, encoding="utf-8") as f:
         try:
-            return base.TokenizerSettings.from_dict(json.load(f))
-        except (ValueError, TypeError) as e:
+            record = json.load(f)
+        except ValueError as e:
             raise ValueError(f"{config_path}: {e}") from e
+    if isinstance(record, dict) and "tokenizer_class" in record:
+        # transformers' record, as albert-convert writes it into a Hugging Face directory: only the
+        # checkpoint package knows those names (imported here, where such a directory is read).
+        from albert_tf.checkpoints import huggingface  # pylint: disable=import-outside-toplevel
+        return huggingface.read_hf_tokenizer(os.path.dirname(config_path) or ".").settings
+    try:
+        return base.TokenizerSettings.from_dict(record)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{config_path}: {e}") from e
 
 
 def load_tokenizer(model_dir, **overrides):
