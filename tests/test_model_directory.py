@@ -201,3 +201,20 @@ def test_albert_predict_serves_a_classifier_model_directory_with_its_labels(tmp_
     refused = predict(f"--output_file={tmp_path / 'never.jsonl'}", "--max_seq_length=64")
     assert refused.returncode != 0 and "--max_seq_length=64 contradicts" in refused.stderr
     assert not (tmp_path / "never.jsonl").exists()
+
+
+def test_a_pretrained_directory_with_earlier_exports_names_its_latest_checkpoint(tmp_path, config, tokenizer):
+    from albert_tf.checkpoints import save_tf1
+    from albert_tf.modeling import AlbertPretrainer
+    directory = tmp_path / "pretrained"
+    old, new = (_randomize(AlbertPretrainer(AlbertEncoder(config)), seed) for seed in (5, 6))
+    save_tf1(old, str(directory / "model.ckpt-10"), global_step=10)
+    save_tf1(new, str(directory / "model.ckpt-20"), global_step=20)
+    md.write_task_file(str(directory), {"kind": "pretraining"}, checkpoint_name="model.ckpt-20")
+    saved = md.read_model_directory(str(directory))  # a pretraining directory may lack the tokenizer
+    assert saved.kind == "pretraining" and saved.checkpoint_prefix == str(directory / "model.ckpt-20")
+    classifier = AlbertClassifier(AlbertEncoder(config), 2)
+    report, reason = md.load_for_task(classifier, saved, MNLI)
+    assert reason == "it was trained for pretraining, this run is classification"
+    assert report.newly_initialized == ["output_weights", "output_bias"] and not report.missing
+    assert _same_weights(new.encoder, classifier.encoder)

@@ -92,7 +92,7 @@ def export_checkpoint(kind, checkpoint, export_dir, *, albert_config_file=None, 
     regression = bool(regression)
     if kind == "classifier":  # labels first: a wrong task name fails before anything is read
         label_list, names = sources.task_labels_and_fields(task_name, labels, text_fields, regression)
-    read_checkpoint(checkpoint)  # a missing or unreadable checkpoint fails before any model is built
+    read_checkpoint(saved.checkpoint_prefix if saved else checkpoint)  # a missing or unreadable one fails now
     config = load_config_for(checkpoint, albert_config_file)
     if max_seq_length > config.max_position_embeddings:
         raise ValueError(f"--max_seq_length={max_seq_length} exceeds the model's max_position_embeddings "
