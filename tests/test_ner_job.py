@@ -1,6 +1,7 @@
 """run_ner.py end to end on a tiny model: CoNLL and CLUENER files made here, a few steps each; outputs,
 seqeval-equal scores, the model directory, and bad files refused naming file:line before any work."""
 
+import importlib.util
 import json
 import os
 import random
@@ -15,6 +16,7 @@ from albert_tf import model_directory
 from albert_tf.cli import export as export_cli
 from albert_tf.export import ner_serving, read_export_info
 from albert_tf.jobs import ner as job
+from albert_tf.jobs import runner
 from albert_tf.jobs.settings import NerSettings
 from albert_tf.ner import reading
 from conftest import REALDATA
@@ -233,3 +235,34 @@ def test_realdata_slice_of_conll2003_trains_and_scores(workspace, tmp_path):
     assert result["eval"]["gold_entities"] > 0 and 0.0 <= result["eval"]["f1"] <= 1.0
     assert sum(1 for line in (tmp_path / "run" / job.PREDICTIONS).read_text().splitlines() if line) == sum(
         1 for line in Path(dev).read_text().splitlines() if line.strip())
+
+
+def test_nested_cluener_spans_are_refused_unless_the_outer_one_is_kept(workspace, tmp_path):
+    nested = _bad(tmp_path, "nested.json", json.dumps(
+        {"text": "北京上海", "label": {"address": {"北京上海": [[0, 3]]}, "name": {"上海": [[2, 3]]}}},
+        ensure_ascii=False) + "\n")
+    zh = dict(train_file=nested, eval_file=None, vocab_file=workspace["vocab"], do_eval=False, eval_every_steps=0,
+              do_predict=False)
+    with pytest.raises(ValueError, match=r"nested\.json:1.*overlap"):
+        job.run(settings(workspace, tmp_path / "refused", **zh))
+    family = runner.prepare(job.NerFamily(settings(workspace, tmp_path / "kept", nested_entities="outer", **zh)))
+    assert family.splits["train"].sentences[0].tags == ["B-address", "I-address", "I-address", "I-address"]
+
+
+def _load_tool(name):
+    spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_lexicon_baseline_tags_the_longest_training_entity(tmp_path):
+    baseline = _load_tool("ner_lexicon_baseline")
+    train = _bad(tmp_path, "train.txt", "north B-PER\nrose O\n\nnorth B-LOC\ncity I-LOC\n\nnorth B-LOC\ncity I-LOC\n")
+    dev = _bad(tmp_path, "dev.txt", "the O\nnorth B-LOC\ncity I-LOC\nand O\nnorth B-PER\n")
+    result = baseline.baseline(train, dev)
+    assert result["lexicon_entries"] == 2
+    # "north city" is matched whole (LOC, correct); the lone "north" is PER in the lexicon (correct too).
+    assert (result["correct"], result["predicted_entities"], result["gold_entities"]) == (2, 2, 2)
+    lexicon = baseline.build_lexicon(reading.read_ner_file(train))
+    assert baseline.tag_longest_match("north city north".split(), lexicon, 2) == ["B-LOC", "I-LOC", "B-PER"]

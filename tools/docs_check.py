@@ -99,6 +99,7 @@ RUNNERS: List[Runner] = [
     Runner(r"^albert-predict\b"),
     Runner(r"^saved_model_cli (show|run)\b"),
     Runner(r"^python tools/squad_roundtrip\.py\b"),
+    Runner(r"^python tools/ner_lexicon_baseline\.py\b"),
     Runner(r"^python tools/make_cmrc_metric_fixture\.py --check\b"),
     Runner(r"^python -c\b"),
     Runner(r"^(echo|mkdir|cat|ls|head) "),

@@ -116,7 +116,8 @@ class NerFamily(runner.TaskFamily):
         if s.do_predict:
             wanted.append(("predict", s.predict_file, False))
         for split, path, labelled in wanted:
-            sentences = reading.read_ner_file(path, scheme=s.label_scheme, labelled=labelled)
+            sentences = reading.read_ner_file(path, scheme=s.label_scheme, labelled=labelled,
+                                              nested=s.nested_entities)
             logging.info("%s: %d sentences from %s", split, len(sentences), path)
             self.splits[split] = Split(path, sentences)
         self.labels = self._label_list()

@@ -213,6 +213,9 @@ class NerSettings(RunnerSettings):
     predict_file: Optional[str] = setting(None, "Data to tag for --do_predict (tags, if present, are ignored).")
     label_scheme: str = setting("auto", "Tag scheme of CoNLL files (auto: detected per file); read tags are "
                                 "converted to IOB2.", choices=["auto", "IOB1", "IOB2", "BIOES", "BILOU"])
+    nested_entities: str = setting("refuse", "CLUENER spans nested inside another span (CLUENER's own train file "
+                                   "has them): refuse names each file:line; outer keeps the outer span and logs "
+                                   "every dropped inner one.", choices=["refuse", "outer"])
     doc_stride: int = setting(64, "Pieces between the starts of consecutive windows of a sentence longer than "
                               "--max_seq_length (each word is scored in the window where it has most context).")
     classifier_dropout: float = setting(0.1, "Dropout on the sequence output before the tagging layer.")
