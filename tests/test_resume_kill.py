@@ -111,6 +111,9 @@ def _kill_rerun_and_compare(tmp_path, command, results):
     for name in results:
         assert (killed / "out" / name).read_text() == (whole / "out" / name).read_text(), name
     _assert_same_arrays(_final_variables(killed / "out"), _final_variables(whole / "out"), "final variables")
+    # The loss of the last progress interval (steps 31-40, after the kill in both runs) is the same.
+    assert _state(killed / "out")["final_train_loss"] == pytest.approx(_state(whole / "out")["final_train_loss"],
+                                                                       rel=1e-5)
     return whole / "out", killed / "out"
 
 
@@ -132,7 +135,7 @@ def test_run_classifier_killed_at_60_percent_on_mrpc_resumes_to_the_uninterrupte
                "--do_train", "--do_eval", "--deterministic_ops", "--seed=3", "--max_seq_length=128",
                "--train_batch_size=16", "--eval_batch_size=64", "--learning_rate=1e-3",
                f"--train_steps={TRAIN_STEPS}", f"--save_checkpoints_steps={SAVE_EVERY}", "--eval_every_steps=10",
-               "--classifier_dropout=0.1"]
+               "--log_every_steps=10", "--classifier_dropout=0.1"]
     whole, killed = _kill_rerun_and_compare(tmp_path, command, ["eval_results.json", "best_checkpoint.json"])
     steps = sorted(p.name for p in (whole / "eval_results").iterdir())
     assert steps == [f"step_{s:07d}.json" for s in (10, 20, 30, 40)]
@@ -161,7 +164,7 @@ def test_run_squad_killed_at_60_percent_on_squad_dev_resumes_to_the_uninterrupte
                f"--vocab_file={SPM_MODEL}", "--do_train", "--do_eval", "--deterministic_ops", "--seed=3",
                "--max_seq_length=128", "--doc_stride=64", "--max_query_length=32", "--train_batch_size=8",
                "--predict_batch_size=32", "--learning_rate=1e-3", f"--train_steps={TRAIN_STEPS}",
-               f"--save_checkpoints_steps={SAVE_EVERY}", "--eval_every_steps=10"]
+               f"--save_checkpoints_steps={SAVE_EVERY}", "--eval_every_steps=10", "--log_every_steps=10"]
     whole, killed = _kill_rerun_and_compare(tmp_path, command,
                                             ["eval_results.json", "best_checkpoint.json", "predictions.json",
                                              "nbest_predictions.json"])

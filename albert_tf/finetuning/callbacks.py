@@ -11,7 +11,9 @@ def _step(model) -> int:
 
 
 class ProgressLogger(keras.callbacks.Callback):
-    """A line every `every_steps` steps: loss over the interval, examples/s, ETA."""
+    """A line every `every_steps` steps: loss over the interval, examples/s, ETA. Intervals end at multiples
+    of `every_steps` (and at the last step) also in a resumed run, so a run resumed before its last interval
+    reports the last interval loss of an uninterrupted run (the stuck-loss warning reads it)."""
 
     def __init__(self, total_steps: int, batch_size: int, every_steps: int = 50):
         super().__init__()
@@ -23,11 +25,13 @@ class ProgressLogger(keras.callbacks.Callback):
         self._mark_step = _step(self.model)
         self._first_step = self._mark_step
         self._mark_mean = 0.0
+        self._next_step = (self._mark_step // self.every_steps + 1) * self.every_steps
 
     def on_train_batch_end(self, batch, logs=None):
         step = _step(self.model)
-        if step - self._mark_step < self.every_steps and step < self.total_steps:
+        if step < self._next_step and step < self.total_steps:
             return
+        self._next_step = (step // self.every_steps + 1) * self.every_steps
         # Keras reports the running mean since the start of fit; recover the interval's mean.
         done = step - self._first_step
         mean = float((logs or {}).get("loss", float("nan")))
