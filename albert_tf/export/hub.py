@@ -101,6 +101,9 @@ class HubEncoder(serving.AutoTrackable):
                 "serving_pair": self.serve_pair.get_concrete_function(),
                 "serving_ids": self.serve_ids.get_concrete_function()}
 
+    def ids_only(self):
+        return serving.IdsOnlyServer(self.serve_ids)
+
 
 class HubPreprocessor(serving.AutoTrackable):
     """The preprocessor SavedModel object (see the module docstring).

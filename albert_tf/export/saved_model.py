@@ -7,6 +7,11 @@ renamed into place: a failed or interrupted export never leaves a half-written o
 Files next to the graph (`assets.extra/`): the vocabulary (`*.model` / `vocab.txt`),
 `tokenizer_config.json` (the settings the tokens were made with), `albert_config.json`,
 `labels.txt` (classifiers) and `export.json` (kind, lengths, signatures, task settings).
+
+Inside each raw-text SavedModel, `ids/1/` is its ids-only twin (`serving.IdsOnlyServer`): the same id
+function saved without the tokenizer, core TensorFlow ops only, for a stock TF Serving binary
+(`--model_base_path=<that SavedModel>/ids`, version 1). It is written in the same temporary directory,
+checked in the same fresh process before tensorflow_text is importable, and renamed with the rest.
 """
 
 import copy
@@ -127,13 +132,19 @@ def serving_squad_model(model, head: str, start_n_top: int, end_n_top: int):
 # --- writing -------------------------------------------------------------------------------
 
 
-def _write_extras(directory: str, tokenizer, config, info: Dict, labels: Optional[Sequence[str]] = None):
+def _write_extras(directory: str, tokenizer, config, info: Optional[Dict],
+                  labels: Optional[Sequence[str]] = None):
+    """The files next to the graph. The ids-only twin gets no `export.json` (`info=None`): it takes no
+    text, so it is not an export the text tools (`albert-predict`) can run; its vocabulary is what a
+    host tokenizes with."""
     extra = os.path.join(directory, EXTRA_DIR)
     save_tokenizer_assets(tokenizer, extra)
     config.to_json_file(os.path.join(extra, "albert_config.json"))
     if labels:
         with open(os.path.join(extra, "labels.txt"), "w", encoding="utf-8") as f:
             f.write("".join(f"{label}\n" for label in labels))
+    if info is None:
+        return
     with open(os.path.join(extra, EXPORT_INFO), "w", encoding="utf-8") as f:
         json.dump(info, f, indent=2, sort_keys=True, ensure_ascii=False)
         f.write("\n")
@@ -152,12 +163,32 @@ def _replace_dir(temporary: str, export_dir: str):
     atomic_files.publish_dir_replacing(temporary, export_dir)
 
 
-def _save_checked(server, signatures, export_dir: str, write_extras, check):
-    """save -> extras -> fresh-process check -> rename. `check(dir)` returns the max difference."""
+# The ids-only twin of a raw-text SavedModel, relative to it: a TF Serving model base path (`ids`)
+# holding version 1.
+IDS_EXPORT_DIR = os.path.join("ids", "1")
+
+
+def ids_requests(requests: List[Dict]) -> List[Dict]:
+    """The reload requests of `serving_ids`, addressed to the ids-only twin (no tensorflow_text)."""
+    return [{"signature": "serving_default", "inputs": r["inputs"], "model": IDS_EXPORT_DIR, "core_ops_only": True}
+            for r in requests if r["signature"] == "serving_ids"]
+
+
+def _save_checked(server, signatures, export_dir: str, write_extras, check, write_ids_extras=None):
+    """save (+ the ids-only twin) -> extras -> fresh-process check -> rename.
+
+    `check(dir)` returns the max difference; `write_ids_extras(dir)`, when given, saves
+    `server.ids_only()` under `IDS_EXPORT_DIR` and writes its extras there.
+    """
     destination.check_export_dir(export_dir)
     temporary = _temporary_dir_for(export_dir)
     try:
         tf.saved_model.save(server, temporary, signatures=signatures)
+        if write_ids_extras:
+            ids_server = server.ids_only()
+            ids_dir = os.path.join(temporary, IDS_EXPORT_DIR)
+            tf.saved_model.save(ids_server, ids_dir, signatures=ids_server.signatures())
+            write_ids_extras(ids_dir)
         write_extras(temporary)
         difference = check(temporary) if check else None
         _replace_dir(temporary, export_dir)
@@ -221,7 +252,7 @@ def export_classifier(classifier, tokenizer, export_dir: str, *, max_seq_length:
                       labels: Sequence[str] = (), text_fields: Sequence[str] = ("text_a", "text_b"),
                       task_name: Optional[str] = None, check: bool = True,
                       check_texts: Optional[List[Sequence[str]]] = None, atol: float = 1e-5,
-                      tflite: bool = False) -> Dict:
+                      tflite: bool = False, ids_export: bool = True) -> Dict:
     """Writes a raw-text classifier SavedModel; returns the export info.
 
     Args:
@@ -233,6 +264,7 @@ def export_classifier(classifier, tokenizer, export_dir: str, *, max_seq_length:
         check_texts: extra rows for the reload check, each `(text_a,)` or `(text_a, text_b)`.
         tflite: also write `model.tflite` of the `serving_ids` signature (ids in, same outputs),
             checked against the Python pipeline like the SavedModel.
+        ids_export: also write the ids-only twin `ids/1/` (core TensorFlow ops only, stock TF Serving).
     """
     if classifier.num_classes != max(len(labels), 1):
         raise ValueError(f"the classifier has {classifier.num_classes} outputs but {len(labels)} labels were given")
@@ -246,6 +278,9 @@ def export_classifier(classifier, tokenizer, export_dir: str, *, max_seq_length:
             "text_fields": list(text_fields), "max_seq_length": int(max_seq_length),
             "signatures": {"serving_default": list(text_fields),
                            "serving_ids": list(serving.ID_NAMES)}}
+    if ids_export:
+        info["ids_export"] = {"path": IDS_EXPORT_DIR, "signatures": {"serving_default": list(serving.ID_NAMES),
+                                                                     "serving_ids": list(serving.ID_NAMES)}}
 
     def run_check(directory):
         texts = {field: [row[i] for row in rows] for i, field in enumerate(text_fields)}
@@ -254,10 +289,12 @@ def export_classifier(classifier, tokenizer, export_dir: str, *, max_seq_length:
         packed = tokenizer.pack_batch(texts["text_a"], texts.get("text_b"), max_seq_length=max_seq_length)
         ids = {"input_word_ids": packed.input_ids.tolist(), "input_mask": packed.input_mask.tolist(),
                "input_type_ids": packed.segment_ids.tolist()}
-        got_text, got_ids = self_check.reload_outputs(directory, [
-            {"signature": "serving_default", "inputs": texts}, {"signature": "serving_ids", "inputs": ids}])
+        requests = [{"signature": "serving_default", "inputs": texts}, {"signature": "serving_ids", "inputs": ids}]
+        got_text, got_ids, *got_core = self_check.reload_outputs(
+            directory, requests + (ids_requests(requests) if ids_export else []))
         worst = max(self_check.compare(expected, got_text, atol, "serving_default"),
-                    self_check.compare(expected, got_ids, atol, "serving_ids"))
+                    self_check.compare(expected, got_ids, atol, "serving_ids"),
+                    *(self_check.compare(expected, got, atol, f"{IDS_EXPORT_DIR} serving_default") for got in got_core))
         if tflite:  # XNNPACK sums in another order: a looser bound on the float outputs
             numeric = {k: v for k, v in expected.items() if k in ("logits", "probabilities", "score")}
             info["tflite_max_abs_difference"] = self_check.compare(
@@ -269,8 +306,9 @@ def export_classifier(classifier, tokenizer, export_dir: str, *, max_seq_length:
             info["tflite_bytes"] = os.path.getsize(write_tflite(directory))
         _write_extras(directory, tokenizer, model.encoder.albert_config, info, labels)
 
-    info["max_abs_difference"] = _save_checked(server, server.signatures(), export_dir, extras,
-                                               run_check if check else None)
+    info["max_abs_difference"] = _save_checked(
+        server, server.signatures(), export_dir, extras, run_check if check else None,
+        (lambda d: _write_extras(d, tokenizer, model.encoder.albert_config, None, labels)) if ids_export else None)
     return info
 
 
@@ -313,8 +351,13 @@ def _expected_answers(tokenizer, pairs, text_outputs, id_outputs, max_query_leng
 
 def export_squad(squad_model, tokenizer, export_dir: str, *, max_seq_length: int, max_query_length: int,
                  head: str, version: str = "1.1", max_answer_length: int = 30, null_threshold=None,
-                 start_n_top: int = 5, end_n_top: int = 5, check: bool = True, atol: float = 1e-5) -> Dict:
-    """Writes a raw-text SQuAD SavedModel (question, context -> logits and best answer)."""
+                 start_n_top: int = 5, end_n_top: int = 5, check: bool = True, atol: float = 1e-5,
+                 ids_export: bool = True) -> Dict:
+    """Writes a raw-text SQuAD SavedModel (question, context -> logits and best answer).
+
+    The ids-only twin (`ids_export`) returns every output but `answer` (its text needs the
+    tokenizer's ops): the host cuts the answer at `answer_start`..`answer_end` with its own offsets.
+    """
     model = serving_squad_model(squad_model, head, start_n_top, end_n_top)
     layer = layer_for(tokenizer)
     server = serving.SquadServer(model, layer, detokenizer_for(layer), special_ids(tokenizer), max_seq_length,
@@ -325,16 +368,25 @@ def export_squad(squad_model, tokenizer, export_dir: str, *, max_seq_length: int
             "null_threshold": null_threshold,
             "signatures": {"serving_default": ["question", "context"],
                            "serving_ids": [*serving.ID_NAMES, "p_mask"]}}
+    if ids_export:
+        info["ids_export"] = {"path": IDS_EXPORT_DIR, "signatures": {"serving_default": [*serving.ID_NAMES, "p_mask"],
+                                                                     "serving_ids": [*serving.ID_NAMES, "p_mask"]}}
 
     def run_check(directory):
         expected, inputs = _squad_expected(model, tokenizer, SQUAD_SAMPLES, max_seq_length, max_query_length)
         texts = {"question": [q for q, _ in SQUAD_SAMPLES], "context": [c for _, c in SQUAD_SAMPLES]}
-        got_text, got_ids = self_check.reload_outputs(directory, [
-            {"signature": "serving_default", "inputs": texts},
-            {"signature": "serving_ids", "inputs": {k: v.tolist() for k, v in inputs.items()}}])
+        requests = [{"signature": "serving_default", "inputs": texts},
+                    {"signature": "serving_ids", "inputs": {k: v.tolist() for k, v in inputs.items()}}]
+        got_text, got_ids, *got_core = self_check.reload_outputs(
+            directory, requests + (ids_requests(requests) if ids_export else []))
         worst = max(self_check.compare({**expected, "input_word_ids": inputs["input_word_ids"]}, got_text, atol,
                                        "serving_default"),
                     self_check.compare(expected, got_ids, atol, "serving_ids"))
+        for got in got_core:  # every output of serving_ids but the detokenized answer, exactly
+            same = {name: value for name, value in got_ids.items() if name != "answer"}
+            if sorted(got) != sorted(same):
+                raise self_check.ExportCheckError(f"{IDS_EXPORT_DIR}: outputs {sorted(got)}, expected {sorted(same)}")
+            worst = max(worst, self_check.compare(same, got, atol, f"{IDS_EXPORT_DIR} serving_default"))
         answers = _expected_answers(tokenizer, SQUAD_SAMPLES, got_text, got_ids, max_query_length)
         self_check.compare(answers, got_text, atol, "serving_default (original-text answers)")
         return worst
@@ -342,7 +394,8 @@ def export_squad(squad_model, tokenizer, export_dir: str, *, max_seq_length: int
     info["max_abs_difference"] = _save_checked(
         server, server.signatures(), export_dir,
         lambda d: _write_extras(d, tokenizer, model.encoder.albert_config, info),
-        run_check if check else None)
+        run_check if check else None,
+        (lambda d: _write_extras(d, tokenizer, model.encoder.albert_config, None)) if ids_export else None)
     return info
 
 
@@ -350,7 +403,8 @@ def export_squad(squad_model, tokenizer, export_dir: str, *, max_seq_length: int
 
 
 def export_encoder(model, tokenizer, export_dir: str, *, max_seq_length: int = 128, with_mlm: bool = True,
-                   with_sop: Optional[bool] = None, check: bool = True, atol: float = 1e-5) -> Dict:
+                   with_sop: Optional[bool] = None, check: bool = True, atol: float = 1e-5,
+                   ids_export: bool = True) -> Dict:
     """Writes `export_dir/encoder` and `export_dir/preprocessor` (TF Hub text API SavedModels).
 
     The encoder also carries the direct-use signatures (`export.direct_signatures`): `embed`, plus
@@ -361,6 +415,7 @@ def export_encoder(model, tokenizer, export_dir: str, *, max_seq_length: int = 1
         max_seq_length: the preprocessor's default length and the raw-text signature's length.
         with_mlm: export `encoder.mlm` and `fill_mask` (needs trained MLM head weights, i.e. an `AlbertPretrainer`).
         with_sop: export `sentence_order` (needs trained SOP head weights); default: as `with_mlm`.
+        ids_export: also write `encoder/ids/1/`, the ids-only twin of the encoder's `serving_ids`.
     """
     pretrainer = serving_pretrainer(model)
     with_mlm = with_mlm and isinstance(model, AlbertPretrainer)
@@ -382,6 +437,9 @@ def export_encoder(model, tokenizer, export_dir: str, *, max_seq_length: int = 1
             "fill_mask_top_k": direct.top_k,
             "signatures": {"serving_default": ["text_a"], "serving_pair": ["text_a", "text_b"],
                            "serving_ids": list(serving.ID_NAMES), **direct.signature_inputs()}}
+    if ids_export:
+        info["ids_export"] = {"path": IDS_EXPORT_DIR, "signatures": {"serving_default": list(serving.ID_NAMES),
+                                                                     "serving_ids": list(serving.ID_NAMES)}}
 
     def run_check(directory):
         texts = list(SAMPLE_TEXTS)
@@ -392,10 +450,18 @@ def export_encoder(model, tokenizer, export_dir: str, *, max_seq_length: int = 1
         outputs = pretrainer.encoder({k: v[:, :width] for k, v in inputs.items()}, training=False)
         expected = {"pooled_output": np.asarray(outputs["pooled_output"]),
                     "sequence_output": np.asarray(outputs["sequence_output"])}
+        ids = {"input_word_ids": packed.input_ids[:, :width].tolist(),
+               "input_mask": packed.input_mask[:, :width].tolist(),
+               "input_type_ids": packed.segment_ids[:, :width].tolist()}
         requests = [{"signature": "serving_default", "inputs": {"text_a": texts}}]
+        if ids_export:
+            requests += ids_requests([{"signature": "serving_ids", "inputs": ids}])
         requests += direct_check.requests(direct)
         got_text, *got_direct = self_check.reload_outputs(directory, requests)
         worst = self_check.compare(expected, got_text, atol, "encoder serving_default")
+        if ids_export:
+            worst = max(worst, self_check.compare(expected, got_direct.pop(0), atol,
+                                                  f"encoder/{IDS_EXPORT_DIR} serving_default"))
         return max(worst, direct_check.compare(direct, pretrainer, tokenizer, max_seq_length, got_direct, atol))
 
     destination.check_export_dir(export_dir)
@@ -403,7 +469,8 @@ def export_encoder(model, tokenizer, export_dir: str, *, max_seq_length: int = 1
     try:
         info["max_abs_difference"] = _save_checked(
             encoder_server, {**encoder_server.signatures(), **direct.signatures()}, os.path.join(temporary, "encoder"),
-            lambda d: _write_extras(d, tokenizer, config, info), run_check if check else None)
+            lambda d: _write_extras(d, tokenizer, config, info), run_check if check else None,
+            (lambda d: _write_extras(d, tokenizer, config, None)) if ids_export else None)
         _save_checked(preprocessor, None, os.path.join(temporary, "preprocessor"),
                       lambda d: _write_extras(d, tokenizer, config, {**info, "kind": "preprocessor"}), None)
         _replace_dir(temporary, export_dir)
@@ -421,4 +488,5 @@ def read_export_info(export_dir: str) -> Dict:
         return json.load(f)
 
 
-__all__ = ["export_classifier", "export_encoder", "export_squad", "read_export_info", "SAMPLE_TEXTS"]
+__all__ = ["export_classifier", "export_encoder", "export_squad", "read_export_info", "IDS_EXPORT_DIR",
+           "SAMPLE_TEXTS"]

@@ -18,18 +18,30 @@ from albert_tf import atomic_files, child_processes
 
 # Runs in the fresh process: load, call one signature per request, save every output.
 # It dies with its parent (`child_processes.die_with_parent`, pasted in: albert_tf must not be imported).
+# Requests on an ids-only model (`"core_ops_only": true`, `"model": <subdirectory>`) run first, while
+# `import tensorflow_text` is impossible: a text op left in that graph fails its load, as on stock TF Serving.
 _RELOAD_SCRIPT = child_processes.SOURCE + r"""
-import json, sys
+import json, os, sys
 die_with_parent(int(sys.argv[4]))
+export_dir, requests_path, out_path = sys.argv[1:4]
+requests = json.load(open(requests_path, encoding="utf-8"))
+order = sorted(range(len(requests)), key=lambda i: not requests[i].get("core_ops_only"))
+if requests[order[0]].get("core_ops_only"):
+    sys.modules["tensorflow_text"] = None  # any import of it raises ImportError
 import numpy as np
 import tensorflow as tf
-import tensorflow_text  # noqa: F401  registers the tokenizer ops
-export_dir, requests_path, out_path = sys.argv[1:4]
-loaded = tf.saved_model.load(export_dir)
-requests = json.load(open(requests_path, encoding="utf-8"))
+models = {}
 arrays = {}
-for i, request in enumerate(requests):
-    signature = loaded.signatures[request["signature"]]
+for i in order:
+    request = requests[i]
+    if not request.get("core_ops_only") and sys.modules.get("tensorflow_text", 0) is None:
+        del sys.modules["tensorflow_text"]
+    if not request.get("core_ops_only"):
+        import tensorflow_text  # noqa: F401  registers the tokenizer ops
+    path = os.path.join(export_dir, request.get("model", ""))
+    if path not in models:
+        models[path] = tf.saved_model.load(path)
+    signature = models[path].signatures[request["signature"]]
     inputs = {k: tf.constant(v, dtype=tf.string if isinstance(v[0], str) else tf.int32)
               for k, v in request["inputs"].items()}
     for name, value in signature(**inputs).items():
@@ -58,6 +70,9 @@ def _scratch_dir():
 
 def reload_outputs(export_dir, requests, timeout=600):
     """Runs `requests` ([{"signature": name, "inputs": {arg: list}}]) in a fresh process.
+
+    A request may name a `"model"` subdirectory of `export_dir`; with `"core_ops_only": True` it runs
+    before tensorflow_text is importable (the ids-only export).
 
     Returns one dict of numpy outputs per request.
     """

@@ -4,6 +4,8 @@ Every exported model has two signatures over the same computation:
 - `serving_default`: raw UTF-8 strings -> outputs (tokenized in the graph, see `text_inputs`);
 - `serving_ids`: `input_word_ids`, `input_mask`, `input_type_ids` int32 `[batch, seq]` -> outputs.
 
+`IdsOnlyServer` saves a server's id function alone (no tokenizer object, no text op), so that
+SavedModel holds core TensorFlow ops only and runs on a stock TF Serving binary.
 Outputs are float32 whatever the training dtype policy was.
 """
 
@@ -116,6 +118,37 @@ class ClassifierServer(_TextServer):
         return {"serving_default": self.serve_text.get_concrete_function(),
                 "serving_ids": self.serve_ids.get_concrete_function()}
 
+    def ids_only(self):
+        return IdsOnlyServer(self.serve_ids)
+
+
+class IdsOnlyServer(AutoTrackable):
+    """The id function of a raw-text server saved without the server: core TensorFlow ops only.
+
+    Only the traced id function and the variables it reads are tracked; the tokenizer layer, whose
+    resources are created by tensorflow_text ops, is not reachable from this object, so none of its
+    ops enter the SavedModel. The function is the one the raw-text export saves (already traced),
+    so both exports compute the same graph.
+
+    The plain `tf.Variable`s are tracked, not the Keras model: a Keras variable wraps one, and saving
+    through the Keras objects writes each variable twice, once as read by the graph and once as
+    restored by the checkpoint op, so session-based loaders (TF Serving, `saved_model_cli run`) find
+    the graph's copy uninitialized. Keras' own `ExportArchive` tracks the same way.
+
+    Args:
+        serve_ids: a `tf.function` with an input signature of int32 id tensors and no text op.
+    """
+
+    def __init__(self, serve_ids):
+        super().__init__()
+        self.serve_ids = serve_ids
+        self.variables = list(serve_ids.get_concrete_function().variables)
+
+    def signatures(self):
+        # `serving_ids` too: a client written for the raw-text export's id signature works unchanged.
+        function = self.serve_ids.get_concrete_function()
+        return {"serving_default": function, "serving_ids": function}
+
 
 class SquadServer(_TextServer):
     """(question, context) -> span logits and the best answer of the first window.
@@ -139,8 +172,10 @@ class SquadServer(_TextServer):
         self._null_threshold = 0.0 if null_threshold is None else float(null_threshold)
         self.serve_text = tf.function(self._serve_text,
                                       input_signature=[strings_spec("question"), strings_spec("context")])
-        self.serve_ids = tf.function(self._serve_ids, input_signature=[
-            {**ids_signature(), "p_mask": tf.TensorSpec([None, None], tf.int32, name="p_mask")}])
+        ids_spec = {**ids_signature(), "p_mask": tf.TensorSpec([None, None], tf.int32, name="p_mask")}
+        # Everything but the detokenized answer (a tensorflow_text op): what the ids-only export serves.
+        self.serve_spans = tf.function(self._spans, input_signature=[ids_spec])
+        self.serve_ids = tf.function(self._serve_ids, input_signature=[ids_spec])
 
     def _best_span(self, outputs, p_mask):
         allowed = tf.equal(p_mask, 0) & (tf.range(tf.shape(p_mask)[1]) > 0)[tf.newaxis, :]
@@ -172,20 +207,25 @@ class SquadServer(_TextServer):
         return (tf.gather(starts, pick, batch_dims=1), tf.gather(ends, pick, batch_dims=1), best > -1e29,
                 outputs["cls_logits"])
 
-    def _outputs(self, inputs):
+    def _spans(self, inputs):
         raw = _float32(self.model(inputs, training=False))
         start, end, found, null_odds = self._best_span(raw, inputs["p_mask"])
-        positions = tf.range(tf.shape(inputs["input_word_ids"])[1])[tf.newaxis, :]
-        in_span = (positions >= start[:, tf.newaxis]) & (positions <= end[:, tf.newaxis])
-        span_ids = tf.ragged.boolean_mask(inputs["input_word_ids"], in_span)
-        text = tf.strings.strip(self._detokenize(span_ids))
         answerable = found
         if self._version == "2.0":
             answerable &= null_odds <= self._null_threshold
         outputs = dict(raw)
         outputs.update({"answer_start": start, "answer_end": end, "null_odds": null_odds,
-                        "answer": tf.where(answerable, text, tf.fill(tf.shape(text), "")),
-                        "input_word_ids": inputs["input_word_ids"]})
+                        "answerable": answerable, "input_word_ids": inputs["input_word_ids"]})
+        return outputs
+
+    def _outputs(self, inputs):
+        outputs = dict(self.serve_spans(inputs))  # the traced span function: one model graph for all
+        positions = tf.range(tf.shape(inputs["input_word_ids"])[1])[tf.newaxis, :]
+        in_span = ((positions >= outputs["answer_start"][:, tf.newaxis]) &
+                   (positions <= outputs["answer_end"][:, tf.newaxis]))
+        span_ids = tf.ragged.boolean_mask(inputs["input_word_ids"], in_span)
+        text = tf.strings.strip(self._detokenize(span_ids))
+        outputs["answer"] = tf.where(outputs["answerable"], text, tf.fill(tf.shape(text), ""))
         return outputs
 
     def _serve_text(self, question, context):
@@ -205,3 +245,6 @@ class SquadServer(_TextServer):
     def signatures(self):
         return {"serving_default": self.serve_text.get_concrete_function(),
                 "serving_ids": self.serve_ids.get_concrete_function()}
+
+    def ids_only(self):
+        return IdsOnlyServer(self.serve_spans)
