@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 .PHONY: venv test demo parity fixtures bench-tokenizers tokenizer-agreement bench-pretraining-data \
 	bench-pretraining-step pretrain-acceptance classifier-parity bench-finetuning squad-roundtrip bench-squad clean \
 	direct-use-acceptance \
-	flag-docs docs-check bench-serving fault-injection test-backends
+	flag-docs docs-check bench-serving fault-injection test-backends notebook-check
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -102,6 +102,11 @@ bench-squad: $(STAMP)
 # Raw-text serving of an exported classifier vs a Hugging Face pipeline and keras-hub (SST-2 dev).
 bench-serving: $(BENCH_STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) bench/bench_serving.py
+
+# notebooks/albert_tf_quickstart.ipynb in a Jupyter kernel (nbclient, ipykernel: the test extra), CPU, tiny
+# settings, no network. Not part of `make test`.
+notebook-check: $(STAMP)
+	ALBERT_TF_NOTEBOOK_TESTS=1 TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q tests/test_notebook.py
 
 # docs/flags.md is generated from the flag definitions of the scripts and console commands.
 flag-docs: $(STAMP)
