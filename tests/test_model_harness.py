@@ -4,7 +4,9 @@
 a case here fails it.
 """
 
+import importlib
 import inspect
+import pkgutil
 
 import keras
 import numpy as np
@@ -109,9 +111,11 @@ def built():
 
 
 def test_every_class_has_a_case(built):
-    classes = {obj for obj in vars(modeling_package).values()
-               if inspect.isclass(obj) and issubclass(obj, keras.layers.Layer)}
-    classes |= {SquadSpanHead, SquadAnswerabilityHead}
+    classes = set()
+    for info in pkgutil.iter_modules(modeling_package.__path__):
+        module = importlib.import_module(f"{modeling_package.__name__}.{info.name}")
+        classes |= {obj for obj in vars(module).values() if inspect.isclass(obj)
+                    and issubclass(obj, keras.layers.Layer) and obj.__module__ == module.__name__}
     covered = {type(layer) for layer in built.values()}
     assert sorted(c.__name__ for c in classes - covered) == []
 
