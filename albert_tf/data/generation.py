@@ -13,13 +13,15 @@ import glob
 import multiprocessing
 import os
 import random
+import shutil
 import sys
+import tempfile
 import time
 from typing import Callable, List, Optional
 
 import numpy as np
 
-from albert_tf import __version__, child_processes
+from albert_tf import __version__, child_processes, filesystem
 from albert_tf.data import corpus, instances as instances_lib, masking, meta as meta_lib
 from albert_tf.data import word_boundaries
 from albert_tf.data.example_proto import serialize_examples
@@ -317,7 +319,37 @@ def _format_eta(seconds: float) -> str:
 
 def generate(input_file: str, output_dir: str, settings: GenerationSettings, spec: TokenizerSpec, *,
              num_workers: int = 1, overwrite: bool = False, log: Callable[[str], None] = print):
-    """Run the whole job; returns the written `DatasetMeta`."""
+    """Run the whole job; returns the written `DatasetMeta`.
+
+    The worker processes write local files. For an output directory elsewhere (`gs://`) the dataset is
+    made in local scratch space, then copied there with `dataset_meta.json` last: until it is there,
+    the trainer sees no dataset (see `filesystem`).
+    """
+    if filesystem.is_local(output_dir):
+        return _generate_here(input_file, output_dir, settings, spec, num_workers=num_workers,
+                              overwrite=overwrite, log=log)
+    meta_path = filesystem.join(output_dir, meta_lib.META_NAME)
+    if filesystem.exists(meta_path) and not overwrite:
+        raise GenerationError(f"--output_dir={output_dir} already holds a dataset ({meta_lib.META_NAME}); "
+                              "pass --overwrite to replace it or choose another directory")
+    staging = tempfile.mkdtemp(prefix="albert-tf-pretraining-data-")
+    try:
+        meta = _generate_here(input_file, os.path.join(staging, "data"), settings, spec, num_workers=num_workers,
+                              overwrite=False, log=log)
+        filesystem.makedirs(output_dir)
+        filesystem.remove(meta_path)  # first, so an interrupted overwrite never leaves a stale meta behind
+        for path in filesystem.glob(filesystem.join(output_dir, f"{SHARD_PREFIX}-*-of-*.tfrecord")):
+            filesystem.remove(path)
+        log(f"copying the dataset to {output_dir}")
+        filesystem.copy_tree(os.path.join(staging, "data"), output_dir, last=(meta_lib.META_NAME,))
+        return meta
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _generate_here(input_file: str, output_dir: str, settings: GenerationSettings, spec: TokenizerSpec, *,
+                   num_workers: int = 1, overwrite: bool = False, log: Callable[[str], None] = print):
+    """`generate` into a local directory."""
     settings.validate()
     if num_workers < 1:
         raise GenerationError(f"--num_workers={num_workers}: must be >= 1")

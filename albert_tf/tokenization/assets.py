@@ -8,9 +8,8 @@ ids). Training, fine-tuning and export all load the tokenizer from there, and
 
 import json
 import os
-import shutil
 
-from albert_tf import atomic_files
+from albert_tf import filesystem
 from albert_tf.tokenization import base
 from albert_tf.tokenization import sentencepiece as sp_lib
 from albert_tf.tokenization import wordpiece as wp_lib
@@ -54,7 +53,7 @@ def tokenizer_from_assets(path, **settings):
         **settings: constructor options (`do_lower_case`, `keep_accents`, ...).
     """
     path = os.fspath(path)
-    if os.path.isdir(path):
+    if filesystem.isdir(path):
         return load_tokenizer(path, **settings)
     if path.endswith(".model"):
         return sp_lib.SentencePieceTokenizer(path, **settings)
@@ -85,7 +84,7 @@ def tokenizer_for_model(vocab_file, checkpoint, *, checkpoint_flag="--init_check
     if vocab_file:
         return tokenizer_from_assets(vocab_file, **given)
     if checkpoint:
-        directory = checkpoint if os.path.isdir(checkpoint) else os.path.dirname(checkpoint)
+        directory = checkpoint if filesystem.isdir(checkpoint) else filesystem.dirname(checkpoint)
         try:
             return load_tokenizer(directory or ".", **given)
         except FileNotFoundError as error:
@@ -108,16 +107,15 @@ def _constructor_kwargs(settings):
 def read_tokenizer_config(config_path) -> base.TokenizerSettings:
     """The settings a `tokenizer_config.json` records; errors name the file (and the field)."""
     config_path = os.fspath(config_path)
-    with open(config_path, encoding="utf-8") as f:
-        try:
-            record = json.load(f)
-        except ValueError as e:
-            raise ValueError(f"{config_path}: {e}") from e
+    try:
+        record = json.loads(filesystem.read_text(config_path))
+    except ValueError as e:
+        raise ValueError(f"{config_path}: {e}") from e
     if isinstance(record, dict) and "tokenizer_class" in record:
         # transformers' record, as albert-convert writes it into a Hugging Face directory: only the
         # checkpoint package knows those names (imported here, where such a directory is read).
         from albert_tf.checkpoints import huggingface  # pylint: disable=import-outside-toplevel
-        return huggingface.read_hf_tokenizer(os.path.dirname(config_path) or ".").settings
+        return huggingface.read_hf_tokenizer(filesystem.dirname(config_path) or ".").settings
     try:
         return base.TokenizerSettings.from_dict(record)
     except (ValueError, TypeError) as e:
@@ -133,19 +131,19 @@ def load_tokenizer(model_dir, **overrides):
     is used with `overrides`.
     """
     model_dir = os.fspath(model_dir)
-    config_path = os.path.join(model_dir, CONFIG_NAME)
-    if not os.path.exists(config_path):
-        models = sorted(f for f in os.listdir(model_dir) if f.endswith(".model"))
-        vocabs = sorted(f for f in os.listdir(model_dir) if f == "vocab.txt")
+    config_path = filesystem.join(model_dir, CONFIG_NAME)
+    if not filesystem.exists(config_path):
+        models = sorted(f for f in filesystem.listdir(model_dir) if f.endswith(".model"))
+        vocabs = sorted(f for f in filesystem.listdir(model_dir) if f == "vocab.txt")
         found = models + vocabs
         if len(found) != 1:
             raise FileNotFoundError(
                 f"{model_dir}: no {CONFIG_NAME} and {len(found)} vocabulary files "
                 f"({found}); expected exactly one *.model or vocab.txt")
-        return tokenizer_from_assets(os.path.join(model_dir, found[0]), **overrides)
+        return tokenizer_from_assets(filesystem.join(model_dir, found[0]), **overrides)
     recorded = read_tokenizer_config(config_path)
-    vocab_path = os.path.join(model_dir, recorded.vocab_file)
-    if not os.path.exists(vocab_path):
+    vocab_path = filesystem.join(model_dir, recorded.vocab_file)
+    if not filesystem.exists(vocab_path):
         raise FileNotFoundError(f"{config_path} names {recorded.vocab_file}, missing in {model_dir}")
     kwargs = _constructor_kwargs(recorded)
     conflicts = {k: v for k, v in overrides.items() if k in kwargs and kwargs[k] != v}
@@ -168,22 +166,18 @@ def save_tokenizer_assets(tokenizer, model_dir):
     Returns the path of the settings file.
     """
     model_dir = os.fspath(model_dir)
-    os.makedirs(model_dir, exist_ok=True)
+    filesystem.makedirs(model_dir)
     settings = tokenizer.settings
-    config_path = os.path.join(model_dir, CONFIG_NAME)
-    if os.path.exists(config_path):
+    config_path = filesystem.join(model_dir, CONFIG_NAME)
+    if filesystem.exists(config_path):
         check_settings_match(read_tokenizer_config(config_path), settings,
                              context=f"existing {config_path} vs new tokenizer")
-    vocab_dst = os.path.join(model_dir, settings.vocab_file)
-    with atomic_files.replacing(vocab_dst, "wb") as f:
-        if settings.type == "sentencepiece":
-            f.write(tokenizer.model_proto)
-        elif tokenizer.vocab_file:
-            with open(tokenizer.vocab_file, "rb") as src:
-                shutil.copyfileobj(src, f)
-        else:
-            f.write(("\n".join(tokenizer.vocab) + "\n").encode("utf-8"))
-    with atomic_files.replacing(config_path, encoding="utf-8") as f:
-        json.dump(settings.to_dict(), f, indent=2, sort_keys=True)
-        f.write("\n")
+    vocab_dst = filesystem.join(model_dir, settings.vocab_file)
+    if settings.type == "sentencepiece":
+        filesystem.write_bytes(vocab_dst, tokenizer.model_proto)
+    elif tokenizer.vocab_file:
+        filesystem.copy(tokenizer.vocab_file, vocab_dst)
+    else:
+        filesystem.write_text(vocab_dst, "\n".join(tokenizer.vocab) + "\n")
+    filesystem.write_text(config_path, json.dumps(settings.to_dict(), indent=2, sort_keys=True) + "\n")
     return config_path

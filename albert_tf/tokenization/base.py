@@ -4,12 +4,13 @@ import dataclasses
 import hashlib
 from typing import List, Optional, Sequence
 
+from albert_tf import filesystem
 from albert_tf.tokenization import packing
 
 
 def file_sha256(path):
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    with filesystem.open_file(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()

@@ -8,9 +8,9 @@ same kind with the same vocabulary.
 """
 
 import collections
-import os
 from typing import Optional
 
+from albert_tf import filesystem
 from albert_tf.tokenization import base
 from albert_tf.tokenization.assets import CONFIG_NAME, TokenizerMismatchError, read_tokenizer_config
 
@@ -19,16 +19,16 @@ Recorded = collections.namedtuple("Recorded", "source kind vocab_file sha256")
 
 def recorded_tokenizer(directory: str) -> Optional[Recorded]:
     """The tokenizer recorded in `directory`: its settings record, else its only vocabulary file."""
-    config_path = os.path.join(directory, CONFIG_NAME)
-    if os.path.exists(config_path):
+    config_path = filesystem.join(directory, CONFIG_NAME)
+    if filesystem.exists(config_path):
         record = read_tokenizer_config(config_path)
         return Recorded(config_path, record.type, record.vocab_file, record.vocab_sha256)
-    if not os.path.isdir(directory):
+    if not filesystem.isdir(directory):
         return None
-    found = sorted(f for f in os.listdir(directory) if f.endswith(".model") or f == "vocab.txt")
+    found = sorted(f for f in filesystem.listdir(directory) if f.endswith(".model") or f == "vocab.txt")
     if len(found) != 1:
         return None
-    path = os.path.join(directory, found[0])
+    path = filesystem.join(directory, found[0])
     kind = "sentencepiece" if found[0].endswith(".model") else "wordpiece"
     return Recorded(path, kind, found[0], base.file_sha256(path))
 
@@ -38,7 +38,7 @@ def check_matches_checkpoint(tokenizer, checkpoint: Optional[str], given: str, c
     `checkpoint`; a checkpoint that records none is not checked here (the vocab size still is)."""
     if not checkpoint:
         return
-    directory = checkpoint if os.path.isdir(checkpoint) else os.path.dirname(checkpoint) or "."
+    directory = checkpoint if filesystem.isdir(checkpoint) else filesystem.dirname(checkpoint) or "."
     recorded = recorded_tokenizer(directory)
     if recorded is None:
         return

@@ -8,6 +8,8 @@ a tokenizer hours later: by default we stop at once naming `file:line` and the b
 import os
 from typing import Iterator, List
 
+from albert_tf import filesystem
+
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -23,7 +25,7 @@ def iter_lines(path, errors: str = "strict", keep_newlines: bool = False) -> Ite
     if errors not in ("strict", "replace"):
         raise ValueError(f"errors must be 'strict' or 'replace', got {errors!r}")
     path = os.fspath(path)
-    with open(path, "rb") as f:
+    with filesystem.open_file(path, "rb") as f:
         for lineno, raw in enumerate(f, start=1):
             if lineno == 1 and raw.startswith(_BOM):
                 raw = raw[len(_BOM):]

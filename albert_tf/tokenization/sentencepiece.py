@@ -6,6 +6,7 @@ from typing import Iterable, List, Sequence
 
 import sentencepiece as spm
 
+from albert_tf import filesystem
 from albert_tf.tokenization import base
 from albert_tf.tokenization import offsets as offsets_lib
 from albert_tf.tokenization import preprocessing
@@ -75,8 +76,7 @@ class SentencePieceTokenizer(base.TokenizerBase):
         if (model_file is None) == (model_proto is None):
             raise ValueError("pass exactly one of model_file or model_proto")
         if model_file is not None:
-            with open(model_file, "rb") as f:
-                model_proto = f.read()
+            model_proto = filesystem.read_bytes(model_file)
         self.model_file = None if model_file is None else os.fspath(model_file)
         self.model_proto = bytes(model_proto)
         self.do_lower_case = bool(do_lower_case)

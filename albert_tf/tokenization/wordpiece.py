@@ -17,6 +17,7 @@ import re
 import unicodedata
 from typing import Iterable, List, Sequence
 
+from albert_tf import filesystem
 from albert_tf.tokenization import base
 from albert_tf.tokenization import offsets as offsets_lib
 from albert_tf.tokenization import unicode_tables
@@ -44,8 +45,7 @@ def _tables():
 
 def load_vocab(vocab_file) -> List[str]:
     """Tokens of a BERT `vocab.txt`, one per line (line number = id)."""
-    with open(vocab_file, "rb") as f:
-        data = f.read()
+    data = filesystem.read_bytes(vocab_file)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -8,13 +8,14 @@ first training step, and the message names the flag or file at fault.
 import dataclasses
 import json
 import os
+import tempfile
 from typing import Optional
 
 import keras
 import tensorflow as tf
 from absl import logging
 
-from albert_tf import atomic_files, model_directory, output_lock
+from albert_tf import atomic_files, filesystem, model_directory, output_lock
 from albert_tf.checkpoints import load_config_for, load_weights, save_tf1
 from albert_tf.config import AlbertConfig, preset
 from albert_tf.data import meta as meta_lib
@@ -77,7 +78,9 @@ def load_model_config(settings: JobSettings) -> AlbertConfig:
           "give exactly one of --albert_config_file or --preset")
     if settings.preset:
         return preset(settings.preset)
-    return load_config_for(settings.albert_config_file, settings.albert_config_file)
+    # The config reader takes local files: a gs:// config is read from a local copy.
+    with filesystem.local_copy(settings.albert_config_file) as config_file:
+        return load_config_for(config_file, config_file)
 
 
 def check_settings(settings: JobSettings):
@@ -173,35 +176,41 @@ def _export_pretrained(model_dir: str, model, step: int):
     """The finished model in the official TF1 layout, with its config and tokenizer, in
     `<model_dir>/pretrained/`: what `run_classifier.py` / `run_squad.py --init_checkpoint` and
     `albert-convert` read (the training checkpoints hold optimizer state under their own names)."""
-    if "://" in model_dir:
-        logging.warning("not exporting %s/%s: the TF1 export writes local paths only; copy the run "
-                        "locally and rerun the same command to export", model_dir, EXPORT_DIR)
+    export_dir = filesystem.join(model_dir, EXPORT_DIR)
+    prefix = filesystem.join(export_dir, f"model.ckpt-{step}")
+    if filesystem.exists(prefix + ".index"):
         return
-    export_dir = os.path.join(model_dir, EXPORT_DIR)
-    prefix = os.path.join(export_dir, f"model.ckpt-{step}")
-    if tf.io.gfile.exists(prefix + ".index"):
-        return
+    local = filesystem.is_local(model_dir)
     # Built in a temporary directory and swapped in whole: a failure on the way (a full disk) never
     # leaves a checkpoint without its config or tokenizer under pretrained/, and the rerun redoes it.
-    temporary = atomic_files.temporary_dir(model_dir, EXPORT_DIR)
+    # The checkpoint writers take local paths, so for a gs:// run that directory is local scratch,
+    # copied in afterwards with the checkpoint index and task.json last (no directory rename there).
+    temporary = atomic_files.temporary_dir(model_dir, EXPORT_DIR) if local else \
+        tempfile.mkdtemp(prefix="albert-tf-pretrained-export-")
     try:
         save_tf1(model, os.path.join(temporary, os.path.basename(prefix)), global_step=step)
         model_directory.write_task_file(temporary, {"kind": model_directory.PRETRAINING},
                                         checkpoint_name=os.path.basename(prefix))
-        tokenizer_config = os.path.join(model_dir, CONFIG_NAME)
-        if tf.io.gfile.exists(tokenizer_config):
+        tokenizer_config = filesystem.join(model_dir, CONFIG_NAME)
+        if filesystem.exists(tokenizer_config):
             vocab_file = _recorded_vocab_file(tokenizer_config)
             for name in (CONFIG_NAME, vocab_file):
                 if name:
-                    artifacts.copy_if_absent(os.path.join(model_dir, name), os.path.join(temporary, name))
-        if os.path.isdir(export_dir):  # the exports of earlier, shorter runs stay
-            for name in os.listdir(export_dir):
-                if not os.path.exists(os.path.join(temporary, name)):
-                    os.link(os.path.join(export_dir, name), os.path.join(temporary, name))
-        atomic_files.publish_dir_replacing(temporary, export_dir)
+                    artifacts.copy_if_absent(filesystem.join(model_dir, name), os.path.join(temporary, name))
+        if not local:
+            filesystem.copy_tree(temporary, export_dir, last=(os.path.basename(prefix) + ".index",
+                                                             model_directory.TASK_FILE))
+        else:
+            if os.path.isdir(export_dir):  # the exports of earlier, shorter runs stay
+                for name in os.listdir(export_dir):
+                    if not os.path.exists(os.path.join(temporary, name)):
+                        os.link(os.path.join(export_dir, name), os.path.join(temporary, name))
+            atomic_files.publish_dir_replacing(temporary, export_dir)
     except BaseException:
         atomic_files.remove(temporary)
         raise
+    if not local:
+        atomic_files.remove(temporary)
     logging.info("exported the pretrained weights (official TF1 layout) to %s", prefix)
 
 

@@ -4,7 +4,7 @@ A value that cannot work (a batch of 0, a sequence longer than the model's posit
 that is not there) must stop the run before data is read or tokenized, not hundreds of steps in.
 """
 
-import os
+from albert_tf import filesystem
 
 
 class SettingsError(ValueError):
@@ -25,14 +25,14 @@ def at_least(settings, minimum: int, *flags: str):
 
 def existing_file(flag: str, path):
     if path:
-        need(os.path.exists(path), flag, path, "no such file or directory")
-        need(not os.path.isdir(path), flag, path, "is a directory, expected a file")
+        need(filesystem.exists(path), flag, path, "no such file or directory")
+        need(not filesystem.isdir(path), flag, path, "is a directory, expected a file")
 
 
 def existing_directory(flag: str, path):
     if path:
-        need(os.path.exists(path), flag, path, "no such directory")
-        need(os.path.isdir(path), flag, path, "is a file, expected a directory")
+        need(filesystem.exists(path), flag, path, "no such directory")
+        need(filesystem.isdir(path), flag, path, "is a file, expected a directory")
 
 
 def checkpoint(flag: str, path):
