@@ -15,7 +15,7 @@ Preprocessor: `preprocessor(strings)` -> packed inputs at the default length;
 import tensorflow as tf
 
 from albert_tf.export import serving, text_inputs
-from albert_tf.modeling.encoder import INPUT_NAMES
+from albert_tf.model_inputs import INPUT_MASK, INPUT_NAMES, MASKED_LM_POSITIONS
 from albert_tf.tokenization.layers import pack_segments
 
 RAGGED_IDS = tf.RaggedTensorSpec([None, None], tf.int32, ragged_rank=1)
@@ -35,7 +35,7 @@ class MaskedLMEndpoint(serving.AutoTrackable):
         super().__init__()
         self.pretrainer = pretrainer
         spec = {**serving.ids_signature(),
-                "masked_lm_positions": tf.TensorSpec([None, None], tf.int32, name="masked_lm_positions")}
+                MASKED_LM_POSITIONS: tf.TensorSpec([None, None], tf.int32, name=MASKED_LM_POSITIONS)}
         self.__call__.get_concrete_function(spec, training=False)
         self.__call__.get_concrete_function(spec, training=True)
 
@@ -44,7 +44,7 @@ class MaskedLMEndpoint(serving.AutoTrackable):
         encoded = self.pretrainer.encoder({n: inputs[n] for n in INPUT_NAMES}, training=training)
         outputs = _encoder_outputs(encoded)
         outputs["mlm_logits"] = tf.cast(
-            self.pretrainer.mlm_head(encoded["sequence_output"], inputs["masked_lm_positions"]), tf.float32)
+            self.pretrainer.mlm_head(encoded["sequence_output"], inputs[MASKED_LM_POSITIONS]), tf.float32)
         return outputs
 
 
@@ -82,7 +82,7 @@ class HubEncoder(serving.AutoTrackable):
     def _text_outputs(self, texts):
         inputs = text_inputs.encode_texts(self.tokenizer, self._special_ids, texts, self._max_seq_length)
         outputs = dict(self.serve_ids(inputs))  # the traced id function: one model graph for all signatures
-        outputs["input_mask"] = inputs["input_mask"]
+        outputs[INPUT_MASK] = inputs[INPUT_MASK]
         return outputs
 
     def _serve_text(self, text_a):
