@@ -24,6 +24,7 @@ from albert_tf.finetuning.datasets import bucket_lengths
 from albert_tf.jobs import runner
 from albert_tf.jobs.runner import need
 from albert_tf.jobs.settings import NerSettings
+from albert_tf.model_inputs import INPUT_MASK, INPUT_NAMES, INPUT_TYPE_IDS, INPUT_WORD_IDS
 from albert_tf.modeling import AlbertEncoder, AlbertTokenClassifier
 from albert_tf.modeling.token_losses import IGNORE_LABEL, masked_token_cross_entropy
 from albert_tf.ner import features, metrics, outputs, reading
@@ -34,7 +35,6 @@ TASK_NAME = "ner"
 EVAL_PREDICTIONS = "eval_predictions.conll"
 PREDICTIONS = "predictions.conll"
 CLUENER_SUBMISSION = "cluener_predict.json"
-INPUT_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
 
 # One value on both sides of the loss: the windows' ignored positions are the loss's ignored positions.
 assert features.IGNORE == IGNORE_LABEL
@@ -67,9 +67,9 @@ class Split:
         labels = np.full((n, max_seq_length), IGNORE_LABEL, np.int32)
         for i, w in enumerate(self.windows):
             width = len(w.input_ids)
-            out["input_word_ids"][i, :width] = w.input_ids
-            out["input_mask"][i, :width] = w.input_mask
-            out["input_type_ids"][i, :width] = w.segment_ids
+            out[INPUT_WORD_IDS][i, :width] = w.input_ids
+            out[INPUT_MASK][i, :width] = w.input_mask
+            out[INPUT_TYPE_IDS][i, :width] = w.segment_ids
             labels[i, :width] = w.label_ids
         return out, labels
 
@@ -187,7 +187,7 @@ class NerFamily(runner.TaskFamily):
         without static shapes, windows are batched with others of similar length."""
         s = self.s
         inputs, labels = self.splits["train"].arrays(s.max_seq_length)
-        lengths = inputs["input_mask"].sum(axis=1)
+        lengths = inputs[INPUT_MASK].sum(axis=1)
         data = tf.data.Dataset.from_tensor_slices((inputs, labels, lengths)).repeat()
         data = data.shuffle(min(20000, len(labels)), seed=run.seed, reshuffle_each_iteration=False)
         if s.static:
@@ -212,7 +212,7 @@ class NerFamily(runner.TaskFamily):
         out = np.zeros((len(split.windows), s.max_seq_length, len(self.labels)), np.float32)
         for start in range(0, len(split.windows), s.predict_batch_size):
             rows = slice(start, start + s.predict_batch_size)
-            width = s.max_seq_length if s.static else max(int(inputs["input_mask"][rows].sum(axis=1).max()), 1)
+            width = s.max_seq_length if s.static else max(int(inputs[INPUT_MASK][rows].sum(axis=1).max()), 1)
             batch = {name: value[rows, :width] for name, value in inputs.items()}
             out[rows, :width] = np.asarray(run.model(batch, training=False), np.float32)
         return out
