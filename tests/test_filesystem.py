@@ -112,8 +112,11 @@ def ram_dataset(tmp_path_factory, spm_model_file):
     copied there with dataset_meta.json last)."""
     base = tmp_path_factory.mktemp("ram_data")
     text = lib.write_corpus(base / "text.txt", num_documents=60)
+    corpus = fs.join(_ram("corpus"), "text.txt")  # the input on ram:// too (one worker: read in this process)
+    fs.makedirs(fs.dirname(corpus))
+    fs.copy(str(text), corpus)
     data_dir = _ram("pretraining-data")
-    generation.generate(str(text), data_dir, generation.GenerationSettings(
+    generation.generate(corpus, data_dir, generation.GenerationSettings(
         max_seq_length=32, max_predictions_per_seq=5, dupe_factor=1, unit_bytes=4096),
         generation.TokenizerSpec(spm_model_file=spm_model_file), log=lambda m: None)
     config = fs.join(_ram("config"), "albert_config.json")
@@ -130,6 +133,7 @@ def test_pretraining_data_is_written_to_ram(ram_dataset):
     assert shards and set(shards) <= set(names) and not [n for n in names if n.startswith(".tmp-")]
     records = sum(1 for _ in tf.data.TFRecordDataset([fs.join(ram_dataset["data"], s) for s in shards]))
     assert records == meta["instances"] > 0
+    assert meta["inputs"][0]["path"].startswith("ram://corpus-")
 
 
 def test_pretraining_on_ram_writes_checkpoints_results_and_the_tf1_export(ram_dataset):

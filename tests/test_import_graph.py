@@ -32,7 +32,6 @@ ALLOWED_LAZY = {
     ("modeling/embedding.py", "tensorflow"): "the model layers run on Keras' JAX and PyTorch backends too",
     ("checkpoints/tf1.py", "tensorflow"): "only TF1 checkpoints need TensorFlow; the other formats load on any "
                                           "Keras backend",
-    ("data/shard_check.py", "tensorflow"): "the shard size check runs in the data tool, which has no TensorFlow",
     ("tf_logs.py", "tensorflow"): "its start-up log lines are captured while it is imported",
     ("filesystem.py", "tensorflow"): "local paths are served without TensorFlow (the data tool's workers, the "
                                      "flag checks); only other schemes need tf.io.gfile",

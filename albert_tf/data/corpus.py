@@ -9,9 +9,10 @@ only ever holds one unit in memory.
 
 import codecs
 import dataclasses
-import glob
 import os
 from typing import Iterator, List, Sequence
+
+from albert_tf import filesystem
 
 _SCAN_BLOCK = 1 << 22
 
@@ -38,8 +39,8 @@ def resolve_input_files(patterns: str) -> List[str]:
     """Comma-separated globs -> sorted, de-duplicated file list; every pattern must match."""
     files = []
     for pattern in [p.strip() for p in patterns.split(",") if p.strip()]:
-        matches = sorted(glob.glob(os.path.expanduser(pattern)))
-        matches = [m for m in matches if os.path.isfile(m)]
+        matches = filesystem.glob(os.path.expanduser(pattern) if filesystem.is_local(pattern) else pattern)
+        matches = [m for m in matches if filesystem.isfile(m)]
         if not matches:
             raise CorpusError(f"--input_file pattern {pattern!r} matches no file")
         files.extend(matches)
@@ -52,7 +53,7 @@ def resolve_input_files(patterns: str) -> List[str]:
 def line_number_at(path, offset: int) -> int:
     """1-based number of the line containing byte `offset`."""
     count = 0
-    with open(path, "rb") as f:
+    with filesystem.open_file(path, "rb") as f:
         remaining = offset
         while remaining > 0:
             block = f.read(min(_SCAN_BLOCK, remaining))
@@ -67,7 +68,7 @@ def check_utf8(path) -> None:
     """Raise `CorpusError` naming file, line and byte for the first invalid UTF-8 sequence."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset = 0
-    with open(path, "rb") as f:
+    with filesystem.open_file(path, "rb") as f:
         while True:
             block = f.read(_SCAN_BLOCK)
             final = not block
@@ -103,11 +104,11 @@ def plan_units(files: Sequence[str], unit_bytes: int) -> List[WorkUnit]:
     """Split every file at document boundaries into units of about `unit_bytes`."""
     units = []
     for path in files:
-        size = os.path.getsize(path)
+        size = filesystem.size(path)
         if size == 0:
             continue
         start = 0
-        with open(path, "rb") as f:
+        with filesystem.open_file(path, "rb") as f:
             while start < size:
                 end = _next_document_boundary(f, start + unit_bytes, size) if start + unit_bytes < size else size
                 units.append(WorkUnit(len(units), path, start, end))
@@ -131,7 +132,7 @@ def iter_documents(unit: WorkUnit, counters: ReadCounters, *, max_line_chars: in
     """
     document = []
     line_base = None
-    with open(unit.path, "rb") as f:
+    with filesystem.open_file(unit.path, "rb") as f:
         f.seek(unit.start)
         position = unit.start
         index_in_unit = 0

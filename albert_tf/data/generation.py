@@ -54,7 +54,7 @@ class TokenizerSpec:
                                   "--vocab_file (WordPiece vocab.txt)")
         path = self.spm_model_file or self.vocab_file
         flag = "--spm_model_file" if self.spm_model_file else "--vocab_file"
-        if not os.path.isfile(path):
+        if not filesystem.isfile(path):
             raise GenerationError(f"{flag}={path}: file not found")
         if self.vocab_file and self.keep_accents and self.do_lower_case:
             raise GenerationError("--keep_accents applies to --spm_model_file; a WordPiece vocab keeps accents "
@@ -365,7 +365,7 @@ def _generate_here(input_file: str, output_dir: str, settings: GenerationSetting
         for path in files:
             corpus.check_utf8(path)
     for path in files:
-        if os.path.getsize(path) == 0:
+        if filesystem.size(path) == 0:
             log(f"warning: {path} is empty; skipped")
     units = corpus.plan_units(files, settings.unit_bytes)
     if not units:
@@ -418,7 +418,8 @@ def _generate_here(input_file: str, output_dir: str, settings: GenerationSetting
         instances=stats.instances,
         shards=[{"file": r.shard, "instances": r.instances, "bytes": r.num_bytes, "sha256": r.sha256}
                 for r in results],
-        inputs=[{"path": os.path.abspath(p), "bytes": os.path.getsize(p)} for p in files],
+        inputs=[{"path": os.path.abspath(p) if filesystem.is_local(p) else p, "bytes": filesystem.size(p)}
+                for p in files],
         statistics=stats.summary(), created_by=f"albert-tf {__version__}")
     # The vocabulary travels with the data, so the trainer can put it next to its checkpoints.
     save_tokenizer_assets(tokenizer, output_dir)

@@ -12,6 +12,7 @@ import os
 import struct
 from typing import Dict, Iterable, Optional, Tuple
 
+from albert_tf import filesystem
 from albert_tf.data.meta import MetaError
 
 _HEADER = 12       # uint64 length + uint32 masked CRC of the length
@@ -23,22 +24,15 @@ class ShardError(MetaError):
     """A shard whose file does not match its entry in dataset_meta.json."""
 
 
-def _is_remote(path: str) -> bool:
-    return "://" in path
-
-
 def file_size(path: str) -> int:
-    if _is_remote(path):
-        import tensorflow as tf  # pylint: disable=import-outside-toplevel
-        return int(tf.io.gfile.stat(path).length)
-    return os.path.getsize(path)
+    return filesystem.size(path)
 
 
 def count_records(path: str) -> Tuple[int, Optional[str]]:
     """(complete records, description of a cut-off tail or None), from the framing alone."""
-    size = os.path.getsize(path)
+    size = filesystem.size(path)
     records, offset = 0, 0
-    with open(path, "rb") as f:
+    with filesystem.open_file(path, "rb") as f:
         while offset < size:
             if size - offset < _HEADER:
                 return records, f"{size - offset} stray byte(s) after record {records} at offset {offset}"
@@ -55,12 +49,7 @@ def count_records(path: str) -> Tuple[int, Optional[str]]:
 
 def file_sha256(path: str) -> str:
     digest = hashlib.sha256()
-    if _is_remote(path):
-        import tensorflow as tf  # pylint: disable=import-outside-toplevel
-        opener = tf.io.gfile.GFile(path, "rb")
-    else:
-        opener = open(path, "rb")  # pylint: disable=consider-using-with
-    with opener as f:
+    with filesystem.open_file(path, "rb") as f:
         for chunk in iter(lambda: f.read(_READ_CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
@@ -76,7 +65,7 @@ def check_shard(path: str, entry: Dict, meta_path: str, verify_sha256: bool = Fa
     # The size (one stat) finds a cut-off copy; walking the framing (~3 us a record) then says how much
     # is left. A full walk of every shard, with the hash, only on request: big datasets hold tens of
     # millions of records. Remote reads cost a request each, so there the size has to do.
-    if (problems or verify_sha256) and not _is_remote(path):
+    if (problems or verify_sha256) and filesystem.is_local(path):
         records, tail = count_records(path)
         expected_records = entry.get("instances")
         if expected_records is not None and records != int(expected_records):
