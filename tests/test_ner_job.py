@@ -11,9 +11,9 @@ from pathlib import Path
 
 import keras
 import pytest
+import tensorflow as tf
 
 from albert_tf import model_directory
-from albert_tf.cli import export as export_cli
 from albert_tf.export import ner_serving, read_export_info
 from albert_tf.jobs import ner as job
 from albert_tf.jobs import runner
@@ -150,18 +150,25 @@ def test_saved_model_directory_evaluates_to_the_same_scores(workspace, conll_run
 
 def test_cluener_run_writes_span_scores_and_the_submission(workspace, tmp_path):
     out = tmp_path / "zh"
+    texts = [json.loads(line)["text"] for line in Path(workspace["zh_test"]).read_text(encoding="utf-8").splitlines()]
     result = job.run(settings(workspace, out, train_file=workspace["zh_train"], eval_file=workspace["zh_dev"],
                               predict_file=workspace["zh_test"], vocab_file=workspace["vocab"],
                               eval_every_steps=0, export_dir=str(tmp_path / "export")))["runs"][0]
-    # The run's export passed its fresh-process check and tags raw Chinese text.
-    assert read_export_info(str(tmp_path / "export"))["labels"] == model_directory.read_model_directory(
-        str(out / job.MODEL_DIR)).labels
+    # The run's export of a Chinese WordPiece model passed its fresh-process check (entities equal to the host
+    # pipeline's, offsets slicing the texts as sent) on these sentences and the samples.
+    info = read_export_info(str(tmp_path / "export"))
+    assert info["labels"] == model_directory.read_model_directory(str(out / job.MODEL_DIR)).labels
+    assert result["export_dir"] == str(tmp_path / "export")
+    served = tf.saved_model.load(str(tmp_path / "export")).signatures["serving_default"](
+        text=tf.constant(texts[:4] + ["我们 在 北京。"]))
+    served = {k: v.numpy() for k, v in served.items()}
+    for i, text in enumerate(texts[:4] + ["我们 在 北京。"]):
+        assert all(text[e["start"]:e["end"]] == e["text"] for e in ner_serving.entity_record(served, i)["entities"])
     results = result["eval"]
     # On character words the entity-level and CLUENER span scores count the same entities.
     assert abs(results["cluener_span"]["f1"] - results["f1"]) < 1e-9
     lines = [json.loads(line) for line in (out / job.CLUENER_SUBMISSION).read_text(encoding="utf-8").splitlines()]
     assert [line["id"] for line in lines] == list(range(10))
-    texts = [json.loads(line)["text"] for line in Path(workspace["zh_test"]).read_text(encoding="utf-8").splitlines()]
     for line, text in zip(lines, texts):
         for kind, mentions in line["label"].items():
             for mention, spans in mentions.items():
@@ -170,7 +177,12 @@ def test_cluener_run_writes_span_scores_and_the_submission(workspace, tmp_path):
 
 def test_albert_export_reads_the_ner_model_directory(conll_run, tmp_path):
     out, _ = conll_run
-    info = export_cli.export_checkpoint(None, str(out / job.MODEL_DIR), str(tmp_path / "export"), check=False)
+    # In a process of its own: the command modules define absl flags of the same names.
+    done = subprocess.run([sys.executable, "-m", "albert_tf.cli.export", f"--checkpoint={out / job.MODEL_DIR}",
+                           f"--export_dir={tmp_path / 'export'}", "--noself_check"], capture_output=True, text=True,
+                          timeout=600, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    info = read_export_info(str(tmp_path / "export"))
     assert info["kind"] == "ner" and info["max_seq_length"] == 32
     import tensorflow as tf
     texts = ["the north city and the album song", "model  token piece rose"]
