@@ -158,6 +158,26 @@ def write_text(path, text: str):
     write_bytes(path, text.encode("utf-8"))
 
 
+@contextlib.contextmanager
+def replacing(path, mode: str = "w"):
+    """An open temporary file (text is UTF-8) for writing in pieces; on a clean exit it is published as
+    `path`, on an error removed."""
+    path = os.fspath(path)
+    if is_local(path):
+        with atomic_files.replacing(_local(path), mode, encoding=None if "b" in mode else "utf-8") as f:
+            yield f
+        return
+    temporary = atomic_files.temporary_name(path)
+    try:
+        with open_file(temporary, mode) as f:
+            yield f
+        publish_file(temporary, path)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            remove(temporary)
+        raise
+
+
 def copy(source, destination, overwrite: bool = True):
     """Copies one file, published complete at `destination` (temporary name, then rename or copy)."""
     source, destination = os.fspath(source), os.fspath(destination)

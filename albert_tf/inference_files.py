@@ -13,7 +13,7 @@ import time
 import numpy as np
 from absl import logging
 
-from albert_tf import atomic_files
+from albert_tf import filesystem
 
 # The text inputs each task reads (tsv header names / json fields by default).
 TASK_INPUTS = {"fill-mask": ["text"], "sentence-order": ["text_a", "text_b"], "embed": ["text"]}
@@ -23,8 +23,8 @@ TASK_SIGNATURES = {"fill-mask": "fill_mask", "sentence-order": "sentence_order",
 
 def encoder_export_dir(model):
     """The SavedModel directory of an encoder export given as itself or as its parent, else None."""
-    for candidate in (os.path.join(model, "encoder"), model):
-        if os.path.exists(os.path.join(candidate, "saved_model.pb")):
+    for candidate in (filesystem.join(model, "encoder"), model):
+        if filesystem.exists(filesystem.join(candidate, "saved_model.pb")):
             return candidate
     return None
 
@@ -133,7 +133,7 @@ def write_predictions(task, model, rows, output_file, *, batch_size=64, max_seq_
     chunk = max(batch_size * 16, 1)
     vectors = []
     started = time.time()
-    with atomic_files.replacing(output_file, encoding="utf-8") as out:
+    with filesystem.replacing(output_file) as out:
         for start in range(0, len(rows), chunk):
             part = rows[start:start + chunk]
             records, chunk_vectors = _records(task, albert, [r[0] for r in part], [r[1] for r in part],
@@ -150,6 +150,6 @@ def write_predictions(task, model, rows, output_file, *, batch_size=64, max_seq_
                 logging.info("%d/%d rows, %.1f rows/s, ETA %.0fs", done, len(rows), rate, (len(rows) - done) / rate)
         if task == "embed":
             # Inside the .jsonl block: an interrupted run publishes neither; the .npy lands just before it.
-            with atomic_files.replacing(embeddings_path(output_file), "wb") as handle:
+            with filesystem.replacing(embeddings_path(output_file), "wb") as handle:
                 np.save(handle, np.concatenate(vectors).astype(np.float32))
     return len(rows)

@@ -157,3 +157,22 @@ def test_pretraining_on_ram_writes_checkpoints_results_and_the_tf1_export(ram_da
     table = reader.get_tensor("bert/embeddings/word_embeddings")
     assert table.shape == (TINY["vocab_size"], TINY["embedding_size"]) and np.isfinite(table).all()
     assert load_tokenizer(export).vocab_size == TINY["vocab_size"]
+
+
+def test_direct_use_predictions_and_vectors_are_written_to_ram(monkeypatch):
+    from albert_tf import inference, inference_files  # pylint: disable=import-outside-toplevel
+
+    class Model:  # the model is not what is tested here: only where its outputs go
+        def embed(self, texts, pooling, layer, normalize):
+            return np.arange(len(texts) * 3, dtype=np.float32).reshape(len(texts), 3)
+
+    monkeypatch.setattr(inference.PretrainedAlbert, "load", classmethod(lambda cls, *a, **kw: Model()))
+    output = fs.join(_ram("predict"), "vectors.jsonl")
+    fs.makedirs(fs.dirname(output))
+    rows = [(f"r{i}", [f"text {i}"]) for i in range(5)]
+    assert inference_files.write_predictions("embed", "unused-model", rows, output, batch_size=2) == 5
+    lines = fs.read_text(output).splitlines()
+    assert [json.loads(line) for line in lines] == [{"id": f"r{i}", "row": i} for i in range(5)]
+    with fs.local_copy(inference_files.embeddings_path(output)) as local:
+        np.testing.assert_array_equal(np.load(local), np.arange(15, dtype=np.float32).reshape(5, 3))
+    assert sorted(fs.listdir(fs.dirname(output))) == ["vectors.jsonl", "vectors.npy"]
