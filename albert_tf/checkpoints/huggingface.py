@@ -11,7 +11,7 @@ import numpy as np
 
 from albert_tf import atomic_files
 from albert_tf.checkpoints.report import CheckpointFormatError
-from albert_tf.tokenization import SentencePieceTokenizer, WordPieceTokenizer
+from albert_tf.tokenization import SentencePieceTokenizer, WordPieceTokenizer, assets
 
 SAFETENSORS = "model.safetensors"
 PYTORCH_BIN = "pytorch_model.bin"
@@ -305,6 +305,11 @@ def read_hf_tokenizer(directory: str):
                                   do_lower_case=record.get("do_lower_case", True))
     raise CheckpointFormatError(f"{path}: field 'tokenizer_class' is {kind!r}; expected AlbertTokenizer (SentencePiece) "
                                 "or BertTokenizer (WordPiece)")
+
+
+# A Hugging Face directory's tokenizer_config.json reads as this project's tokenizer wherever a
+# recorded tokenizer is read (--init_checkpoint, albert-export, the vocabulary match).
+assets.FOREIGN_RECORD_READERS["tokenizer_class"] = read_hf_tokenizer
 
 
 def read_hf_config(directory: str) -> Optional[dict]:

@@ -16,6 +16,11 @@ from albert_tf.tokenization import wordpiece as wp_lib
 
 CONFIG_NAME = "tokenizer_config.json"
 
+# Tokenizer records written by other libraries: {the field that marks one: reader(directory) -> tokenizer}.
+# Their names are known to the checkpoint package, which registers its readers when imported
+# (this package imports nothing above it).
+FOREIGN_RECORD_READERS = {}
+
 
 class TokenizerMismatchError(ValueError):
     """Two tokenizer settings records disagree (e.g. a cased export of an uncased model)."""
@@ -111,11 +116,10 @@ def read_tokenizer_config(config_path) -> base.TokenizerSettings:
         record = json.loads(filesystem.read_text(config_path))
     except ValueError as e:
         raise ValueError(f"{config_path}: {e}") from e
-    if isinstance(record, dict) and "tokenizer_class" in record:
-        # transformers' record, as albert-convert writes it into a Hugging Face directory: only the
-        # checkpoint package knows those names (imported here, where such a directory is read).
-        from albert_tf.checkpoints import huggingface  # pylint: disable=import-outside-toplevel
-        return huggingface.read_hf_tokenizer(filesystem.dirname(config_path) or ".").settings
+    for field, reader in FOREIGN_RECORD_READERS.items():
+        if isinstance(record, dict) and field in record:
+            # e.g. transformers' record, as albert-convert writes it into a Hugging Face directory.
+            return reader(filesystem.dirname(config_path) or ".").settings
     try:
         return base.TokenizerSettings.from_dict(record)
     except (ValueError, TypeError) as e:
