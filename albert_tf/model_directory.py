@@ -19,14 +19,13 @@ from typing import Dict, Optional
 
 import tensorflow as tf
 
-from albert_tf import atomic_files, output_errors
+from albert_tf import atomic_files, output_errors, tokenization
 from albert_tf.checkpoints import load_weights, read_checkpoint, save_tf1
 from albert_tf.checkpoints.loader import assign_weights
 from albert_tf.checkpoints.names import model_slots
 from albert_tf.checkpoints.report import CheckpointMismatchError, LoadReport
 from albert_tf.config import AlbertConfig
 from albert_tf.modeling import AlbertClassifier, AlbertEncoder, AlbertPretrainer, AlbertTokenClassifier, SquadModel
-from albert_tf.tokenization import save_tokenizer_assets
 
 logger = logging.getLogger("albert_tf")
 
@@ -148,7 +147,7 @@ def save_model_directory(directory, weights_model, tokenizer, task: Dict, global
         try:
             save_tf1(weights_model, os.path.join(temporary, CHECKPOINT_NAME), global_step=global_step)
             if tokenizer is not None:
-                save_tokenizer_assets(tokenizer, temporary)
+                tokenization.save_tokenizer_assets(tokenizer, temporary)
             write_task_file(temporary, task)
             atomic_files.publish_dir_replacing(temporary, directory)
         except BaseException:
