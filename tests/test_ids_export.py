@@ -230,6 +230,40 @@ def test_saved_model_cli_runs_the_ids_export(exports):
     assert "Result for output key probabilities" in done.stdout and "Result for output key label" in done.stdout
 
 
+# TF Serving loads a SavedModel as TF1 did: a session, the checkpoint restored by the saver, then the
+# signature's tensors. The raw-text exports need tensorflow_text's ops registered for that.
+_SESSION_LOAD_SCRIPT = r"""
+import json, sys
+import numpy as np
+import tensorflow as tf
+import tensorflow_text  # noqa: F401
+for directory, signature_name, inputs in json.loads(sys.argv[1]):
+    with tf.compat.v1.Session(graph=tf.Graph()) as session:
+        meta = tf.compat.v1.saved_model.loader.load(session, ["serve"], directory)
+        signature = meta.signature_def[signature_name]
+        feeds = {signature.inputs[name].name: np.asarray(value) for name, value in inputs.items()}
+        fetches = {name: info.name for name, info in signature.outputs.items()}
+        outputs = session.run(fetches, feeds)
+        print(directory, signature_name, sorted(outputs))
+"""
+
+
+def test_every_export_loads_in_a_session_as_tf_serving_loads_it(exports):
+    tokenizer = exports["tokenizer"]
+    ids = {k: v.tolist() for k, v in _packed(tokenizer, ["the cat sat", "a dog"]).items()}
+    squad_ids = {k: v.tolist() for k, v in _squad_ids(tokenizer, [("who", "the cat sat")]).items()}
+    jobs = [(str(exports["raw"]["mrpc"]), "serving_ids", ids),
+            (str(exports["raw"]["mrpc"]), "serving_default", {"text_a": ["the cat sat"], "text_b": ["a dog"]}),
+            (str(exports["raw"]["squad"]), "serving_ids", squad_ids),
+            (str(exports["raw"]["albert_base"]), "serving_ids", ids)]
+    jobs += [(str(exports["raw"][kind] / IDS), "serving_default", squad_ids if kind == "squad" else ids)
+             for kind in exports["raw"]]
+    done = subprocess.run([sys.executable, "-c", _SESSION_LOAD_SCRIPT, json.dumps(jobs)], capture_output=True,
+                          text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len(done.stdout.splitlines()) == len(jobs) and "probabilities" in done.stdout
+
+
 @pytest.mark.skipif(not MRPC_DEV.exists(), reason=f"real data not found: {MRPC_DEV} (set ALBERT_TF_REALDATA)")
 def test_ids_export_equals_the_raw_text_export_on_mrpc_dev(exports, tmp_path):
     from albert_tf.finetuning.tasks import get_task
@@ -320,3 +354,20 @@ def test_every_documented_grpc_request_fits_its_signature(exports):
         if block is not helper[0]:
             exec(block, namespace)  # pylint: disable=exec-used
     assert set(checked) == DOCUMENTED_SIGNATURES
+
+
+def test_ner_export_has_an_ids_only_twin(exports, tmp_path):
+    from albert_tf.export import ner_serving
+    from albert_tf.modeling import AlbertTokenClassifier
+    tokenizer = exports["tokenizer"]
+    labels = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
+    keras.utils.set_random_seed(5)
+    tagger = AlbertTokenClassifier(AlbertEncoder(_config(tokenizer.vocab_size)), num_labels=len(labels))
+    target = tmp_path / "ner"
+    # The export's own check runs the twin where tensorflow_text cannot be imported, against serving_ids.
+    info = ner_serving.export_ner(tagger, tokenizer, str(target), labels=labels, max_seq_length=32)
+    assert info["ids_export"]["path"] == IDS and info["max_abs_difference"] <= 1e-5
+    inputs = _packed(tokenizer, ["Zoë Müller flew to São Paulo.", "", "then Paris"], max_seq_length=32)
+    (core,), text_ops = _run_core_only([{"dir": target / IDS, "inputs": inputs}], tmp_path)
+    assert non_core_ops(target / IDS, text_ops) == [] and "SentencepieceOp" in non_core_ops(target, text_ops)
+    _assert_same(_raw_serving_ids(target, inputs), core, "ner")

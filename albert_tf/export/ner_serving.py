@@ -278,6 +278,9 @@ class NerServer(serving._TextServer):  # pylint: disable=protected-access
         return {"serving_default": self.serve_text.get_concrete_function(),
                 "serving_ids": self.serve_ids.get_concrete_function()}
 
+    def ids_only(self):
+        return serving.IdsOnlyServer(self.serve_ids)
+
 
 # --- export ------------------------------------------------------------------------------------
 
@@ -316,12 +319,13 @@ def expected_outputs(results: List[Dict]) -> Dict[str, np.ndarray]:
 
 def export_ner(tagger, tokenizer, export_dir: str, *, labels: Sequence[str], max_seq_length: int,
                task_name: Optional[str] = "ner", check: bool = True,
-               check_texts: Optional[Sequence[str]] = None, atol: float = 1e-5) -> Dict:
+               check_texts: Optional[Sequence[str]] = None, atol: float = 1e-5, ids_export: bool = True) -> Dict:
     """Writes a raw-text NER SavedModel; returns the export info.
 
     The reload check runs `serving_default` in a fresh process (tensorflow + tensorflow_text only) on
     `check_texts` and the samples, and requires the host pipeline's entities exactly (types, texts,
-    character offsets) and its scores and logits within `atol`.
+    character offsets) and its scores and logits within `atol`. The ids-only twin (`ids/1`, core
+    TensorFlow ops, `ids_export`) must equal `serving_ids` on the packed samples.
     """
     if tagger.num_labels != len(labels):
         raise ValueError(f"the tagger has {tagger.num_labels} outputs but {len(labels)} labels were given")
@@ -330,12 +334,26 @@ def export_ner(tagger, tokenizer, export_dir: str, *, labels: Sequence[str], max
     texts = list(check_texts or []) + list(SAMPLE_TEXTS)
     info = {"kind": KIND, "task": task_name, "labels": list(labels), "max_seq_length": int(max_seq_length),
             "signatures": {"serving_default": ["text"], "serving_ids": list(serving.ID_NAMES)}}
+    if ids_export:
+        info["ids_export"] = {"path": saved_model.IDS_EXPORT_DIR,
+                              "signatures": {"serving_default": list(serving.ID_NAMES),
+                                             "serving_ids": list(serving.ID_NAMES)}}
 
     def run_check(directory):
         results = tag_texts(model, tokenizer, list(labels), texts, max_seq_length)
         expected = expected_outputs(results)
-        (got,) = self_check.reload_outputs(directory, [{"signature": "serving_default", "inputs": {"text": texts}}])
+        requests = [{"signature": "serving_default", "inputs": {"text": texts}}]
+        if ids_export:
+            packed = tokenizer.pack_batch(texts, max_seq_length=max_seq_length)
+            ids = [{"signature": "serving_ids", "inputs": {INPUT_WORD_IDS: packed.input_ids.tolist(),
+                                                           INPUT_MASK: packed.input_mask.tolist(),
+                                                           INPUT_TYPE_IDS: packed.segment_ids.tolist()}}]
+            requests += ids + saved_model.ids_requests(ids)
+        got, *got_ids = self_check.reload_outputs(directory, requests)
         worst = self_check.compare(expected, got, atol, "serving_default")
+        if got_ids:  # the twin computes what serving_ids computes
+            worst = max(worst, self_check.compare(got_ids[0], got_ids[1], atol,
+                                                  f"{saved_model.IDS_EXPORT_DIR} serving_default"))
         for i, result in enumerate(results):
             want = result["logits"]
             worst = max(worst, self_check.compare({"logits": want}, {"logits": got["logits"][i, :len(want)]}, atol,
@@ -351,7 +369,9 @@ def export_ner(tagger, tokenizer, export_dir: str, *, labels: Sequence[str], max
         server, server.signatures(), export_dir,
         lambda d: saved_model._write_extras(d, tokenizer, model.encoder.albert_config, info,  # pylint: disable=protected-access
                                             labels),
-        run_check if check else None)
+        run_check if check else None,
+        (lambda d: saved_model._write_extras(d, tokenizer, model.encoder.albert_config, None,  # pylint: disable=protected-access
+                                             labels)) if ids_export else None)
     return info
 
 

@@ -183,7 +183,7 @@ def _save_checked(server, signatures, export_dir: str, write_extras, check, writ
     destination.check_export_dir(export_dir)
     temporary = _temporary_dir_for(export_dir)
     try:
-        tf.saved_model.save(server, temporary, signatures=signatures)
+        tf.saved_model.save(serving.track_plain_variables(server), temporary, signatures=signatures)
         if write_ids_extras:
             ids_server = server.ids_only()
             ids_dir = os.path.join(temporary, IDS_EXPORT_DIR)

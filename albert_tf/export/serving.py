@@ -9,6 +9,7 @@ SavedModel holds core TensorFlow ops only and runs on a stock TF Serving binary.
 Outputs are float32 whatever the training dtype policy was.
 """
 
+import keras
 import tensorflow as tf
 
 from albert_tf.export import text_inputs
@@ -19,6 +20,22 @@ from albert_tf.export import text_inputs
 AutoTrackable = tf.__internal__.tracking.AutoTrackable
 
 ID_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
+
+
+def track_plain_variables(server):
+    """Tracks the `tf.Variable` inside every Keras variable reachable from `server`, before it is saved.
+
+    A Keras variable wraps a `tf.Variable`; saved only through the Keras objects, each variable is
+    written twice, once as the graph reads it and once as the checkpoint restores it, and session-based
+    loaders (TF Serving, `saved_model_cli run`) then read an uninitialized copy. Tracking the plain
+    variables too (as Keras' own `ExportArchive` does) gives the graph and the checkpoint one variable.
+    """
+    plain = {}
+    for trackable in tf.train.TrackableView(server).descendants():
+        if isinstance(trackable, keras.Variable):
+            plain.setdefault(id(trackable.value), trackable.value)
+    server.plain_variables = list(plain.values())
+    return server
 
 
 def ids_signature():
