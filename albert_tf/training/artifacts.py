@@ -1,6 +1,7 @@
 """Files written next to checkpoints (config, tokenizer, dataset meta, results), atomically.
 
-Uses tf.io.gfile so `--model_dir` may be a gs:// bucket (required on Cloud TPU).
+Through the file-system layer (`albert_tf.filesystem`), so `--model_dir` may be a gs:// bucket
+(required on Cloud TPU pods and TPU nodes).
 """
 
 import contextlib
@@ -9,7 +10,7 @@ import os
 
 import tensorflow as tf
 
-from albert_tf import atomic_files
+from albert_tf import atomic_files, filesystem
 
 
 @contextlib.contextmanager
@@ -19,7 +20,7 @@ def publishing(path: str):
     temp = atomic_files.temporary_name(path)
     try:
         yield temp
-        tf.io.gfile.rename(temp, path, overwrite=True)
+        filesystem.publish_file(temp, path)
     except BaseException:
         with contextlib.suppress(tf.errors.OpError, OSError):
             if tf.io.gfile.exists(temp):
@@ -28,8 +29,7 @@ def publishing(path: str):
 
 
 def atomic_write_text(path: str, text: str):
-    with publishing(path) as temp, tf.io.gfile.GFile(temp, "w") as f:
-        f.write(text)
+    filesystem.write_text(path, text)
 
 
 def write_json(path: str, data):
@@ -49,6 +49,5 @@ def check_writable(model_dir: str):
 
 
 def copy_if_absent(source: str, destination: str):
-    if tf.io.gfile.exists(source) and not tf.io.gfile.exists(destination):
-        with publishing(destination) as temp:
-            tf.io.gfile.copy(source, temp, overwrite=True)
+    if filesystem.exists(source) and not filesystem.exists(destination):
+        filesystem.copy(source, destination)
