@@ -36,9 +36,10 @@ $(ORACLE_STAMP): $(STAMP)
 fixtures: $(ORACLE_STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/make_parity_fixtures.py --out tests/fixtures/parity
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/make_direct_use_fixtures.py --out tests/fixtures/direct_use
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/make_hf_head_fixtures.py --out tests/fixtures/hf_heads
 
 parity: $(ORACLE_STAMP)
-	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q -m oracle tests/test_parity_live.py tests/test_inference_oracle_live.py
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q -m oracle tests/test_parity_live.py tests/test_inference_oracle_live.py tests/test_hf_heads.py
 
 # The model layers under Keras' JAX (and, with the oracle extra, PyTorch) backend, each in a
 # process without TensorFlow, against the TensorFlow backend's outputs. Not part of `make test`.
