@@ -14,26 +14,16 @@ best checkpoint), best_checkpoint.json + best_checkpoint/ (TF1 layout, reusable 
 --init_checkpoint), predictions/<TASK>.tsv (GLUE) or <task>_predict.json (CLUE), logs/ (TensorBoard).
 """
 
-import os
-import sys
-
 from albert_tf import tf_logs  # noqa: E402  (first: TensorFlow's start-up lines are captured at its import)
 
 tf_logs.quiet_tensorflow()
 
 from absl import flags, logging  # noqa: E402
 
-from albert_tf.cli import console  # noqa: E402
+from albert_tf.cli.console import finetuning_command  # noqa: E402
 from albert_tf.finetuning import presets  # noqa: E402
 from albert_tf.finetuning.tasks import describe_tasks, get_task, load_task_modules  # noqa: E402
-from albert_tf.jobs import classifier, entry, settings  # noqa: E402
-
-FLAGS = flags.FLAGS
-tf_logs.define_flag()
-settings.define_flags(settings.ClassifierSettings)
-flags.DEFINE_enum("hparams_preset", None, ["reference", "lcqmc_tiny"], "Reference hyperparameters (run_glue.sh "
-                  "per GLUE task; albert_zh tiny for LCQMC) for every flag not given explicitly.")
-
+from albert_tf.jobs import classifier, settings  # noqa: E402
 
 def preset_overrides(flag_values):
     """Values of --hparams_preset for the flags the user did not give."""
@@ -45,18 +35,19 @@ def preset_overrides(flag_values):
     return chosen
 
 
-def main(argv):
-    load_task_modules(FLAGS.task_module)
-    if FLAGS.task_name is None or FLAGS.task_name.lower() == "help":
+def list_tasks_on_request(flag_values) -> bool:
+    """Loads --task_module; `--task_name=help` (or none) lists the tasks and ends the command."""
+    load_task_modules(flag_values.task_module)
+    if flag_values.task_name is None or flag_values.task_name.lower() == "help":
         print("tasks (--task_name):\n" + describe_tasks())
-        return
-    classifier.run(entry.settings_from_flags(settings.ClassifierSettings, argv, preset_overrides(FLAGS)))
+        return False
+    return True
 
 
-def run():
-    console.show_as_main(__name__)
-    entry.run_main(main, os.path.basename(sys.argv[0]))
-
+main, run = finetuning_command(settings.ClassifierSettings, classifier.run, __name__, overrides=preset_overrides,
+                               before=list_tasks_on_request)
+flags.DEFINE_enum("hparams_preset", None, ["reference", "lcqmc_tiny"], "Reference hyperparameters (run_glue.sh "
+                  "per GLUE task; albert_zh tiny for LCQMC) for every flag not given explicitly.")
 
 if __name__ == "__main__":
     run()

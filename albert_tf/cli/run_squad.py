@@ -14,31 +14,14 @@ v2: exact/f1/HasAns/NoAns/best thresholds), squad_model/
 --init_checkpoint to predict later), feature_cache/, logs/ (TensorBoard).
 """
 
-import os
-import sys
-
 from albert_tf import tf_logs  # noqa: E402  (first: TensorFlow's start-up lines are captured at its import)
 
 tf_logs.quiet_tensorflow()
 
-from absl import flags  # noqa: E402
+from albert_tf.cli.console import finetuning_command  # noqa: E402
+from albert_tf.jobs import settings, squad  # noqa: E402
 
-from albert_tf.cli import console  # noqa: E402
-from albert_tf.jobs import entry, settings, squad  # noqa: E402
-
-FLAGS = flags.FLAGS
-tf_logs.define_flag()
-settings.define_flags(settings.SquadSettings)
-
-
-def main(argv):
-    squad.run(entry.settings_from_flags(settings.SquadSettings, argv))
-
-
-def run():
-    console.show_as_main(__name__)
-    entry.run_main(main, os.path.basename(sys.argv[0]))
-
+main, run = finetuning_command(settings.SquadSettings, squad.run, __name__)
 
 if __name__ == "__main__":
     run()
