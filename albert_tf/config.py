@@ -12,7 +12,7 @@ import json
 import os
 from typing import Any, Dict, Optional
 
-from albert_tf import atomic_files
+from albert_tf import filesystem
 
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_tanh", "gelu_erf", "gelu_exact", "relu", "tanh", "linear", "swish", "silu")
 EMBEDDING_LAYOUTS = ("factorized", "project_first")
@@ -27,6 +27,31 @@ _HF_BOOKKEEPING = {
 
 class ConfigError(ValueError):
     """A config that cannot describe a working ALBERT model; the message names the field."""
+
+
+# Activation names between this project and transformers' ACT2FN, exact both ways. ALBERT's "gelu" is the
+# tanh approximation, transformers' "gelu" the exact erf one; its tanh forms ("gelu_new", "gelu_pytorch_tanh",
+# "gelu_fast", "gelu_accurate", "gelu_python_tanh") all compute 0.5x(1+tanh(sqrt(2/pi)(x+0.044715x^3))).
+HF_ACTIVATION_OF = {"gelu": "gelu_new", "gelu_new": "gelu_new", "gelu_tanh": "gelu_new", "gelu_erf": "gelu",
+                    "gelu_exact": "gelu", "relu": "relu", "tanh": "tanh", "linear": "linear", "swish": "silu",
+                    "silu": "silu"}
+ACTIVATION_OF_HF = {"gelu_new": "gelu", "gelu_pytorch_tanh": "gelu", "gelu_fast": "gelu", "gelu_accurate": "gelu",
+                    "gelu_python_tanh": "gelu", "gelu": "gelu_erf", "gelu_python": "gelu_erf", "relu": "relu",
+                    "tanh": "tanh", "linear": "linear", "silu": "swish", "swish": "swish"}
+
+# Keys every ALBERT config json has (official, brightmart and transformers alike) and a BERT one lacks.
+_ALBERT_ONLY_KEYS = ("embedding_size",)
+
+
+def refuse_bert_config(data: Dict[str, Any], source: Optional[str]) -> None:
+    """A BERT config read as ALBERT would silently take the default `embedding_size` (128) and build another
+    model than its checkpoint: refused, naming the missing field."""
+    missing = [key for key in _ALBERT_ONLY_KEYS if key not in data]
+    if missing:
+        bert = "a BERT config" if data.get("model_type", "bert") == "bert" else "not an ALBERT config"
+        raise ConfigError(f"{source or 'config'}: config field '{missing[0]}' is missing: this looks like {bert}, "
+                          "which this project does not load as ALBERT (every ALBERT config states "
+                          "'embedding_size'; add it if this really is an ALBERT config)")
 
 
 @dataclasses.dataclass
@@ -155,38 +180,42 @@ class AlbertConfig:
         return data
 
     def to_official_dict(self) -> Dict[str, Any]:
-        """The json the original TF1 tools expect (this project's own keys dropped when at default)."""
+        """The json the original TF1 tools expect: a Google-layout post-LN config holds only the official
+        keys. `ln_type` is kept only when pre-LN, and then `embedding_layout` too, since a json carrying
+        `ln_type` alone reads as brightmart's project-first layout."""
         data = self.to_dict()
-        if data["embedding_layout"] == "factorized":
-            data.pop("embedding_layout")
-        if data["ln_type"] == "postln" and "ln_type" not in self.extra:
+        if data["ln_type"] == "postln":
             data.pop("ln_type")
+            if data["embedding_layout"] == "factorized":
+                data.pop("embedding_layout")
         return data
 
     @classmethod
     def from_json_file(cls, path: str) -> "AlbertConfig":
         path = os.fspath(path)
-        if not os.path.exists(path):
+        if not filesystem.exists(path):
             raise FileNotFoundError(f"config file not found: {path}")
-        with open(path, "rb") as handle:
-            raw = handle.read()
+        raw = filesystem.read_bytes(path)
         try:
             data = json.loads(raw.decode("utf-8"))
         except UnicodeDecodeError as err:
             raise ConfigError(f"{path}: not valid UTF-8 at byte {err.start}") from err
         except json.JSONDecodeError as err:
             raise ConfigError(f"{path}: line {err.lineno} column {err.colno}: invalid json ({err.msg})") from err
+        if isinstance(data, dict):
+            refuse_bert_config(data, path)
         return cls.from_dict(data, source=path)
 
     def to_json_string(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+        """The official json (`to_official_dict`): every config this project writes reads back as the same
+        config, here and in the original TF1 code."""
+        return json.dumps(self.to_official_dict(), indent=2, sort_keys=True) + "\n"
 
     def to_json_file(self, path: str) -> None:
         """Writes atomically: a crash never leaves a half-written config behind."""
         path = os.fspath(path)
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with atomic_files.replacing(path, encoding="utf-8") as handle:
-            handle.write(self.to_json_string())
+        filesystem.makedirs(filesystem.dirname(os.path.abspath(path) if filesystem.is_local(path) else path))
+        filesystem.write_text(path, self.to_json_string())
 
     def replace(self, **changes) -> "AlbertConfig":
         return dataclasses.replace(self, **changes).validate()
@@ -199,8 +228,7 @@ class AlbertConfig:
             raise ConfigError(
                 f"config field '{'embedding_layout' if self.embedding_layout != 'factorized' else 'ln_type'}': "
                 "Hugging Face ALBERT only implements the factorized post-LN layout")
-        hf_act = {"gelu": "gelu_new", "gelu_tanh": "gelu_new", "gelu_erf": "gelu", "gelu_exact": "gelu",
-                  "swish": "silu"}.get(self.hidden_act, self.hidden_act)
+        hf_act = HF_ACTIVATION_OF[self.hidden_act]
         data = {k: v for k, v in self.to_dict().items() if k not in ("embedding_layout", "ln_type")}
         data.update(hidden_act=hf_act, model_type="albert", architectures=["AlbertForPreTraining"],
                     layer_norm_eps=1e-12, classifier_dropout_prob=0.1, position_embedding_type="absolute",
@@ -210,9 +238,15 @@ class AlbertConfig:
     @classmethod
     def from_hf_dict(cls, data: Dict[str, Any], source: Optional[str] = None) -> "AlbertConfig":
         data = dict(data)
+        if data.get("model_type", "albert") != "albert":
+            raise ConfigError(f"{source or 'config'}: config field 'model_type' is {data['model_type']!r}, not "
+                              "'albert'; this is not an ALBERT config")
+        refuse_bert_config(data, source)
         act = data.get("hidden_act", "gelu_new")
-        data["hidden_act"] = {"gelu_new": "gelu", "gelu": "gelu_erf", "gelu_pytorch_tanh": "gelu",
-                              "silu": "swish"}.get(act, act)
+        if act not in ACTIVATION_OF_HF:
+            raise ConfigError(f"{source or 'config'}: config field 'hidden_act' is {act!r}, a transformers "
+                              f"activation ALBERT has no equivalent of; known: {', '.join(sorted(ACTIVATION_OF_HF))}")
+        data["hidden_act"] = ACTIVATION_OF_HF[act]
         eps = data.get("layer_norm_eps", 1e-12)
         if abs(eps - 1e-12) > 1e-15:
             raise ConfigError(f"{source or 'config'}: config field 'layer_norm_eps' is {eps}; "

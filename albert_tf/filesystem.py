@@ -246,6 +246,11 @@ def publish_dir(temporary, final, last: Iterable[str] = ()):
     remove(temporary)
 
 
+def files_under(root) -> List[str]:
+    """Every file below directory `root`, as sorted `/`-separated paths relative to it."""
+    return sorted(_relative_files(root))
+
+
 def _relative_files(root) -> List[str]:
     root = os.fspath(root)
     found = []

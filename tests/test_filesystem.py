@@ -176,3 +176,21 @@ def test_direct_use_predictions_and_vectors_are_written_to_ram(monkeypatch):
     with fs.local_copy(inference_files.embeddings_path(output)) as local:
         np.testing.assert_array_equal(np.load(local), np.arange(15, dtype=np.float32).reshape(5, 3))
     assert sorted(fs.listdir(fs.dirname(output))) == ["vectors.jsonl", "vectors.npy"]
+
+
+def test_configs_and_task_files_are_read_from_ram():
+    from albert_tf.config import AlbertConfig  # pylint: disable=import-outside-toplevel
+    from albert_tf.finetuning import get_task  # pylint: disable=import-outside-toplevel
+    from albert_tf.squad import reading  # pylint: disable=import-outside-toplevel
+
+    root = _ram("tasks")
+    config = AlbertConfig.from_dict(TINY)
+    config.to_json_file(fs.join(root, "model", "albert_config.json"))
+    assert AlbertConfig.from_json_file(fs.join(root, "model", "albert_config.json")) == config
+    fs.makedirs(fs.join(root, "SST-2"))
+    fs.write_text(fs.join(root, "SST-2", "train.tsv"), "sentence\tlabel\ngood film \t1\nbad film \t0\n")
+    examples = get_task("SST-2").read_split(fs.join(root, "SST-2"), "train", True)
+    assert [(e.text_a.strip(), e.label) for e in examples] == [("good film", "1"), ("bad film", "0")]
+    squad = fs.join(root, "dev.json")
+    fs.write_text(squad, json.dumps({"version": "1.1", "data": []}))
+    assert reading.load_json(squad)["version"] == "1.1"

@@ -6,17 +6,17 @@ json object per line.
 """
 
 import json
-import os
 from typing import Iterator, List, Optional, Tuple
 
+from albert_tf import filesystem
 from albert_tf.finetuning.examples import DataError
 from albert_tf.tokenization.io import iter_lines
 
 
 def require_file(path: str, what: str) -> str:
-    if not os.path.isfile(path):
-        directory = os.path.dirname(path) or "."
-        listing = sorted(os.listdir(directory)) if os.path.isdir(directory) else None
+    if not filesystem.isfile(path):
+        directory = filesystem.dirname(path) or "."
+        listing = filesystem.listdir(directory) if filesystem.isdir(directory) else None
         hint = f"; {directory} holds {listing}" if listing is not None else f"; {directory} does not exist"
         raise DataError(f"{path}: {what} not found{hint}")
     return path

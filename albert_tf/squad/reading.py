@@ -14,6 +14,7 @@ from typing import Dict, List, Optional, Tuple
 
 from absl import logging
 
+from albert_tf import filesystem
 from albert_tf.finetuning.examples import DataError
 
 VERSIONS = ("1.1", "2.0")
@@ -91,8 +92,9 @@ def _field(obj, name, kind, path, where, required=True):
 
 def load_json(path: str) -> Dict:
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+        if not filesystem.isfile(path):
+            raise FileNotFoundError(path)
+        text = filesystem.read_text(path)
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except UnicodeDecodeError as error:

@@ -10,6 +10,7 @@ import json
 import os
 from typing import List
 
+from albert_tf import filesystem
 from albert_tf.finetuning.examples import DataError, Example
 from albert_tf.finetuning.tasks.base import CHOICE_TSV, Task, nonempty, register
 
@@ -33,16 +34,15 @@ class RACE(Task):
     predict_splits = {"RACE": "test"}
 
     def read_file(self, path: str, labelled: bool) -> List[Example]:
-        if not os.path.isdir(path):
+        if not filesystem.isdir(path):
             raise DataError(f"{path}: RACE split directory not found (expected {path}/high and {path}/middle)")
-        files = sorted(os.path.join(root, name) for root, _, names in os.walk(path) for name in names
-                       if name.endswith((".txt", ".json")))
+        files = [filesystem.join(path, *name.split("/")) for name in filesystem.files_under(path)
+                 if name.endswith((".txt", ".json"))]
         examples = []
         for file in files:
-            group = os.path.basename(os.path.dirname(file))
+            group = filesystem.basename(filesystem.dirname(file))
             try:
-                with open(file, encoding="utf-8") as handle:
-                    doc = json.load(handle)
+                doc = json.loads(filesystem.read_text(file))
             except (json.JSONDecodeError, UnicodeDecodeError) as error:
                 raise DataError(f"{file}:1: not a RACE json document ({error})") from None
             examples += self._questions(doc, file, group, labelled)
