@@ -28,7 +28,7 @@ def console_commands():
 
 
 def test_the_training_scripts_are_console_commands():
-    assert {"albert-pretrain", "albert-classify", "albert-squad"} <= set(console_commands())
+    assert {"albert-pretrain", "albert-classify", "albert-squad", "albert-ner"} <= set(console_commands())
 
 
 def test_pip_install_of_the_checkout_gives_every_command(tmp_path):
@@ -72,5 +72,6 @@ def test_pip_install_of_the_checkout_gives_every_command(tmp_path):
         helps[command] = out + err
     # Not a bare `USAGE: albert-... [flags]`: the command's own flags are listed.
     for command, flag in (("albert-pretrain", "--input_file"), ("albert-classify", "--task_name"),
-                          ("albert-squad", "--train_file"), ("albert-create-pretraining-data", "--vocab_file")):
+                          ("albert-squad", "--train_file"), ("albert-ner", "--label_scheme"),
+                          ("albert-create-pretraining-data", "--vocab_file")):
         assert flag in helps[command], (command, helps[command][-2000:])
