@@ -31,6 +31,7 @@ import numpy as np
 from albert_tf import filesystem
 from albert_tf.checkpoints.report import CheckpointFormatError
 from albert_tf.config import AlbertConfig
+from albert_tf.tokenization import SentencePieceTokenizer, load_tokenizer, save_tokenizer_assets
 
 logger = logging.getLogger("albert_tf")
 
@@ -165,10 +166,8 @@ def build_keras_hub_model(config: AlbertConfig, weights: Dict[str, np.ndarray], 
 def save_preset(weights: Dict[str, np.ndarray], config: AlbertConfig, directory: str, task: Optional[dict] = None,
                 tokenizer=None) -> str:
     """Write a keras-hub preset directory (published whole: temporary name, then swapped in)."""
-    from albert_tf.tokenization import save_tokenizer_assets  # pylint: disable=import-outside-toplevel
-
     model, hub_tokenizer = build_keras_hub_model(config, weights, task, tokenizer)
-    if task is not None and task.get("kind", "pretraining") == "pretraining" and "cls/predictions/output_bias" in weights:
+    if "cls/predictions/output_bias" in weights:
         logger.warning("the MLM and SOP heads are not written: a keras-hub ALBERT preset holds the backbone "
                        "(AlbertMaskedLM's head is its own layout)")
     if tokenizer is None:
@@ -320,8 +319,6 @@ def read_preset_task(directory: str) -> Optional[dict]:
 def read_preset_tokenizer(directory: str):
     """Our tokenizer of a preset: the settings we recorded there, else keras-hub's behaviour (the
     SentencePiece model on the raw text: no lowercasing, accents kept, no digit-comma split)."""
-    from albert_tf.tokenization import SentencePieceTokenizer, load_tokenizer  # pylint: disable=import-outside-toplevel
-
     directory = os.fspath(directory)
     if filesystem.exists(filesystem.join(directory, "tokenizer_config.json")):
         return load_tokenizer(directory)

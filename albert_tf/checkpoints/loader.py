@@ -25,7 +25,7 @@ import keras
 import numpy as np
 
 import albert_tf.modeling  # noqa: F401  (registers the classes a .keras file names)
-from albert_tf.checkpoints import formats, huggingface, tf1
+from albert_tf.checkpoints import formats, huggingface, keras_hub, tf1
 from albert_tf.checkpoints.names import BRIGHTMART, GOOGLE, blame_field, layout_of, model_slots
 from albert_tf.checkpoints.report import CheckpointMismatchError, LoadReport
 from albert_tf.config import AlbertConfig
@@ -35,6 +35,7 @@ logger = logging.getLogger("albert_tf")
 KERAS = "keras"
 KERAS_WEIGHTS = "keras_weights"
 HUGGINGFACE = "huggingface"
+KERAS_HUB = "keras_hub"
 
 
 @dataclasses.dataclass
@@ -63,6 +64,8 @@ def locate_checkpoint(path: str):
     """(the file or TF1 prefix holding the weights of `path`, its format), from names and content
     only: cheap enough to run before any expensive work, and it raises what reading would."""
     path = os.fspath(path)
+    if keras_hub.is_preset(path):
+        return path, KERAS_HUB
     if os.path.isdir(path):
         path = _find_in_directory(path)
     suffix = os.path.splitext(path)[1]
@@ -91,6 +94,8 @@ def read_checkpoint(path: str, like=None) -> CheckpointWeights:
         if huggingface.hf_architecture(source) == huggingface.TOKEN_CLASSIFICATION:
             weights = huggingface.as_token_classification(weights)
         return CheckpointWeights(source, HUGGINGFACE, GOOGLE, weights, skipped, unmapped)
+    if kind == KERAS_HUB:
+        return CheckpointWeights(path, KERAS_HUB, GOOGLE, keras_hub.read_preset_weights(path), [], [])
     if kind == KERAS:
         model = keras.saving.load_model(path)
         return CheckpointWeights(path, KERAS, layout_of(getattr(model, "encoder", model)), export_weights(model),
@@ -200,6 +205,8 @@ def load_config_for(path: str, config_file: Optional[str] = None) -> AlbertConfi
         raise FileNotFoundError(f"no albert_config.json or config.json next to {path}; pass the config file")
     with open(config_file, encoding="utf-8") as handle:
         data = json.load(handle)
+    if keras_hub.is_preset_config(data):
+        return keras_hub.config_from_preset(data, config_file)
     if data.get("model_type") == "albert" or "layer_norm_eps" in data:
         return AlbertConfig.from_hf_dict(data, source=config_file)
     return AlbertConfig.from_json_file(config_file)

@@ -2,8 +2,10 @@
 
 Reads any supported checkpoint (TF1 Google / TF-Hub / brightmart, Hugging Face safetensors or
 pytorch_model.bin, this project's .keras, or a model directory: best_checkpoint/, squad_model/,
-pretrained/) and writes it as a TF1 checkpoint (readable by the original TF1 code and by Hugging
-Face's TF1 loader), a Hugging Face directory, a .keras file, or a model directory.
+pretrained/, a keras-hub preset directory) and writes it as a TF1 checkpoint (readable by the original
+TF1 code and by Hugging Face's TF1 loader), a Hugging Face directory, a .keras file, a model directory,
+or a keras-hub preset directory (`--output_format keras_hub`: AlbertBackbone, or AlbertTextClassifier
+for a classifier, with the SentencePiece tokenizer).
 
 A model directory's head goes with it: `--output_format hf` of a SQuAD model writes
 AlbertForQuestionAnswering, of a classifier AlbertForSequenceClassification with id2label, plus the
@@ -28,17 +30,20 @@ from absl import app, flags
 from albert_tf import atomic_files, model_directory, output_errors
 from albert_tf import tf_logs  # noqa: E402
 from albert_tf.checkpoints import huggingface
+from albert_tf.checkpoints import keras_hub as keras_hub_presets
 
 FLAGS = flags.FLAGS
 tf_logs.define_flag()
 
 flags.DEFINE_string("input", None, "Checkpoint to read: a model directory, TF1 prefix/.index/directory, "
-                                   "model.safetensors, pytorch_model.bin, a directory holding one, or a .keras file.")
+                                   "model.safetensors, pytorch_model.bin, a directory holding one, a .keras file, "
+                                   "or a keras-hub preset directory.")
 flags.DEFINE_string("config", None, "Config json (official albert_config.json or Hugging Face config.json). "
                                     "Defaults to the one next to --input.")
 flags.DEFINE_string("preset", None, "Use a released model's config instead of --config (e.g. albert_base_v2).")
-flags.DEFINE_enum("output_format", "tf1", ["tf1", "hf", "keras", "model_dir"], "Layout to write.")
-flags.DEFINE_string("output", None, "TF1: checkpoint prefix; hf and model_dir: directory; keras: file ending in .keras.")
+flags.DEFINE_enum("output_format", "tf1", ["tf1", "hf", "keras", "model_dir", "keras_hub"], "Layout to write.")
+flags.DEFINE_string("output", None, "TF1: checkpoint prefix; hf, model_dir and keras_hub: directory; keras: file "
+                                    "ending in .keras.")
 flags.DEFINE_enum("model", "pretrainer", ["pretrainer", "encoder"],
                   "pretrainer keeps the heads the input has (MLM and SOP, or a model directory's task head); "
                   "encoder: the encoder alone.")
@@ -63,6 +68,11 @@ def read_source(input_path, config=None, max_seq_length=None) -> Source:
     from albert_tf.checkpoints import load_config_for, locate_checkpoint
     from albert_tf.tokenization import load_tokenizer
 
+    # A keras-hub preset holds its config, head and tokenizer (its task.json is keras-hub's, not a model directory's).
+    if keras_hub_presets.is_preset(input_path):
+        config = config if config is not None else keras_hub_presets.read_preset_config(input_path)
+        return Source(input_path, config, keras_hub_presets.read_preset_task(input_path),
+                      keras_hub_presets.read_preset_tokenizer(input_path))
     found = model_directory.model_directory_of(input_path)
     if found:
         saved = model_directory.read_model_directory(found)
@@ -108,7 +118,7 @@ def _complete_task(task, directory, config, max_seq_length):
 def convert(input_path, output, output_format="tf1", config=None, model_kind="pretrainer", allow_partial=False,
             global_step=None, max_seq_length=None):
     """Library entry point of the converter; returns the load report."""
-    from albert_tf.checkpoints import read_checkpoint, save_hf, save_tf1
+    from albert_tf.checkpoints import export_weights, read_checkpoint, save_hf, save_tf1
     from albert_tf.checkpoints.loader import assign_weights
 
     # Flags first: nothing is read for a conversion that cannot be written.
@@ -116,7 +126,7 @@ def convert(input_path, output, output_format="tf1", config=None, model_kind="pr
         raise ValueError(f"--output={output}: a keras output must end in .keras")
     if global_step is not None and global_step < 0:
         raise ValueError(f"--global_step={global_step}: must be >= 0")
-    output_errors.check_writable(output, is_directory=output_format in ("hf", "model_dir"))
+    output_errors.check_writable(output, is_directory=output_format in ("hf", "model_dir", "keras_hub"))
     source = read_source(input_path, config, max_seq_length)  # fails fast on missing or corrupt input
     encoder_only = model_kind == "encoder"
     if output_format == "model_dir" and source.tokenizer is None:
@@ -129,6 +139,8 @@ def convert(input_path, output, output_format="tf1", config=None, model_kind="pr
             logging.warning("the SQuAD v2 null threshold %.4f of %s has no place in a Hugging Face directory: "
                             "transformers' question-answering pipeline (handle_impossible_answer=True) compares "
                             "the null score with the best span's without it", task["null_threshold"], input_path)
+    if output_format == "keras_hub":  # what keras-hub cannot express is refused before any work
+        keras_hub_presets.check_expressible(source.config, task, source.tokenizer)
     model = model_directory.build_model(source.config, task, encoder_only=encoder_only)
     if source.directory is not None and not encoder_only:
         report = model_directory.load_model_weights(model, source.directory, allow_partial=allow_partial)
@@ -144,6 +156,10 @@ def convert(input_path, output, output_format="tf1", config=None, model_kind="pr
             model_directory.save_model_directory(output, model, source.tokenizer,
                                                  task or {"kind": model_directory.PRETRAINING},
                                                  global_step=global_step)
+        elif output_format == "keras_hub":
+            keras_hub_presets.save_preset(export_weights(model), source.config, output,
+                                          task=task or {"kind": model_directory.PRETRAINING},
+                                          tokenizer=source.tokenizer)
         else:
             os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
             with atomic_files.replacing_path(output, suffix=".keras") as temp:
@@ -165,7 +181,8 @@ def main(argv):
     report = convert(FLAGS.input, FLAGS.output, FLAGS.output_format, config=config, model_kind=FLAGS.model,
                      allow_partial=FLAGS.allow_partial, global_step=FLAGS.global_step)
     print(report.summary())
-    print(f"wrote {FLAGS.output_format} {'directory' if FLAGS.output_format in ('hf', 'model_dir') else 'checkpoint'} "
+    print(f"wrote {FLAGS.output_format} "
+          f"{'directory' if FLAGS.output_format in ('hf', 'model_dir', 'keras_hub') else 'checkpoint'} "
           f"to {FLAGS.output}")
 
 
