@@ -53,16 +53,23 @@ def _padded_shapes(meta: Dict, length: Optional[int]):
             tf.TensorShape([]))
 
 
+def shuffled_epochs(dataset: tf.data.Dataset, buffer_size: int, seed: int) -> tf.data.Dataset:
+    """`dataset` repeated without end, each pass shuffled with a seed made of `seed` and the pass number.
+
+    Every iterator yields the same stream (the order depends on no random-generator state, and Keras
+    opens an iterator to peek before training), so a resumed run finds its place by skipping the batches
+    it trained on. Each pass is shuffled on its own: shuffling the repeated stream instead would show
+    some examples twice before others once.
+    """
+    return tf.data.Dataset.counter().flat_map(
+        lambda epoch: dataset.shuffle(buffer_size, seed=seed * 1_000_003 + epoch, reshuffle_each_iteration=False))
+
+
 def train_dataset(meta: Dict, batch_size: int, max_seq_length: int, seed: int, static_shapes: bool = False,
                   shuffle_buffer: int = 20000) -> tf.data.Dataset:
-    """Endless shuffled batches of `batch_size` (the global batch; Keras splits it across replicas).
-
-    Repeated, then shuffled once: every iterator of it yields the same stream, so a resumed run finds
-    its place by skipping the batches it trained on (a reshuffle per epoch would draw new seeds for each
-    new iterator, and Keras opens one to peek before training).
-    """
-    dataset = tf.data.TFRecordDataset(meta["records"]).repeat()
-    dataset = dataset.shuffle(min(shuffle_buffer, meta["count"]), seed=seed, reshuffle_each_iteration=False)
+    """Endless shuffled batches of `batch_size` (the global batch; Keras splits it across replicas),
+    the same from every iterator (`shuffled_epochs`)."""
+    dataset = shuffled_epochs(tf.data.TFRecordDataset(meta["records"]), min(shuffle_buffer, meta["count"]), seed)
     dataset = dataset.map(_parser(meta, max_seq_length), num_parallel_calls=tf.data.AUTOTUNE)
     if static_shapes or meta["multiple_choice"]:
         dataset = dataset.padded_batch(batch_size, _padded_shapes(meta, max_seq_length), drop_remainder=True)

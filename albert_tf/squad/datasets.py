@@ -10,6 +10,7 @@ from typing import Dict
 import numpy as np
 import tensorflow as tf
 
+from albert_tf.finetuning.datasets import shuffled_epochs
 from albert_tf.model_inputs import INPUT_MASK, INPUT_TYPE_IDS, INPUT_WORD_IDS, P_MASK, START_POSITIONS
 from albert_tf.squad.features import FeatureSet
 
@@ -33,7 +34,7 @@ def _trim(max_seq_length: int):
 def train_dataset(features: FeatureSet, batch_size: int, seed: int, head: str, static_shapes: bool = False):
     """Endless shuffled (inputs, labels) batches; the XLNet-style head also gets the gold start as input.
 
-    Repeated, then shuffled once: every iterator yields the same stream (see finetuning.datasets).
+    Each pass over the windows in its own seeded order, the same from every iterator (`shuffled_epochs`).
     """
     x = model_inputs(features)
     y = {"start_logits": features.start_position, "end_logits": features.end_position}
@@ -41,7 +42,7 @@ def train_dataset(features: FeatureSet, batch_size: int, seed: int, head: str, s
         x[START_POSITIONS] = features.start_position
         y["cls_logits"] = features.is_impossible.astype(np.float32)
     dataset = tf.data.Dataset.from_tensor_slices((x, y))
-    dataset = dataset.repeat().shuffle(len(features), seed=seed, reshuffle_each_iteration=False)
+    dataset = shuffled_epochs(dataset, len(features), seed)
     dataset = dataset.batch(batch_size, drop_remainder=True)
     if not static_shapes:
         dataset = dataset.map(_trim(features.max_seq_length))
