@@ -4,8 +4,10 @@ Export builds the keras-hub model in this process from our config, assigns our w
 variables through one name table, and lets keras-hub's own `save_to_preset` write the directory
 (config.json, model.weights.h5, task.json + task.weights.h5 for a classifier, tokenizer.json +
 assets/tokenizer/vocabulary.spm, metadata.json), so the files are exactly what its loader expects.
-Our tokenizer settings and task record travel beside them (`tokenizer_config.json` + `spiece.model`,
-`albert_tf_task.json`; keras-hub ignores unknown files), so a round trip keeps labels and casing.
+The preset's SentencePiece model has our preprocessing (lowercase, accents stripped) folded into its
+normalizer (`tokenization.folded_preprocessing`), since keras-hub tokenizes raw text. Our tokenizer
+settings and task record travel beside them (`tokenizer_config.json` + `spiece.model`,
+`albert_tf_task.json`; keras-hub ignores unknown files), so a round trip keeps labels and settings.
 
 Import reads a preset through keras-hub's `from_preset` and maps its variables back to canonical
 TF1 names through the same table. keras-hub is an optional dependency (`pip install albert-tf[kerashub]`),
@@ -32,6 +34,7 @@ from albert_tf import filesystem
 from albert_tf.checkpoints.report import CheckpointFormatError
 from albert_tf.config import AlbertConfig
 from albert_tf.tokenization import SentencePieceTokenizer, load_tokenizer, save_tokenizer_assets
+from albert_tf.tokenization.folded_preprocessing import folded_model_proto, unfoldable
 
 logger = logging.getLogger("albert_tf")
 
@@ -147,7 +150,12 @@ def build_keras_hub_model(config: AlbertConfig, weights: Dict[str, np.ndarray], 
         _assign(variables, theirs, weights[ours])
     hub_tokenizer = None
     if tokenizer is not None:
-        hub_tokenizer = keras_hub.models.AlbertTokenizer(proto=tokenizer.model_proto)
+        # keras-hub runs the SentencePiece model on raw text: our lowercasing and accent stripping go into
+        # the model's own normalizer, so its ids equal ours.
+        for setting in unfoldable(tokenizer):
+            logger.warning("the keras-hub tokenizer cannot apply %s=True (a rewrite of pieces after "
+                           "segmentation): numbers written with thousands commas may get other ids", setting)
+        hub_tokenizer = keras_hub.models.AlbertTokenizer(proto=folded_model_proto(tokenizer))
     if task is None or task.get("kind", "pretraining") == "pretraining" or "output_weights" not in weights:
         return backbone, hub_tokenizer
     kernel = weights["output_weights"].T  # TF1 stores [num_classes, H]
