@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 .PHONY: venv test demo parity fixtures bench-tokenizers tokenizer-agreement bench-pretraining-data \
 	bench-pretraining-step pretrain-acceptance classifier-parity bench-finetuning squad-roundtrip bench-squad clean \
 	direct-use-acceptance \
-	flag-docs docs-check bench-serving fault-injection test-backends notebook-check
+	flag-docs docs-check bench-serving fault-injection test-backends notebook-check hf-acceptance
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,9 +37,17 @@ fixtures: $(ORACLE_STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/make_parity_fixtures.py --out tests/fixtures/parity
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/make_direct_use_fixtures.py --out tests/fixtures/direct_use
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/make_hf_head_fixtures.py --out tests/fixtures/hf_heads
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/make_hf_activation_fixtures.py --out tests/fixtures/hf_activations.json
 
 parity: $(ORACLE_STAMP)
-	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q -m oracle tests/test_parity_live.py tests/test_inference_oracle_live.py tests/test_hf_heads.py
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q -m oracle tests/test_parity_live.py tests/test_inference_oracle_live.py tests/test_hf_heads.py \
+		tests/test_checkpoint_edge_cases.py
+
+# Converted Hugging Face directories as transformers loads them: AutoTokenizer ids against ours on 1,000
+# SST-2 and 1,000 LCQMC lines of ../shared/realdata, and the fill-mask, question-answering and
+# token-classification pipelines (report in hf_acceptance_output/report.json).
+hf-acceptance: $(ORACLE_STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/hf_acceptance.py --out hf_acceptance_output
 
 # The model layers under Keras' JAX (and, with the oracle extra, PyTorch) backend, each in a
 # process without TensorFlow, against the TensorFlow backend's outputs. Not part of `make test`.

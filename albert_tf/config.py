@@ -39,17 +39,18 @@ ACTIVATION_OF_HF = {"gelu_new": "gelu", "gelu_pytorch_tanh": "gelu", "gelu_fast"
                     "gelu_python_tanh": "gelu", "gelu": "gelu_erf", "gelu_python": "gelu_erf", "relu": "relu",
                     "tanh": "tanh", "linear": "linear", "silu": "swish", "swish": "swish"}
 
-# Keys every ALBERT config json has (official, brightmart and transformers alike) and a BERT one lacks.
-_ALBERT_ONLY_KEYS = ("embedding_size",)
+# Keys only ALBERT configs have: every released ALBERT json (official, brightmart, transformers) states
+# `embedding_size`. A json describing a whole model (the keys BERT and ALBERT share) without any of them is BERT's.
+_ALBERT_ONLY_KEYS = ("embedding_size", "num_hidden_groups", "inner_group_num", "ln_type", "embedding_layout")
+_MODEL_KEYS = ("vocab_size", "hidden_size", "num_hidden_layers", "intermediate_size")
 
 
 def refuse_bert_config(data: Dict[str, Any], source: Optional[str]) -> None:
     """A BERT config read as ALBERT would silently take the default `embedding_size` (128) and build another
     model than its checkpoint: refused, naming the missing field."""
-    missing = [key for key in _ALBERT_ONLY_KEYS if key not in data]
-    if missing:
+    if all(key in data for key in _MODEL_KEYS) and not any(key in data for key in _ALBERT_ONLY_KEYS):
         bert = "a BERT config" if data.get("model_type", "bert") == "bert" else "not an ALBERT config"
-        raise ConfigError(f"{source or 'config'}: config field '{missing[0]}' is missing: this looks like {bert}, "
+        raise ConfigError(f"{source or 'config'}: config field 'embedding_size' is missing: this looks like {bert}, "
                           "which this project does not load as ALBERT (every ALBERT config states "
                           "'embedding_size'; add it if this really is an ALBERT config)")
 

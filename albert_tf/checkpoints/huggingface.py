@@ -15,6 +15,11 @@ from albert_tf.tokenization import SentencePieceTokenizer, WordPieceTokenizer, a
 
 SAFETENSORS = "model.safetensors"
 PYTORCH_BIN = "pytorch_model.bin"
+# transformers' sharded checkpoints: an index whose `weight_map` names the shard of every tensor.
+SHARD_INDEX_SUFFIX = ".index.json"
+SAFETENSORS_INDEX = SAFETENSORS + SHARD_INDEX_SUFFIX
+PYTORCH_BIN_INDEX = PYTORCH_BIN + SHARD_INDEX_SUFFIX
+WEIGHTS_FILES = (SAFETENSORS, SAFETENSORS_INDEX, PYTORCH_BIN, PYTORCH_BIN_INDEX)
 
 # Canonical TF1 name pattern → Hugging Face name. Every TF1 `kernel` is the transpose of the
 # PyTorch `weight` ([in, out] vs [out, in]); every other tensor has the same layout.
@@ -73,6 +78,10 @@ def hf_to_tf1(state: Dict[str, np.ndarray], source: str = "checkpoint"):
     if not any(k.startswith("albert.encoder.albert_layer_groups.") for k in state):
         raise CheckpointFormatError(f"{source}: no Hugging Face ALBERT encoder weights "
                                     "('albert.encoder.albert_layer_groups.*') found")
+    if "predictions.bias" not in state and "predictions.decoder.bias" in state:
+        # The MLM bias is one tensor under two names (the decoder's bias is tied to `predictions.bias`);
+        # a file that kept only the decoder's name holds it there.
+        state = {("predictions.bias" if k == "predictions.decoder.bias" else k): v for k, v in state.items()}
     reverse = {name: None for name in state if not _HF_REDUNDANT.search(name)}
     weights, skipped = {}, [n for n in state if _HF_REDUNDANT.search(n)]
     for tf1_name in _candidate_tf1_names(state):
@@ -154,14 +163,16 @@ def read_hf_state(path: str):
     """Read a Hugging Face weights file (or a directory holding one) into numpy arrays."""
     path = os.fspath(path)
     if os.path.isdir(path):
-        for candidate in (SAFETENSORS, PYTORCH_BIN):
+        for candidate in WEIGHTS_FILES:
             if os.path.exists(os.path.join(path, candidate)):
                 path = os.path.join(path, candidate)
                 break
         else:
-            raise FileNotFoundError(f"no {SAFETENSORS} or {PYTORCH_BIN} in {path}")
+            raise FileNotFoundError(f"no {' or '.join(WEIGHTS_FILES)} in {path}")
     if not os.path.exists(path):
         raise FileNotFoundError(f"weights file not found: {path}")
+    if path.endswith(SHARD_INDEX_SUFFIX):
+        return path, _read_shards(path)
     if path.endswith(".safetensors"):
         from safetensors import SafetensorError
         from safetensors.numpy import load_file
@@ -182,6 +193,41 @@ def read_hf_state(path: str):
             raise CheckpointFormatError(f"cannot read {path} with torch's safe loader: {err}") from err
         return path, {k: v.float().numpy() if v.is_floating_point() else v.numpy() for k, v in state.items()}
     raise CheckpointFormatError(f"{path}: not a Hugging Face weights file (.safetensors or .bin)")
+
+
+def shard_files(index_path: str):
+    """The shard files a sharded checkpoint's index names, each checked to exist, in order."""
+    try:
+        with open(index_path, encoding="utf-8") as handle:
+            weight_map = json.load(handle)["weight_map"]
+        shards = sorted(set(weight_map.values()))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise CheckpointFormatError(f"{index_path}: not a sharded-checkpoint index (a json object whose "
+                                    f"'weight_map' maps tensor names to shard files): {err}") from err
+    directory = os.path.dirname(index_path)
+    paths = []
+    for shard in shards:
+        shard_path = os.path.join(directory, shard)
+        if os.path.basename(shard) != shard or not os.path.isfile(shard_path):
+            raise CheckpointFormatError(f"{index_path}: field 'weight_map' names shard {shard!r}, which is not a "
+                                        f"file in {directory or '.'}")
+        paths.append(shard_path)
+    return paths
+
+
+def _read_shards(index_path: str):
+    """One state dict from every shard; a tensor the index maps to a shard must be in it."""
+    with open(index_path, encoding="utf-8") as handle:
+        weight_map = json.load(handle)["weight_map"]
+    state = {}
+    for shard_path in shard_files(index_path):
+        _, part = read_hf_state(shard_path)
+        state.update(part)
+    absent = sorted(name for name in weight_map if name not in state)
+    if absent:
+        raise CheckpointFormatError(f"{index_path}: {len(absent)} tensors of 'weight_map' are not in their shard "
+                                    f"files, e.g. {absent[0]!r} (an incomplete download?)")
+    return state
 
 
 def write_hf(weights: Dict[str, np.ndarray], directory: str, hf_config: Optional[dict] = None) -> str:

@@ -26,7 +26,7 @@ import numpy as np
 
 import albert_tf.modeling  # noqa: F401  (registers the classes a .keras file names)
 from albert_tf.checkpoints import formats, huggingface, keras_hub, tf1
-from albert_tf.checkpoints.names import BRIGHTMART, GOOGLE, blame_field, layout_of, model_slots
+from albert_tf.checkpoints.names import BRIGHTMART, GOOGLE, POOLER, blame_field, layout_of, model_slots
 from albert_tf.checkpoints.report import CheckpointMismatchError, LoadReport
 from albert_tf.config import AlbertConfig
 
@@ -51,7 +51,7 @@ class CheckpointWeights:
 
 
 def _find_in_directory(directory):
-    for name in (huggingface.SAFETENSORS, huggingface.PYTORCH_BIN):
+    for name in huggingface.WEIGHTS_FILES:
         if os.path.exists(os.path.join(directory, name)):
             return os.path.join(directory, name)
     keras_files = [f for f in os.listdir(directory) if f.endswith(".keras")]
@@ -68,6 +68,12 @@ def locate_checkpoint(path: str):
         return path, KERAS_HUB
     if os.path.isdir(path):
         path = _find_in_directory(path)
+    if path.endswith(huggingface.SHARD_INDEX_SUFFIX):
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"weights file not found: {path}")
+        for shard in huggingface.shard_files(path):
+            formats.require(shard, *formats.BY_SUFFIX[os.path.splitext(shard)[1]])
+        return path, HUGGINGFACE
     suffix = os.path.splitext(path)[1]
     if suffix in formats.BY_SUFFIX:
         formats.require(path, *formats.BY_SUFFIX[suffix])
@@ -149,9 +155,13 @@ def assign_weights(model, checkpoint: CheckpointWeights, allow_partial: bool = F
                         skipped=list(checkpoint.skipped), unused=list(checkpoint.unmapped))
     pending = []
     remaining = dict(checkpoint.weights)
+    # transformers' heads over the sequence output (masked LM, question answering, token classification)
+    # are saved without a pooler: an absent pooler is newly initialized like a head, never a broken load.
+    pooler_absent = not any(name in remaining for name in POOLER)
     for slot in model_slots(model):
         if slot.name not in remaining:
-            (report.newly_initialized if slot.is_head else report.missing).append(slot.name)
+            head_like = slot.is_head or (pooler_absent and slot.name in POOLER)
+            (report.newly_initialized if head_like else report.missing).append(slot.name)
             continue
         value = remaining.pop(slot.name)
         if slot.transposed:
@@ -161,8 +171,6 @@ def assign_weights(model, checkpoint: CheckpointWeights, allow_partial: bool = F
             have = tuple(value.T.shape) if slot.transposed else tuple(value.shape)
             model_shape = want[::-1] if slot.transposed else want
             field = blame_field(slot.name, have, model_shape)
-            if slot.name == "output_weights" and field == "num_classes":
-                field = "num_classes (task label count)"
             report.shape_mismatches.append((slot.name, have, model_shape, field))
             continue
         pending.append((slot, value))
@@ -187,6 +195,23 @@ def load_weights(model, path: str, allow_partial: bool = False, verbose: bool = 
     return report
 
 
+def _encoder_of(model):
+    """The AlbertEncoder inside any task model (a multiple-choice scorer holds it in its classifier)."""
+    for holder in (model, getattr(model, "classifier", None)):
+        encoder = getattr(holder, "encoder", None)
+        if encoder is not None and hasattr(encoder, "albert_config"):
+            return encoder
+    return model
+
+
+def keras_file_config(path: str) -> AlbertConfig:
+    """The config a `.keras` file was saved with (its encoder's `albert_config`)."""
+    config = getattr(_encoder_of(keras.saving.load_model(path)), "albert_config", None)
+    if config is None:
+        raise tf1.CheckpointFormatError(f"{path}: a .keras file without an ALBERT encoder; pass --config")
+    return config
+
+
 def find_config(path: str) -> Optional[str]:
     """The config json that sits next to a checkpoint, if any."""
     path = os.fspath(path)
@@ -199,7 +224,10 @@ def find_config(path: str) -> Optional[str]:
 
 
 def load_config_for(path: str, config_file: Optional[str] = None) -> AlbertConfig:
-    """The AlbertConfig of a checkpoint: the given file, or the json next to the checkpoint."""
+    """The AlbertConfig of a checkpoint: the given file, the one inside a `.keras` file (which carries
+    its model's config), or the json next to the checkpoint."""
+    if config_file is None and locate_checkpoint(path)[1] == KERAS:
+        return keras_file_config(locate_checkpoint(path)[0])
     config_file = config_file or find_config(path)
     if config_file is None:
         raise FileNotFoundError(f"no albert_config.json or config.json next to {path}; pass the config file")

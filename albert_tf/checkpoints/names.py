@@ -16,6 +16,7 @@ from albert_tf.modeling.squad import SquadAnswerabilityHead, SquadSpanHead
 
 GOOGLE = "google"
 BRIGHTMART = "brightmart"
+POOLER = ("bert/pooler/dense/kernel", "bert/pooler/dense/bias")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -184,14 +185,17 @@ _FIELD_HINTS = [
     (r"token_type_embeddings$", ("type_vocab_size", None)),
     (r"embeddings/LayerNorm", (None,)),
     (r"embedding_hidden_mapping_in/kernel$", ("embedding_size", "hidden_size")),
+    # The attention output projection is H→H; checked before the FFN output rule below, whose
+    # pattern its name also matches.
+    (r"attention(_1)?/output/dense/kernel$", ("hidden_size", "hidden_size")),
     (r"(intermediate/dense|ffn_1/intermediate/dense)/kernel$", ("hidden_size", "intermediate_size")),
     (r"(output/dense|intermediate/output/dense)/kernel$", ("intermediate_size", "hidden_size")),
     (r"intermediate/dense/bias$", ("intermediate_size",)),
     (r"cls/predictions/output_bias$", ("vocab_size",)),
     (r"cls/predictions/transform/dense/kernel$", ("hidden_size", "embedding_size")),
     (r"cls/predictions/transform/", ("embedding_size",)),
-    (r"^output_weights$", ("num_classes", "hidden_size")),
-    (r"^cls/token_classification/output_weights$", ("num_labels (tag count)", "hidden_size")),
+    (r"^output_(weights|bias)$", ("num_classes (task label count)", "hidden_size")),
+    (r"^cls/token_classification/output_(weights|bias)$", ("num_labels (tag count)", "hidden_size")),
 ]
 
 
