@@ -19,7 +19,7 @@ from albert_tf.finetuning.tasks import get_task, load_task_modules
 from albert_tf.jobs import runner
 from albert_tf.jobs.runner import need, run as run_family
 from albert_tf.jobs.settings import ClassifierSettings
-from albert_tf.training import artifacts, settings_checks
+from albert_tf.training import settings_checks
 
 # The earlier names of the settings and the helpers shared with the runner.
 FinetuneSettings = ClassifierSettings
@@ -170,12 +170,7 @@ class ClassifierFamily(runner.TaskFamily):
         s, result = self.s, {}
         if s.do_eval:
             step = int(run.model.optimizer.iterations.numpy())
-            results = self.evaluate_splits(run, step, warn=not s.do_train)
-            results["best_checkpoint"] = run.best
-            artifacts.write_json(os.path.join(run.output_dir, "eval_results.json"), results)
-            logging.info("final eval (%s): %s", "best checkpoint" if run.best else "current weights",
-                         self.summary(results))
-            result["eval"] = results
+            result["eval"] = self.keep_final_results(run, self.evaluate_splits(run, step, warn=not s.do_train))
         if s.do_predict:
             result["predictions"] = self.predict(run)
         return result

@@ -28,7 +28,7 @@ from albert_tf.model_inputs import INPUT_MASK, INPUT_NAMES, INPUT_TYPE_IDS, INPU
 from albert_tf.modeling import AlbertEncoder, AlbertTokenClassifier
 from albert_tf.modeling.token_losses import IGNORE_LABEL, masked_token_cross_entropy
 from albert_tf.ner import features, metrics, outputs, reading
-from albert_tf.training import artifacts, settings_checks
+from albert_tf.training import settings_checks
 
 MODEL_DIR = "ner_model"
 TASK_NAME = "ner"
@@ -269,13 +269,9 @@ class NerFamily(runner.TaskFamily):
             predicted = self.predicted_words(run, split)
             results = self.score(split, predicted)
             results["global_step"] = int(run.model.optimizer.iterations.numpy())
-            results["best_checkpoint"] = run.best
-            artifacts.write_json(os.path.join(run.output_dir, "eval_results.json"), results)
+            result["eval"] = self.keep_final_results(run, results)
             outputs.write_conll_predictions(os.path.join(run.output_dir, EVAL_PREDICTIONS), split.sentences,
                                             predicted)
-            logging.info("final eval (%s): %s", "best checkpoint" if run.best else "current weights",
-                         self.summary(results))
-            result["eval"] = results
         if s.do_predict:
             result["predictions"] = self.predict(run)
         return result
@@ -298,13 +294,6 @@ class NerFamily(runner.TaskFamily):
                                       max_seq_length=self.s.max_seq_length, check_texts=texts)
         logging.info("exported the model to %s (reload check: max |diff| %.2e on %d sentences + samples)",
                      export_dir, info["max_abs_difference"], len(texts))
-
-
-def check_settings(s: NerSettings):
-    """The flag checks alone (no file read)."""
-    family = NerFamily(s)
-    family.check_settings()
-    runner.check_shared_settings(s, family)
 
 
 def run(s: NerSettings) -> Dict:

@@ -117,6 +117,14 @@ class TaskFamily:
     def summary(self, results: Dict) -> str:
         raise NotImplementedError
 
+    def keep_final_results(self, run: SeedRun, results: Dict) -> Dict:
+        """A seed's final evaluation as `eval_results.json`, naming the checkpoint it scored; logged."""
+        results["best_checkpoint"] = run.best
+        artifacts.write_json(os.path.join(run.output_dir, "eval_results.json"), results)
+        logging.info("final eval (%s): %s", "best checkpoint" if run.best else "current weights",
+                     self.summary(results))
+        return results
+
     def save_best(self, run: SeedRun, step: int, record: Dict) -> Dict:
         """Writes the best model whole; returns more fields of the best record (e.g. its path)."""
         raise NotImplementedError

@@ -273,13 +273,6 @@ class SquadFamily(runner.TaskFamily):
                      info["max_abs_difference"])
 
 
-def check_settings(s: SquadSettings):
-    """The flag checks alone (no file read)."""
-    family = SquadFamily(s)
-    family.check_settings()
-    runner.check_shared_settings(s, family)
-
-
 def run(s: SquadSettings) -> Dict:
     """The whole job; returns {"runs": [per-seed results], "seeds": summary of F1}."""
     return runner.run(SquadFamily(s))
