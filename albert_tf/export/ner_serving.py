@@ -17,7 +17,6 @@ Only the first window of a text is tagged (`max_seq_length - 2` pieces; `num_pie
 the text had), as the classifier export truncates.
 """
 
-import os
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -387,8 +386,3 @@ def entity_record(outputs: Dict[str, np.ndarray], i: int) -> Dict:
     pieces = sum(1 for t in tags if t)
     return {"entities": entities, "piece_tags": tags[:pieces],
             "truncated": int(outputs["num_pieces"][i]) > pieces}
-
-
-def read_labels(export_dir: str) -> List[str]:
-    with tf.io.gfile.GFile(os.path.join(export_dir, saved_model.EXTRA_DIR, "labels.txt")) as handle:
-        return [line.rstrip("\n") for line in handle if line.strip()]
