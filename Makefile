@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 
 .PHONY: venv test demo parity fixtures bench-tokenizers tokenizer-agreement bench-pretraining-data \
 	bench-pretraining-step pretrain-acceptance classifier-parity bench-finetuning squad-roundtrip bench-squad clean \
-	direct-use-acceptance \
+	direct-use-acceptance keras-hub-round-trip \
 	flag-docs docs-check bench-serving fault-injection test-backends notebook-check hf-acceptance
 
 $(STAMP): setup.cfg pyproject.toml
@@ -103,6 +103,11 @@ bench-finetuning: $(BENCH_STAMP)
 # Gold-span round trip on the real SQuAD v1.1 dev set (EM/F1 lost only to token boundaries).
 squad-roundtrip: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/squad_roundtrip.py --squad ../shared/realdata/squad/dev-v1.1.json \
+		--spm ../shared/realdata/assets/albert_en_spm/30k-clean.model
+
+# keras-hub presets both ways on SST-2 dev: token-id agreement and max |diff| (needs keras-hub: the bench extra).
+keras-hub-round-trip: $(BENCH_STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/keras_hub_round_trip.py --tsv ../shared/realdata/glue/SST-2/dev.tsv \
 		--spm ../shared/realdata/assets/albert_en_spm/30k-clean.model
 
 bench-squad: $(STAMP)
