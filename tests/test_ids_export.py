@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
-from conftest import FIXTURES, REALDATA
+from conftest import REALDATA
 from albert_tf import export
 from albert_tf.config import AlbertConfig
 from albert_tf.export import saved_model, self_check, serving
@@ -24,8 +24,7 @@ from albert_tf.modeling import AlbertClassifier, AlbertEncoder
 from albert_tf.squad.modeling import build_squad_model
 from albert_tf.tokenization import SentencePieceTokenizer
 
-sys.path.insert(0, str(FIXTURES / "tokenization"))
-import tokenization_testlib as testlib  # noqa: E402
+import tokenization_testlib as testlib
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -4,17 +4,14 @@ needs (training drops the remainder, evaluation tops the last batch up with weig
 
 import json
 import random
-import sys
 
 import keras
 import pytest
 
-from conftest import FIXTURES
 from albert_tf.finetuning import datasets
 from albert_tf.jobs import classifier as job
 
-sys.path.insert(0, str(FIXTURES / "tokenization"))
-import tokenization_testlib as testlib  # noqa: E402
+import tokenization_testlib as testlib
 
 TINY = dict(vocab_size=300, embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
             intermediate_size=64, max_position_embeddings=64)
