@@ -206,3 +206,15 @@ def test_preset_task_other_than_classifier_is_refused(tmp_path):
     with pytest.raises(ValueError, match="task.json: field 'class_name' is 'AlbertMaskedLM'"):
         presets.read_preset_task(str(preset))
     assert os.path.isdir(preset)
+
+
+def test_preset_is_an_init_checkpoint(classifier_directory, exported_preset, spm_tokenizer):
+    """--init_checkpoint=<preset dir>: the flag check, the config and the recorded tokenizer are found."""
+    from albert_tf.tokenization.assets import tokenizer_for_model
+    from albert_tf.training import settings_checks
+
+    _, model = classifier_directory
+    settings_checks.checkpoint("init_checkpoint", exported_preset)
+    assert load_config_for(exported_preset).to_official_dict() == model.encoder.albert_config.to_official_dict()
+    recorded = tokenizer_for_model(None, exported_preset)
+    assert recorded.settings == spm_tokenizer.settings
