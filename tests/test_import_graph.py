@@ -187,3 +187,29 @@ def test_relative_and_heavy_imports_are_read(tmp_path):
     assert edges == {"alpha": {"config": "alpha/a.py:1"}}
     assert find_cycle(edges) is None
     assert lazy == [("alpha/a.py", 4, "torch")] and disallowed_lazy(lazy) == []
+
+
+# Test files run as scripts of their own (not imported by pytest), which must find the package themselves.
+PATH_EDITS_ALLOWED = {"backend_worker.py": "runs as `python tests/backend_worker.py` under another Keras backend"}
+
+
+def _path_edits(directory: Path):
+    """'file:line' of every `sys.path.insert/append(...)` call in the .py files of `directory`."""
+    found = []
+    for path in sorted(directory.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("insert", "append") and ast.unparse(node.func.value) == "sys.path"):
+                found.append(f"{path.name}:{node.lineno}")
+    return found
+
+
+def test_tests_import_their_helpers_without_path_edits():
+    """Helpers sit next to conftest.py; tools/ and bench/ are on pytest's `pythonpath`."""
+    edits = _path_edits(Path(__file__).resolve().parent)
+    assert [e for e in edits if e.split(":")[0] not in PATH_EDITS_ALLOWED] == []
+
+
+def test_a_path_edit_is_found(tmp_path):
+    (tmp_path / "test_x.py").write_text("import sys\nsys.path.insert(0, 'x')\ncode = \"sys.path.append(1)\"\n")
+    assert _path_edits(tmp_path) == ["test_x.py:2"]
