@@ -2,7 +2,6 @@
 our loaders (convert and --init_checkpoint's load_weights), outputs within 1e-5 and tokenizer ids equal."""
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -193,7 +192,7 @@ def test_heads_and_vocabularies_keras_hub_lacks_are_refused(classifier_directory
     assert not out.exists()
 
 
-def test_preset_task_other_than_classifier_is_refused(tmp_path):
+def test_preset_files_that_do_not_fit_are_refused_naming_file_and_field(tmp_path):
     preset = tmp_path / "p"
     preset.mkdir()
     (preset / "config.json").write_text(json.dumps({"module": "keras_hub.src.models.albert.albert_backbone",
@@ -203,9 +202,10 @@ def test_preset_task_other_than_classifier_is_refused(tmp_path):
     assert presets.is_preset(str(preset))
     with pytest.raises(ValueError, match="config.json: field 'config' lacks vocabulary_size"):
         presets.read_preset_config(str(preset))
-    with pytest.raises(ValueError, match="task.json: field 'class_name' is 'AlbertMaskedLM'"):
+    assert presets.read_preset_task(str(preset)) is None  # another task's head is left out, the backbone read
+    (preset / "task.json").write_text(json.dumps({"class_name": "AlbertTextClassifier", "config": {}}))
+    with pytest.raises(ValueError, match="task.json: field 'num_classes' is None"):
         presets.read_preset_task(str(preset))
-    assert os.path.isdir(preset)
 
 
 def test_preset_is_an_init_checkpoint(classifier_directory, exported_preset, spm_tokenizer):
@@ -218,3 +218,17 @@ def test_preset_is_an_init_checkpoint(classifier_directory, exported_preset, spm
     assert load_config_for(exported_preset).to_official_dict() == model.encoder.albert_config.to_official_dict()
     recorded = tokenizer_for_model(None, exported_preset)
     assert recorded.settings == spm_tokenizer.settings
+
+
+def test_masked_lm_preset_gives_its_backbone(tmp_path):
+    backbone = keras_hub.models.AlbertBackbone(vocabulary_size=40, num_layers=2, num_heads=2, embedding_dim=8,
+                                               hidden_dim=16, intermediate_dim=24, max_sequence_length=20)
+    preset = str(tmp_path / "mlm")
+    keras_hub.models.AlbertMaskedLM(backbone, preprocessor=None).save_to_preset(preset)
+    encoder = AlbertEncoder(load_config_for(preset))
+    batch = hub_batch(40, seed=7)
+    encoder(ours_inputs(batch))
+    report = load_weights(encoder, preset)
+    assert not report.missing and not report.unused
+    np.testing.assert_allclose(encoder(ours_inputs(batch))["pooled_output"], backbone(batch)["pooled_output"],
+                               atol=TOL)
