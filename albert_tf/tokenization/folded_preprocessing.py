@@ -22,6 +22,7 @@ import sentencepiece as spm
 from sentencepiece import sentencepiece_model_pb2
 
 from albert_tf.tokenization import preprocessing
+from albert_tf.tokenization.sentencepiece import digit_comma_rewrites
 
 NORMALIZER_NAME = "albert_preprocessing"
 
@@ -81,4 +82,4 @@ def _multi_character_sources(normalizer) -> List[str]:
 
 def unfoldable(tokenizer) -> List[str]:
     """The settings of `tokenizer` a folded model cannot reproduce on this vocabulary."""
-    return ["split_digit_comma"] if tokenizer.split_digit_comma and tokenizer._piece_rewrites else []
+    return ["split_digit_comma"] if tokenizer.split_digit_comma and digit_comma_rewrites(tokenizer.sp) else []
