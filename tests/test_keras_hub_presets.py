@@ -232,3 +232,20 @@ def test_masked_lm_preset_gives_its_backbone(tmp_path):
     assert not report.missing and not report.unused
     np.testing.assert_allclose(encoder(ours_inputs(batch))["pooled_output"], backbone(batch)["pooled_output"],
                                atol=TOL)
+
+
+def test_missing_keras_hub_is_one_clear_line_before_any_work(classifier_directory, tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def without_keras_hub(name, *args, **kwargs):
+        if name == "keras_hub":
+            raise ImportError("No module named 'keras_hub'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_keras_hub)
+    monkeypatch.setattr(model_directory, "build_model", lambda *a, **k: pytest.fail("built a model first"))
+    with pytest.raises(ImportError, match=r"pip install 'albert-tf\[kerashub\]'"):
+        convert.convert(classifier_directory[0], str(tmp_path / "out"), "keras_hub")
+    assert not (tmp_path / "out").exists()

@@ -53,6 +53,11 @@ class KerasHubUnsupportedError(ValueError):
     """A model keras-hub's ALBERT classes cannot express."""
 
 
+def require():
+    """keras-hub, imported; a clear ImportError naming the extra when it is not installed."""
+    return _keras_hub()
+
+
 def _keras_hub():
     try:
         import keras_hub  # pylint: disable=import-outside-toplevel

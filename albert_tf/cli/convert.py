@@ -141,6 +141,7 @@ def convert(input_path, output, output_format="tf1", config=None, model_kind="pr
                             "the null score with the best span's without it", task["null_threshold"], input_path)
     if output_format == "keras_hub":  # what keras-hub cannot express is refused before any work
         keras_hub_presets.check_expressible(source.config, task, source.tokenizer)
+        keras_hub_presets.require()
     model = model_directory.build_model(source.config, task, encoder_only=encoder_only)
     if source.directory is not None and not encoder_only:
         report = model_directory.load_model_weights(model, source.directory, allow_partial=allow_partial)
@@ -191,7 +192,7 @@ def run():
     flags.mark_flags_as_required(["input", "output"])
     try:
         app.run(main)
-    except (FileNotFoundError, ValueError, output_errors.OutputError) as err:  # one clear line, no traceback
+    except (FileNotFoundError, ValueError, ImportError, output_errors.OutputError) as err:  # one line, no traceback
         print(f"albert-convert: error: {err}", file=sys.stderr)
         sys.exit(1)
 
