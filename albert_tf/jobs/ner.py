@@ -20,7 +20,7 @@ from absl import logging
 from albert_tf import model_directory
 from albert_tf.checkpoints import load_weights
 from albert_tf.export import ner_serving
-from albert_tf.finetuning.datasets import bucket_lengths
+from albert_tf.finetuning.datasets import bucket_lengths, shuffled_epochs
 from albert_tf.jobs import runner
 from albert_tf.jobs.runner import need
 from albert_tf.jobs.settings import NerSettings
@@ -183,13 +183,13 @@ class NerFamily(runner.TaskFamily):
         return {"loss": masked_token_cross_entropy}
 
     def train_dataset(self, run: runner.SeedRun):
-        """Endless shuffled batches of windows, repeated then shuffled once (resumable by skipping);
-        without static shapes, windows are batched with others of similar length."""
+        """Endless shuffled batches of windows, each pass shuffled on its own (`shuffled_epochs`: resumable
+        by skipping); without static shapes, windows are batched with others of similar length."""
         s = self.s
         inputs, labels = self.splits["train"].arrays(s.max_seq_length)
         lengths = inputs[INPUT_MASK].sum(axis=1)
-        data = tf.data.Dataset.from_tensor_slices((inputs, labels, lengths)).repeat()
-        data = data.shuffle(min(20000, len(labels)), seed=run.seed, reshuffle_each_iteration=False)
+        data = shuffled_epochs(tf.data.Dataset.from_tensor_slices((inputs, labels, lengths)),
+                               min(20000, len(labels)), run.seed)
         if s.static:
             return data.map(lambda x, y, n: (x, y)).batch(s.train_batch_size, drop_remainder=True).prefetch(2)
         data = data.map(lambda x, y, n: ({k: v[:n] for k, v in x.items()}, y[:n]))
