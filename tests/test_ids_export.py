@@ -3,6 +3,7 @@ cannot be imported, the same outputs as the raw-text export's `serving_ids`; `sa
 every TF Serving request shown in docs/export.md (REST bodies, gRPC `PredictRequest`s) accepted by the
 signature it names and run through it."""
 
+import functools
 import json
 import os
 import re
@@ -303,9 +304,14 @@ def _model_dir(exports, model):
     return exports["raw"][name] / IDS if model.endswith("_ids") else exports["raw"][name]
 
 
+@functools.lru_cache(maxsize=None)
+def _loaded(directory):
+    return tf.saved_model.load(directory)
+
+
 def _check_against_signature(directory, signature_name, inputs):
     """`inputs` ({name: numpy array}) fit the signature's specs (names, dtypes, ranks); returns its outputs."""
-    signature = tf.saved_model.load(str(directory)).signatures[signature_name]
+    signature = _loaded(str(directory)).signatures[signature_name]
     specs = signature.structured_input_signature[1]
     assert sorted(inputs) == sorted(specs), (directory, signature_name)
     tensors = {}
