@@ -27,6 +27,7 @@ from absl import logging
 from albert_tf import atomic_files
 from albert_tf.export import destination, direct_check, direct_signatures, hub, self_check, serving
 from albert_tf.export.destination import EXPORT_INFO, EXTRA_DIR
+from albert_tf.model_inputs import INPUT_MASK, INPUT_TYPE_IDS, INPUT_WORD_IDS, P_MASK
 from albert_tf.modeling import AlbertClassifier, AlbertEncoder, AlbertPretrainer
 from albert_tf.squad.features import convert_examples
 from albert_tf.squad.modeling import build_squad_model
@@ -238,8 +239,8 @@ def tflite_outputs(path: str, inputs: Dict[str, np.ndarray]) -> Dict[str, np.nda
 
 def _classifier_expected(model, tokenizer, max_seq_length, labels, texts_a, texts_b):
     packed = tokenizer.pack_batch(texts_a, texts_b, max_seq_length=max_seq_length)
-    logits = np.asarray(model({"input_word_ids": packed.input_ids, "input_mask": packed.input_mask,
-                               "input_type_ids": packed.segment_ids}, training=False), np.float32)
+    logits = np.asarray(model({INPUT_WORD_IDS: packed.input_ids, INPUT_MASK: packed.input_mask,
+                               INPUT_TYPE_IDS: packed.segment_ids}, training=False), np.float32)
     if not labels:
         return {"logits": logits, "score": logits[:, 0]}
     label_id = logits.argmax(-1).astype(np.int32)
@@ -287,8 +288,8 @@ def export_classifier(classifier, tokenizer, export_dir: str, *, max_seq_length:
         expected = _classifier_expected(model, tokenizer, max_seq_length, list(labels), texts["text_a"],
                                         texts.get("text_b"))
         packed = tokenizer.pack_batch(texts["text_a"], texts.get("text_b"), max_seq_length=max_seq_length)
-        ids = {"input_word_ids": packed.input_ids.tolist(), "input_mask": packed.input_mask.tolist(),
-               "input_type_ids": packed.segment_ids.tolist()}
+        ids = {INPUT_WORD_IDS: packed.input_ids.tolist(), INPUT_MASK: packed.input_mask.tolist(),
+               INPUT_TYPE_IDS: packed.segment_ids.tolist()}
         requests = [{"signature": "serving_default", "inputs": texts}, {"signature": "serving_ids", "inputs": ids}]
         got_text, got_ids, *got_core = self_check.reload_outputs(
             directory, requests + (ids_requests(requests) if ids_export else []))
@@ -321,9 +322,9 @@ def _squad_expected(model, tokenizer, pairs, max_seq_length, max_query_length):
     features = convert_examples(examples, tokenizer, max_seq_length, max(1, max_seq_length // 4),
                                 max_query_length)
     first = np.asarray([int(np.flatnonzero(features.example_index == i)[0]) for i in range(len(pairs))])
-    inputs = {"input_word_ids": features.input_ids[first], "input_mask": features.input_mask()[first],
-              "input_type_ids": features.segment_ids()[first], "p_mask": features.p_mask()[first]}
-    width = int(inputs["input_mask"].sum(1).max())
+    inputs = {INPUT_WORD_IDS: features.input_ids[first], INPUT_MASK: features.input_mask()[first],
+              INPUT_TYPE_IDS: features.segment_ids()[first], P_MASK: features.p_mask()[first]}
+    width = int(inputs[INPUT_MASK].sum(1).max())
     inputs = {k: v[:, :width] for k, v in inputs.items()}
     outputs = {k: np.asarray(v, np.float32) for k, v in model(inputs, training=False).items()
                if k in ("start_logits", "end_logits", "cls_logits", "start_top_log_probs")}
@@ -367,10 +368,10 @@ def export_squad(squad_model, tokenizer, export_dir: str, *, max_seq_length: int
             "max_query_length": int(max_query_length), "max_answer_length": int(max_answer_length),
             "null_threshold": null_threshold,
             "signatures": {"serving_default": ["question", "context"],
-                           "serving_ids": [*serving.ID_NAMES, "p_mask"]}}
+                           "serving_ids": [*serving.ID_NAMES, P_MASK]}}
     if ids_export:
-        info["ids_export"] = {"path": IDS_EXPORT_DIR, "signatures": {"serving_default": [*serving.ID_NAMES, "p_mask"],
-                                                                     "serving_ids": [*serving.ID_NAMES, "p_mask"]}}
+        info["ids_export"] = {"path": IDS_EXPORT_DIR, "signatures": {"serving_default": [*serving.ID_NAMES, P_MASK],
+                                                                     "serving_ids": [*serving.ID_NAMES, P_MASK]}}
 
     def run_check(directory):
         expected, inputs = _squad_expected(model, tokenizer, SQUAD_SAMPLES, max_seq_length, max_query_length)
@@ -379,7 +380,7 @@ def export_squad(squad_model, tokenizer, export_dir: str, *, max_seq_length: int
                     {"signature": "serving_ids", "inputs": {k: v.tolist() for k, v in inputs.items()}}]
         got_text, got_ids, *got_core = self_check.reload_outputs(
             directory, requests + (ids_requests(requests) if ids_export else []))
-        worst = max(self_check.compare({**expected, "input_word_ids": inputs["input_word_ids"]}, got_text, atol,
+        worst = max(self_check.compare({**expected, INPUT_WORD_IDS: inputs[INPUT_WORD_IDS]}, got_text, atol,
                                        "serving_default"),
                     self_check.compare(expected, got_ids, atol, "serving_ids"))
         for got in got_core:  # every output of serving_ids but the detokenized answer, exactly
@@ -444,15 +445,15 @@ def export_encoder(model, tokenizer, export_dir: str, *, max_seq_length: int = 1
     def run_check(directory):
         texts = list(SAMPLE_TEXTS)
         packed = tokenizer.pack_batch(texts, max_seq_length=max_seq_length)
-        inputs = {"input_word_ids": packed.input_ids, "input_mask": packed.input_mask,
-                  "input_type_ids": packed.segment_ids}
+        inputs = {INPUT_WORD_IDS: packed.input_ids, INPUT_MASK: packed.input_mask,
+                  INPUT_TYPE_IDS: packed.segment_ids}
         width = int(packed.input_mask.sum(1).max())
         outputs = pretrainer.encoder({k: v[:, :width] for k, v in inputs.items()}, training=False)
         expected = {"pooled_output": np.asarray(outputs["pooled_output"]),
                     "sequence_output": np.asarray(outputs["sequence_output"])}
-        ids = {"input_word_ids": packed.input_ids[:, :width].tolist(),
-               "input_mask": packed.input_mask[:, :width].tolist(),
-               "input_type_ids": packed.segment_ids[:, :width].tolist()}
+        ids = {INPUT_WORD_IDS: packed.input_ids[:, :width].tolist(),
+               INPUT_MASK: packed.input_mask[:, :width].tolist(),
+               INPUT_TYPE_IDS: packed.segment_ids[:, :width].tolist()}
         requests = [{"signature": "serving_default", "inputs": {"text_a": texts}}]
         if ids_export:
             requests += ids_requests([{"signature": "serving_ids", "inputs": ids}])

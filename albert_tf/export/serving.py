@@ -13,13 +13,14 @@ import keras
 import tensorflow as tf
 
 from albert_tf.export import text_inputs
+from albert_tf.model_inputs import INPUT_MASK, INPUT_NAMES, INPUT_WORD_IDS, P_MASK
 
 # Released by TensorFlow as the base of every object `tf.saved_model.save` restores attribute by attribute;
 # unlike `tf.Module`, it lets `variables` / `trainable_variables` be plain saved attributes, which
 # is what TF Hub's `KerasLayer` reads.
 AutoTrackable = tf.__internal__.tracking.AutoTrackable
 
-ID_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
+ID_NAMES = INPUT_NAMES  # the serving_ids signature's inputs
 
 
 def track_plain_variables(server):
@@ -73,7 +74,7 @@ def in_length_chunks(model_fn, inputs, output_width, max_chunks=8, min_rows=4):
     1.9x at batch 32); up to 8 chunks of at least `min_rows` rows bring that to about 1.1x. Rows come
     back in their original order. `model_fn` must return per-row outputs of a fixed width (logits).
     """
-    lengths = tf.reduce_sum(inputs["input_mask"], axis=1)
+    lengths = tf.reduce_sum(inputs[INPUT_MASK], axis=1)
     order = tf.argsort(lengths, stable=True)
     rows = tf.shape(lengths)[0]
     chunks = tf.clip_by_value(rows // min_rows, 1, max_chunks)
@@ -189,7 +190,7 @@ class SquadServer(_TextServer):
         self._null_threshold = 0.0 if null_threshold is None else float(null_threshold)
         self.serve_text = tf.function(self._serve_text,
                                       input_signature=[strings_spec("question"), strings_spec("context")])
-        ids_spec = {**ids_signature(), "p_mask": tf.TensorSpec([None, None], tf.int32, name="p_mask")}
+        ids_spec = {**ids_signature(), P_MASK: tf.TensorSpec([None, None], tf.int32, name=P_MASK)}
         # Everything but the detokenized answer (a tensorflow_text op): what the ids-only export serves.
         self.serve_spans = tf.function(self._spans, input_signature=[ids_spec])
         self.serve_ids = tf.function(self._serve_ids, input_signature=[ids_spec])
@@ -226,21 +227,21 @@ class SquadServer(_TextServer):
 
     def _spans(self, inputs):
         raw = _float32(self.model(inputs, training=False))
-        start, end, found, null_odds = self._best_span(raw, inputs["p_mask"])
+        start, end, found, null_odds = self._best_span(raw, inputs[P_MASK])
         answerable = found
         if self._version == "2.0":
             answerable &= null_odds <= self._null_threshold
         outputs = dict(raw)
         outputs.update({"answer_start": start, "answer_end": end, "null_odds": null_odds,
-                        "answerable": answerable, "input_word_ids": inputs["input_word_ids"]})
+                        "answerable": answerable, INPUT_WORD_IDS: inputs[INPUT_WORD_IDS]})
         return outputs
 
     def _outputs(self, inputs):
         outputs = dict(self.serve_spans(inputs))  # the traced span function: one model graph for all
-        positions = tf.range(tf.shape(inputs["input_word_ids"])[1])[tf.newaxis, :]
+        positions = tf.range(tf.shape(inputs[INPUT_WORD_IDS])[1])[tf.newaxis, :]
         in_span = ((positions >= outputs["answer_start"][:, tf.newaxis]) &
                    (positions <= outputs["answer_end"][:, tf.newaxis]))
-        span_ids = tf.ragged.boolean_mask(inputs["input_word_ids"], in_span)
+        span_ids = tf.ragged.boolean_mask(inputs[INPUT_WORD_IDS], in_span)
         text = tf.strings.strip(self._detokenize(span_ids))
         outputs["answer"] = tf.where(outputs["answerable"], text, tf.fill(tf.shape(text), ""))
         return outputs
