@@ -10,7 +10,7 @@ The tokenizer layer is the in-graph twin of the Python tokenizer the model was t
 
 import tensorflow as tf
 
-from albert_tf.model_inputs import INPUT_MASK, INPUT_TYPE_IDS, INPUT_WORD_IDS, P_MASK
+from albert_tf.model_inputs import INPUT_MASK, P_MASK, RECORD_TO_MODEL
 from albert_tf.tokenization.layers import pack_segments
 
 REPLACEMENT_CHARACTER = 0xFFFD
@@ -24,9 +24,8 @@ def sanitize_utf8(strings):
 
 
 def as_model_inputs(packed):
-    """`pack_segments` names -> the encoder's (TF Hub) input names."""
-    return {INPUT_WORD_IDS: packed["input_ids"], INPUT_MASK: packed[INPUT_MASK],
-            INPUT_TYPE_IDS: packed["segment_ids"]}
+    """`pack_segments` names (the records') -> the encoder's (TF Hub) input names."""
+    return {RECORD_TO_MODEL.get(name, name): value for name, value in packed.items()}
 
 
 def trim_to_longest(inputs):

@@ -20,6 +20,7 @@ import sentencepiece as spm
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from albert_tf.model_inputs import INPUT_MASK, RECORD_INPUT_IDS, RECORD_SEGMENT_IDS
 from albert_tf.tokenization import base, graph_offsets, graph_text
 from albert_tf.tokenization import sentencepiece as sp_lib
 from albert_tf.tokenization import wordpiece as wp_lib
@@ -301,8 +302,8 @@ def pack_segments(segments, max_seq_length, cls_id, sep_id, pad_id):
     ids, types = tf_text.combine_segments(trimmed, cls_id, sep_id)
     input_ids, mask = tf_text.pad_model_inputs(ids, max_seq_length, pad_value=pad_id)
     segment_ids, _ = tf_text.pad_model_inputs(types, max_seq_length, pad_value=0)
-    return {"input_ids": tf.cast(input_ids, tf.int32), "input_mask": tf.cast(mask, tf.int32),
-            "segment_ids": tf.cast(segment_ids, tf.int32)}
+    return {RECORD_INPUT_IDS: tf.cast(input_ids, tf.int32), INPUT_MASK: tf.cast(mask, tf.int32),
+            RECORD_SEGMENT_IDS: tf.cast(segment_ids, tf.int32)}
 
 
 def layer_for(tokenizer, **kwargs):
