@@ -53,9 +53,9 @@ def test_a_child_dies_with_its_killed_parent():
 
 
 def test_the_export_reload_check_dies_with_its_killed_parent(tmp_path):
-    # The reload script's own start (everything before its imports of TensorFlow), then a long wait;
-    # started as the export starts it, with the parent pid as the fourth argument.
-    script = self_check._RELOAD_SCRIPT.split("import numpy")[0] + "import time\ntime.sleep(120)\n"  # pylint: disable=protected-access
+    # The reload script's own start (everything before it reads its requests and imports TensorFlow),
+    # then a long wait; started as the export starts it, with the parent pid as the fourth argument.
+    script = self_check._RELOAD_SCRIPT.split("requests = json.load")[0] + "import time\ntime.sleep(120)\n"  # pylint: disable=protected-access
     argv = [sys.executable, "-c", "import os, sys; os.execv(sys.executable, [sys.executable, '-c', *sys.argv[1:5], "
             "str(os.getppid())])", script, "export_dir", "requests.json", "outputs.npz"]
     assert not _kill_parent_and_wait_for_child(argv, settle=0.5)

@@ -12,6 +12,7 @@ import pytest
 
 from conftest import FIXTURES
 from albert_tf import model_directory
+from albert_tf.jobs import runner
 from albert_tf.jobs import squad as job
 from albert_tf.squad import datasets, decoding, features, modeling, reading
 
@@ -136,15 +137,22 @@ def test_null_warning():
     assert job.null_warning({f"q{i}": "" if i > 1 else "x" for i in range(20)}, "dev.json") is None  # 90%
 
 
+def _check_flags(s):
+    """The flag checks alone (no file read): the family's own, then the runner's shared ones."""
+    family = job.SquadFamily(s)
+    family.check_settings()
+    runner.check_shared_settings(s, family)
+
+
 def test_settings_errors(workspace):
     with pytest.raises(ValueError, match="--max_seq_length=40 must exceed"):
-        job.check_settings(_settings(workspace, "e", "1.1", max_seq_length=40, max_query_length=40))
+        _check_flags(_settings(workspace, "e", "1.1", max_seq_length=40, max_query_length=40))
     with pytest.raises(ValueError, match="--train_file: required"):
-        job.check_settings(_settings(workspace, "e", "1.1", train_file=None))
+        _check_flags(_settings(workspace, "e", "1.1", train_file=None))
     with pytest.raises(ValueError, match="--squad_head: xlnet is a v2 head"):
-        job.check_settings(_settings(workspace, "e", "1.1", squad_head="xlnet"))
+        _check_flags(_settings(workspace, "e", "1.1", squad_head="xlnet"))
     with pytest.raises(ValueError, match="--eval_metric: cmrc2018 needs --version=1.1"):
-        job.check_settings(_settings(workspace, "e", "2.0", eval_metric="cmrc2018"))
+        _check_flags(_settings(workspace, "e", "2.0", eval_metric="cmrc2018"))
 
 
 def test_cmrc_metric_forced_on_english_and_long_answers_warned(workspace, caplog):
@@ -233,7 +241,6 @@ def test_a_full_disk_leaves_the_previous_complete_squad_model(workspace, tmp_pat
 
 
 def test_an_interrupted_squad_run_resumes_to_the_uninterrupted_result(workspace, monkeypatch):
-    from albert_tf.jobs import runner
     flags = dict(train_steps=8, save_checkpoints_steps=2, eval_every_steps=4, deterministic_ops=True)
     whole = _settings(workspace, "resume_whole", "1.1", **flags)
     job.run(whole)
