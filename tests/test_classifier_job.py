@@ -462,3 +462,15 @@ def test_a_resumed_run_with_other_training_flags_is_refused(workspace, tmp_path)
                                          r"--learning_rate=0.001; rerun with the same flags"):
         job.run(_settings(workspace, tmp_path, do_predict=False, eval_every_steps=0, train_steps=2,
                           learning_rate=1e-3))
+
+
+@pytest.mark.parametrize("global_seed", [0, 7])
+def test_shuffled_passes_are_permutations_and_the_same_from_every_iterator(global_seed):
+    # --seed=0 sets TensorFlow's global seed to 0, which a tensor-valued shuffle seed cannot be combined with.
+    keras.utils.set_random_seed(global_seed)
+    stream = datasets.shuffled_epochs(tf.data.Dataset.range(6), 6, seed=global_seed, distinct_passes=3)
+    first = [int(x) for x in stream.take(24)]
+    assert first == [int(x) for x in stream.take(24)]
+    passes = [first[i:i + 6] for i in range(0, 24, 6)]
+    assert all(sorted(p) == list(range(6)) for p in passes)
+    assert passes[3] == passes[0] and len({tuple(p) for p in passes[:3]}) > 1  # orders recur after 3 passes

@@ -53,16 +53,26 @@ def _padded_shapes(meta: Dict, length: Optional[int]):
             tf.TensorShape([]))
 
 
-def shuffled_epochs(dataset: tf.data.Dataset, buffer_size: int, seed: int) -> tf.data.Dataset:
+DISTINCT_PASSES = 64
+
+
+def shuffled_epochs(dataset: tf.data.Dataset, buffer_size: int, seed: int,
+                    distinct_passes: int = DISTINCT_PASSES) -> tf.data.Dataset:
     """`dataset` repeated without end, each pass shuffled with a seed made of `seed` and the pass number.
 
     Every iterator yields the same stream (the order depends on no random-generator state, and Keras
     opens an iterator to peek before training), so a resumed run finds its place by skipping the batches
     it trained on. Each pass is shuffled on its own: shuffling the repeated stream instead would show
-    some examples twice before others once.
+    some examples twice before others once. The pass seeds are Python integers, built for the first
+    `distinct_passes` passes (the orders then recur): TensorFlow cannot combine a seed tensor with a
+    global seed of 0 (`--seed=0`).
     """
-    return tf.data.Dataset.counter().flat_map(
-        lambda epoch: dataset.shuffle(buffer_size, seed=seed * 1_000_003 + epoch, reshuffle_each_iteration=False))
+    passes = [dataset.shuffle(buffer_size, seed=seed * 1_000_003 + epoch, reshuffle_each_iteration=False)
+              for epoch in range(distinct_passes)]
+    while len(passes) > 1:  # concatenated pairwise: the nesting stays log2(passes) deep
+        passes = [passes[i].concatenate(passes[i + 1]) if i + 1 < len(passes) else passes[i]
+                  for i in range(0, len(passes), 2)]
+    return passes[0].repeat()
 
 
 def train_dataset(meta: Dict, batch_size: int, max_seq_length: int, seed: int, static_shapes: bool = False,
