@@ -13,6 +13,8 @@ import os
 import sys
 import tempfile
 
+from albert_tf import filesystem
+
 # Errors that say the destination cannot take the data (as opposed to bad data or a bug).
 # (Not ENOENT: inside a write phase that is more often a missing input than a bad output.)
 WRITE_ERRNOS = frozenset({errno_lib.ENOSPC, errno_lib.EROFS, errno_lib.EACCES, errno_lib.EPERM,
@@ -64,7 +66,7 @@ def cause_of(error: BaseException, path=None):
             return None
         return error.strerror or str(error)
     if (isinstance(error, FileExistsError) and path is not None and error.filename
-            and os.path.isfile(error.filename) and _concerns(error.filename, path)):
+            and filesystem.isfile(os.fsdecode(error.filename)) and _concerns(error.filename, path)):
         # os.makedirs over a file where a directory of the path should be.
         return os.strerror(errno_lib.ENOTDIR)
     return _tf_cause(error)
@@ -92,7 +94,11 @@ def check_writable(path, is_directory: bool = False):
     be a directory that takes new files (probed with a nameless temporary file). Creates nothing.
 
     `is_directory`: `path` is a directory that is written next to and renamed into place (an export).
+    On another file system (gs://) the probe is a small file written and removed through the layer.
     """
+    if not filesystem.is_local(str(path)):
+        _check_remote_writable(str(path), is_directory)
+        return
     target = os.path.abspath(str(path))
     ancestor = os.path.dirname(target)
     while not os.path.exists(ancestor):
@@ -105,3 +111,16 @@ def check_writable(path, is_directory: bool = False):
             raise OSError(errno_lib.ENOTDIR, os.strerror(errno_lib.ENOTDIR), ancestor)
         with tempfile.TemporaryFile(dir=ancestor, prefix=".write-probe-"):
             pass
+
+
+def _check_remote_writable(path: str, is_directory: bool):
+    # Object stores have no directories to create: the probe goes where the output's files will.
+    parent = filesystem.dirname(path)
+    ancestor = parent if "://" in parent and parent.split("://", 1)[1] else path
+    with writing(path):
+        if filesystem.exists(path) and filesystem.isdir(path) != is_directory:
+            code = errno_lib.ENOTDIR if is_directory else errno_lib.EISDIR
+            raise OSError(code, os.strerror(code), path)
+        probe = filesystem.join(ancestor, f".write-probe-{os.getpid()}")
+        filesystem.write_bytes(probe, b"")
+        filesystem.remove(probe)

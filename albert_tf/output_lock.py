@@ -5,7 +5,14 @@ the other's as its own. The lock file records the holder (pid, host, start time,
 refused run can name it. On local disks the lock is `fcntl.flock`, which the kernel drops when
 the holder dies, so a lock left by a killed run is simply taken over. Where flock is not
 supported (some network file systems) the file itself is the lock, created exclusively; it
-is stale when its pid is gone on this host. Remote paths (gs://) are not locked.
+is stale when its pid is gone on this host.
+
+On other file systems (gs://, ram://) a directory cannot be locked: `tf.io.gfile` has no exclusive
+create, and nothing drops an object when its writer dies, so a lock there would either race or
+outlive every preempted run (whose rerun on a new VM must resume). There the lock file is only a
+record of the run in progress: written at the start, removed at the end; a run that finds one
+logs a warning naming that holder (another run still writing, or one that was killed) and goes on.
+One run at a time per `gs://` directory is the user's rule.
 """
 
 import errno
@@ -15,7 +22,7 @@ import os
 import sys
 import time
 
-from albert_tf import atomic_files
+from albert_tf import atomic_files, filesystem
 
 LOCK_NAME = ".albert-tf.lock"
 
@@ -31,9 +38,8 @@ def _holder_record() -> dict:
 
 def _read_holder(path: str) -> dict:
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError):
+        return json.loads(filesystem.read_text(path))
+    except Exception:  # pylint: disable=broad-except  # OSError, ValueError, TensorFlow's file errors
         return {}
 
 
@@ -52,10 +58,12 @@ class OutputDirLock:
 
     def __init__(self, directory: str, flag: str = "--output_dir", enabled: bool = True, log=None):
         self.directory = os.fspath(directory)
-        self.path = os.path.join(self.directory, LOCK_NAME)
+        self.path = filesystem.join(self.directory, LOCK_NAME)
         self.flag = flag
-        self.enabled = enabled and "://" not in self.directory
+        self.enabled = enabled
+        self.local = filesystem.is_local(self.directory)
         self._fd = None
+        self._recorded = False
         self._log = log or (lambda message: None)
 
     def _busy(self, holder: dict) -> OutputDirBusyError:
@@ -64,8 +72,10 @@ class OutputDirLock:
             "wait for that run to finish, stop it, or choose another directory")
 
     def acquire(self):
-        if not self.enabled or self._fd is not None:
+        if not self.enabled or self._fd is not None or self._recorded:
             return self
+        if not self.local:
+            return self._record_remote()
         os.makedirs(self.directory, exist_ok=True)
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
@@ -120,7 +130,22 @@ class OutputDirLock:
             return self
         raise self._busy(_read_holder(self.path))
 
+    def _record_remote(self):
+        """No lock on gs:// (see the module docstring): the holder's record, and a warning about an earlier one."""
+        filesystem.makedirs(self.directory)
+        if filesystem.exists(self.path):
+            self._log(f"{self.flag}={self.directory} has the run record of {_describe(_read_holder(self.path))} "
+                      f"({self.path}); this file system cannot be locked: if that run is still writing here, "
+                      "stop one of the two")
+        filesystem.write_text(self.path, json.dumps(_holder_record(), sort_keys=True) + "\n")
+        self._recorded = True
+        return self
+
     def release(self):
+        if self._recorded:
+            self._recorded = False
+            filesystem.remove(self.path)
+            return
         if self._fd is None:
             return
         fd, self._fd = self._fd, None

@@ -198,3 +198,18 @@ def test_export_under_a_file_fails_before_reading_the_checkpoint(tmp_path):
                            f"--checkpoint={tmp_path / 'absent.ckpt'}", f"--export_dir={target}"],
                           capture_output=True, text=True, env=env, timeout=300, check=False)
     _one_clear_line(done, "albert-export", target, "Not a directory")
+
+
+def test_a_remote_output_location_is_probed_through_the_file_system_layer():
+    """ram:// (standing for gs://): a file where a directory must go is named; the probe leaves nothing."""
+    from albert_tf import filesystem  # pylint: disable=import-outside-toplevel
+
+    root = f"ram://probe-{os.getpid()}"
+    output_errors.check_writable(filesystem.join(root, "new", "run"), is_directory=True)
+    assert not filesystem.exists(root)
+    filesystem.makedirs(root)
+    filesystem.write_text(filesystem.join(root, "taken"), "x")
+    with pytest.raises(output_errors.OutputError, match=f"cannot write {root}/taken: Not a directory"):
+        output_errors.check_writable(filesystem.join(root, "taken"), is_directory=True)
+    output_errors.check_writable(filesystem.join(root, "out.jsonl"))
+    assert filesystem.listdir(root) == ["taken"]

@@ -64,8 +64,23 @@ def test_a_stale_lock_file_is_taken_over_and_a_live_one_is_not(tmp_path, monkeyp
         output_lock.OutputDirLock(str(tmp_path)).acquire()
 
 
-def test_disabled_for_non_chief_workers_and_remote_paths(tmp_path):
+def test_disabled_for_non_chief_workers(tmp_path):
     with output_lock.OutputDirLock(str(tmp_path)):
         with output_lock.OutputDirLock(str(tmp_path), enabled=False):
             pass
-        assert not output_lock.OutputDirLock("gs://bucket/run").enabled
+
+
+def test_a_remote_directory_gets_a_run_record_and_a_warning_instead_of_a_lock():
+    """ram:// (like gs://) cannot be locked: the record names the run, a second run warns and goes on."""
+    from albert_tf import filesystem  # pylint: disable=import-outside-toplevel
+
+    directory = f"ram://lock-{os.getpid()}-{time.time_ns()}/run"
+    warnings = []
+    with output_lock.OutputDirLock(directory, log=warnings.append) as first:
+        assert json.loads(filesystem.read_text(first.path))["pid"] == os.getpid()
+        with output_lock.OutputDirLock(directory, log=warnings.append):
+            pass
+        assert len(warnings) == 1 and f"pid {os.getpid()}" in warnings[0] and "cannot be locked" in warnings[0]
+    assert not filesystem.exists(filesystem.join(directory, output_lock.LOCK_NAME))
+    with output_lock.OutputDirLock(directory, log=warnings.append):
+        assert len(warnings) == 1  # released at the end: the next run starts clean

@@ -14,6 +14,7 @@ from typing import Dict, List
 import tensorflow as tf
 from absl import logging
 
+from albert_tf import filesystem
 from albert_tf.finetuning.features import encode_example
 from albert_tf.model_inputs import INPUT_TYPE_IDS, INPUT_WORD_IDS
 from albert_tf.training.artifacts import publishing, write_json
@@ -24,11 +25,11 @@ FORMAT_VERSION = 2  # 2: the meta counts the text tokens and the unknown ones
 def content_sha256(path: str) -> str:
     """Hash of a file, or of every file under a directory (names and contents)."""
     digest = hashlib.sha256()
-    files = ([path] if os.path.isfile(path) else
-             sorted(os.path.join(root, name) for root, _, names in os.walk(path) for name in names))
-    for file in files:
-        digest.update(os.path.relpath(file, path).encode() if file != path else b"")
-        with open(file, "rb") as handle:
+    # (None: the file itself; else its name relative to the directory, which is hashed too.)
+    names = [None] if filesystem.isfile(path) else filesystem.files_under(path)
+    for name in names:
+        digest.update(name.encode() if name else b"")
+        with filesystem.open_file(filesystem.join(path, *name.split("/")) if name else path, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()

@@ -10,7 +10,7 @@ from its seed and the batches already trained on are skipped.
 """
 
 import dataclasses
-import glob
+import io
 import json
 import os
 from typing import Dict, Optional
@@ -18,7 +18,7 @@ from typing import Dict, Optional
 import numpy as np
 from absl import logging
 
-from albert_tf import atomic_files, output_errors
+from albert_tf import filesystem, output_errors
 from albert_tf.training import artifacts
 
 RESUME_DIR = "resume"
@@ -49,11 +49,10 @@ def _keyed_variables(model) -> Dict:
 
 
 def load_state(run_dir: str) -> Optional[Dict]:
-    path = os.path.join(run_dir, RESUME_DIR, STATE_FILE)
-    if not os.path.exists(path):
+    path = filesystem.join(run_dir, RESUME_DIR, STATE_FILE)
+    if not filesystem.exists(path):
         return None
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    return json.loads(filesystem.read_text(path))
 
 
 def check_same_run(state: Dict, s, run_dir: str):
@@ -68,19 +67,21 @@ def check_same_run(state: Dict, s, run_dir: str):
 
 def save(run, step: int, s, finished: bool, last_loss: Optional[float] = None):
     """Writes the variables, then the state that names them; older variable files are removed."""
-    directory = os.path.join(run.output_dir, RESUME_DIR)
+    directory = filesystem.join(run.output_dir, RESUME_DIR)
     name = f"variables-{step:07d}.npz"
     with output_errors.writing(directory):
-        os.makedirs(directory, exist_ok=True)
-        with atomic_files.replacing(os.path.join(directory, name), "wb") as handle:
-            np.savez(handle, **{key: np.asarray(v.numpy()) for key, v in _keyed_variables(run.model).items()})
+        filesystem.makedirs(directory)
+        # Built in memory: a zip archive needs a seekable file, which a gs:// object being written is not.
+        buffer = io.BytesIO()
+        np.savez(buffer, **{key: np.asarray(v.numpy()) for key, v in _keyed_variables(run.model).items()})
+        filesystem.write_bytes(filesystem.join(directory, name), buffer.getvalue())
         artifacts.write_json(os.path.join(directory, STATE_FILE), {
             "step": step, "finished": finished, "variables": name, "best": run.best,
             "evaluations_since_best": run.evaluations_since_best, "stopped_early_at": run.stopped_early_at,
             "final_train_loss": last_loss, "settings": training_settings(s)})
-    for old in glob.glob(os.path.join(directory, "variables-*.npz")):
-        if os.path.basename(old) != name:
-            atomic_files.remove(old)
+    for old in filesystem.glob(filesystem.join(directory, "variables-*.npz")):
+        if filesystem.basename(old) != name:
+            filesystem.remove(old)
 
 
 def restore(run, state: Dict):
@@ -89,8 +90,8 @@ def restore(run, state: Dict):
     if not optimizer.built:
         optimizer.build(run.model.trainable_variables)
     variables = _keyed_variables(run.model)
-    path = os.path.join(run.output_dir, RESUME_DIR, state["variables"])
-    with np.load(path) as arrays:
+    path = filesystem.join(run.output_dir, RESUME_DIR, state["variables"])
+    with np.load(io.BytesIO(filesystem.read_bytes(path))) as arrays:
         values = {name: arrays[name] for name in arrays.files}
     misfit = sorted(set(values) ^ set(variables)) or [
         name for name, variable in variables.items() if tuple(variable.shape) != values[name].shape]

@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from albert_tf import model_directory, output_lock
+from albert_tf import filesystem, model_directory, output_lock
 from albert_tf.checkpoints import load_config_for
 from albert_tf.config import preset
 from albert_tf.export import destination
@@ -172,7 +172,7 @@ def check_shared_settings(s, family: TaskFamily):
          "directory), or --preset/--albert_config_file to start from random weights")
     # Every input path before anything is read: a missing checkpoint is not found after tokenizing.
     settings_checks.existing_file("albert_config_file", s.albert_config_file)
-    check(not s.vocab_file or os.path.exists(s.vocab_file), "vocab_file", s.vocab_file, "no such file or directory")
+    check(not s.vocab_file or filesystem.exists(s.vocab_file), "vocab_file", s.vocab_file, "no such file or directory")
     family.check_init_checkpoint()
     if s.export_dir:  # the export replaces its directory: refuse a wrong one before training, not after
         for sub in family.export_subdirectories():

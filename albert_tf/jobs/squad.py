@@ -13,7 +13,7 @@ from typing import Dict, Optional
 
 from absl import logging
 
-from albert_tf import export, model_directory
+from albert_tf import export, filesystem, model_directory
 from albert_tf.checkpoints import load_weights
 from albert_tf.jobs import runner
 from albert_tf.jobs.runner import need
@@ -107,7 +107,7 @@ class SquadFamily(runner.TaskFamily):
         settings_checks.at_least(s, 1, "n_best_size", "max_answer_length", "start_n_top", "end_n_top")
         for flag in ("train_file", "predict_file"):
             path = getattr(s, flag)
-            need(path is None or os.path.isfile(path), flag, f"{path} not found")
+            need(path is None or filesystem.isfile(path), flag, f"{path} not found")
 
     def read(self):
         s = self.s
