@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 import pretraining_testlib as lib
+from ram_guard import local_calls_refused
 from albert_tf import filesystem as fs
 from albert_tf.data import generation, meta as meta_lib
 from albert_tf.tokenization import (SentencePieceTokenizer, WordPieceTokenizer, load_tokenizer,
@@ -116,9 +117,10 @@ def ram_dataset(tmp_path_factory, spm_model_file):
     fs.makedirs(fs.dirname(corpus))
     fs.copy(str(text), corpus)
     data_dir = _ram("pretraining-data")
-    generation.generate(corpus, data_dir, generation.GenerationSettings(
-        max_seq_length=32, max_predictions_per_seq=5, dupe_factor=1, unit_bytes=4096),
-        generation.TokenizerSpec(spm_model_file=spm_model_file), log=lambda m: None)
+    with local_calls_refused(base):
+        generation.generate(corpus, data_dir, generation.GenerationSettings(
+            max_seq_length=32, max_predictions_per_seq=5, dupe_factor=1, unit_bytes=4096),
+            generation.TokenizerSpec(spm_model_file=spm_model_file), log=lambda m: None)
     config = fs.join(_ram("config"), "albert_config.json")
     fs.makedirs(fs.dirname(config))
     fs.write_text(config, json.dumps(TINY))
@@ -136,12 +138,14 @@ def test_pretraining_data_is_written_to_ram(ram_dataset):
     assert meta["inputs"][0]["path"].startswith("ram://corpus-")
 
 
-def test_pretraining_on_ram_writes_checkpoints_results_and_the_tf1_export(ram_dataset):
+def test_pretraining_on_ram_writes_checkpoints_results_and_the_tf1_export(ram_dataset, tmp_path):
     model_dir = _ram("pretraining-run")
-    results = pretraining_job.run(pretraining_job.JobSettings(
-        input_file=fs.join(ram_dataset["data"], "*.tfrecord"), model_dir=model_dir,
-        albert_config_file=ram_dataset["config"], num_train_steps=4, num_warmup_steps=1, train_batch_size=8,
-        steps_per_loop=2, save_checkpoints_steps=2, do_eval=True, max_eval_steps=1, eval_batch_size=8, seed=1))
+    with local_calls_refused(tmp_path):  # every model_dir file through the layer (tests/ram_guard.py)
+        results = pretraining_job.run(pretraining_job.JobSettings(
+            input_file=fs.join(ram_dataset["data"], "*.tfrecord"), model_dir=model_dir,
+            albert_config_file=ram_dataset["config"], num_train_steps=4, num_warmup_steps=1, train_batch_size=8,
+            steps_per_loop=2, save_checkpoints_steps=2, do_eval=True, max_eval_steps=1, eval_batch_size=8,
+            seed=1))
     assert results["global_step"] == 4
     names = fs.listdir(model_dir)
     for name in ("albert_config.json", "tokenizer_config.json", meta_lib.META_NAME, "eval_results.json",
