@@ -16,6 +16,8 @@ as a failing `ram://` test. What differs between file systems is decided in one 
   `saved_model.pb`) last, see `copy_tree(..., last=...)`.
 - Libraries that only take a local file (sentencepiece, tokenizers, safetensors) get one from
   `local_copy(path)`; a local path is passed through untouched.
+- Local scratch space (a directory the data tool's workers fill before it is copied out, a rule file for a
+  library) comes from `scratch_dir()` and is removed after use.
 
 Local paths are served by `os` / `shutil` and never import TensorFlow (the data tool's worker
 processes and the flag checks run without it); every other scheme goes through `tf.io.gfile`.
@@ -290,5 +292,16 @@ def local_copy(path, suffix: Optional[str] = None):
         else:
             _gfile().copy(path, local, overwrite=True)
         yield local
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def scratch_dir(prefix: str = "albert-tf-"):
+    """A new private local directory (in the system's temporary space) for work that must happen on the
+    local disk before its result goes anywhere; removed with everything in it afterwards."""
+    scratch = tempfile.mkdtemp(prefix=prefix)
+    try:
+        yield scratch
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -188,3 +188,16 @@ def test_ner_trains_on_ram(remote):
     names = fs.listdir(out)
     assert "eval_results.json" in names and "ner_model" in names, names
     assert "task.json" in fs.listdir(fs.join(out, "ner_model"))
+
+
+def test_a_task_module_on_ram_is_imported():
+    from albert_tf.finetuning import get_task  # pylint: disable=import-outside-toplevel
+    from albert_tf.finetuning.tasks import load_task_modules  # pylint: disable=import-outside-toplevel
+
+    module = _put(fs.join(_ram("tasks"), "ram_review_tasks.py"), (
+        "from albert_tf.finetuning.tasks import TsvTask, register\n\n\n"
+        "@register\nclass RamReview(TsvTask):\n    name = 'RamReview'\n    labels = ('neg', 'pos')\n"))
+    load_task_modules([module])
+    assert get_task("RamReview").labels == ("neg", "pos")
+    with pytest.raises(ValueError, match="missing.py: file not found"):
+        load_task_modules([fs.join(fs.dirname(module), "missing.py")])

@@ -9,13 +9,10 @@ documents (SOP single-segment chunks, NSP negatives) are drawn from the same uni
 """
 
 import dataclasses
-import glob
 import multiprocessing
 import os
 import random
-import shutil
 import sys
-import tempfile
 import time
 from typing import Callable, List, Optional
 
@@ -273,26 +270,25 @@ def _count_masking(stats, masked: masking.MaskedRows):
 
 # === Main process ===
 def prepare_output_dir(output_dir: str, overwrite: bool, log: Callable[[str], None]):
-    """Create `output_dir`; refuse to clobber a finished dataset unless `overwrite`."""
+    """Create the local `output_dir`; refuse to clobber a finished dataset unless `overwrite`."""
     try:
-        os.makedirs(output_dir, exist_ok=True)
+        filesystem.makedirs(output_dir)
     except OSError as error:
         raise GenerationError(f"--output_dir={output_dir}: cannot create ({error.strerror})") from None
     if not os.access(output_dir, os.W_OK):
         raise GenerationError(f"--output_dir={output_dir}: not writable")
-    meta_path = os.path.join(output_dir, meta_lib.META_NAME)
-    shards = sorted(glob.glob(os.path.join(output_dir, f"{SHARD_PREFIX}-*-of-*.tfrecord")))
-    if os.path.exists(meta_path):
+    meta_path = filesystem.join(output_dir, meta_lib.META_NAME)
+    shards = filesystem.glob(filesystem.join(output_dir, f"{SHARD_PREFIX}-*-of-*.tfrecord"))
+    if filesystem.exists(meta_path):
         if not overwrite:
             raise GenerationError(f"--output_dir={output_dir} already holds a dataset ({meta_lib.META_NAME}); "
                                   "pass --overwrite to replace it or choose another directory")
-        os.remove(meta_path)  # first, so an interrupted overwrite never leaves a stale meta behind
-        if os.path.exists(os.path.join(output_dir, TOKENIZER_CONFIG)):
-            os.remove(os.path.join(output_dir, TOKENIZER_CONFIG))
+        filesystem.remove(meta_path)  # first, so an interrupted overwrite never leaves a stale meta behind
+        filesystem.remove(filesystem.join(output_dir, TOKENIZER_CONFIG))
     elif shards:
         log(f"removing {len(shards)} shard(s) of an unfinished earlier run in {output_dir}")
-    for path in shards + glob.glob(os.path.join(output_dir, f"{TEMP_PREFIX}*")):
-        os.remove(path)
+    for path in shards + filesystem.glob(filesystem.join(output_dir, f"{TEMP_PREFIX}*")):
+        filesystem.remove(path)
 
 
 def _why_no_instances(stats: GenerationStats, settings: GenerationSettings) -> str:
@@ -332,8 +328,7 @@ def generate(input_file: str, output_dir: str, settings: GenerationSettings, spe
     if filesystem.exists(meta_path) and not overwrite:
         raise GenerationError(f"--output_dir={output_dir} already holds a dataset ({meta_lib.META_NAME}); "
                               "pass --overwrite to replace it or choose another directory")
-    staging = tempfile.mkdtemp(prefix="albert-tf-pretraining-data-")
-    try:
+    with filesystem.scratch_dir("albert-tf-pretraining-data-") as staging:
         meta = _generate_here(input_file, os.path.join(staging, "data"), settings, spec, num_workers=num_workers,
                               overwrite=False, log=log)
         filesystem.makedirs(output_dir)
@@ -343,8 +338,6 @@ def generate(input_file: str, output_dir: str, settings: GenerationSettings, spe
         log(f"copying the dataset to {output_dir}")
         filesystem.copy_tree(os.path.join(staging, "data"), output_dir, last=(meta_lib.META_NAME,))
         return meta
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _generate_here(input_file: str, output_dir: str, settings: GenerationSettings, spec: TokenizerSpec, *,
@@ -393,8 +386,8 @@ def _generate_here(input_file: str, output_dir: str, settings: GenerationSetting
                 f"{documents / elapsed:,.0f} documents/s, {done / 1e6 / elapsed * 60:.1f} MB/min, "
                 f"ETA {_format_eta(elapsed * (total_bytes - done) / max(done, 1))}")
     except BaseException:
-        for path in glob.glob(os.path.join(output_dir, f"{TEMP_PREFIX}*")):
-            os.remove(path)
+        for path in filesystem.glob(filesystem.join(output_dir, f"{TEMP_PREFIX}*")):
+            filesystem.remove(path)
         raise
 
     results.sort(key=lambda r: r.index)
@@ -403,7 +396,7 @@ def _generate_here(input_file: str, output_dir: str, settings: GenerationSetting
         stats.merge(result.stats)
     if stats.instances == 0:  # a dataset with no record would make the trainer wait forever
         for result in results:
-            os.remove(os.path.join(output_dir, result.shard))
+            filesystem.remove(filesystem.join(output_dir, result.shard))
         raise GenerationError(f"--input_file={input_file} gave 0 training instances, so no dataset was written "
                               f"to {output_dir}: {_why_no_instances(stats, settings)}")
     meta = meta_lib.DatasetMeta(

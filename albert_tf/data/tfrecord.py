@@ -68,8 +68,7 @@ class TFRecordWriter:
         """Drop everything written; the final name is never created."""
         if not self._file.closed:
             self._file.close()
-        if os.path.exists(self._temp):
-            os.remove(self._temp)
+        atomic_files.remove(self._temp)
 
     def __enter__(self):
         return self

@@ -14,13 +14,13 @@ lowercasing of a word-final capital sigma.
 from __future__ import annotations
 
 import os
-import tempfile
 import unicodedata
 from typing import List
 
 import sentencepiece as spm
 from sentencepiece import sentencepiece_model_pb2
 
+from albert_tf import filesystem
 from albert_tf.tokenization import preprocessing
 from albert_tf.tokenization.sentencepiece import digit_comma_rewrites
 
@@ -56,10 +56,9 @@ def folded_model_proto(tokenizer) -> bytes:
         rules.append(f"{_code_points(source)}\t{_code_points(composed(source))}")
     if tokenizer.replace_quotes:
         rules += [f"{_code_points(q)}\t{_code_points(chr(0x22))}" for q in ("``", "''")]
-    with tempfile.TemporaryDirectory(prefix="albert-tf-normalizer-") as scratch:
+    with filesystem.scratch_dir("albert-tf-normalizer-") as scratch:  # the compiler reads a local rule file
         rule_file = os.path.join(scratch, "rules.tsv")
-        with open(rule_file, "w", encoding="utf-8") as handle:
-            handle.write("\n".join(rules) + "\n")
+        filesystem.write_text(rule_file, "\n".join(rules) + "\n")
         compiled = spm.SentencePieceNormalizer(rule_tsv=rule_file)
     spec = sentencepiece_model_pb2.NormalizerSpec()
     spec.ParseFromString(compiled.serialized_normalizer_spec())

@@ -13,6 +13,8 @@ import os
 import sys
 from typing import Iterable, Optional
 
+from albert_tf import filesystem
+
 ENTRY_POINT_GROUP = "albert_tf.tasks"
 
 _loaded = set()
@@ -25,8 +27,8 @@ def load_task_modules(specs: Optional[Iterable[str]]):
         spec = spec.strip()
         if not spec:
             continue
-        is_path = spec.endswith(".py") or os.sep in spec
-        key = os.path.realpath(spec) if is_path else spec
+        is_path = spec.endswith(".py") or os.sep in spec or not filesystem.is_local(spec)
+        key = os.path.realpath(spec) if is_path and filesystem.is_local(spec) else spec
         if key in _loaded:
             continue
         try:
@@ -43,17 +45,18 @@ def load_task_modules(specs: Optional[Iterable[str]]):
 
 
 def _import_path(path: str):
-    if not os.path.isfile(path):
+    if not filesystem.isfile(path):
         raise FileNotFoundError(path)
-    name = "albert_tf_user_tasks_" + os.path.splitext(os.path.basename(path))[0]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
+    name = "albert_tf_user_tasks_" + os.path.splitext(filesystem.basename(path))[0]
+    with filesystem.local_copy(path) as local:  # the import machinery reads local files only (gs:// too)
+        spec = importlib.util.spec_from_file_location(name, local)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
 
 
 def load_entry_points():
