@@ -52,29 +52,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from machine_info import cpu_model, mem_total_gib  # noqa: E402  (bench/ is the script's directory)
+from interleave import Worker, close_all, log, run_rounds, serve, start_in_turn  # noqa: E402  (bench/ is the script's directory)
+from machine_info import cpu_flags, cpu_model, describe_flags, mem_total_gib  # noqa: E402
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 PEER_SCRIPT = ROOT / "bench" / "peers" / "modelgarden_pretraining_step.py"
-MARK = "@@BENCH "
 SEQ_LENGTH = 128
 MAX_PREDICTIONS = 20
 VOCAB = 30000
 FLOPS_PER_TOKEN = 3 * 175e6
 LABELS = {"albert_tf": "albert-tf PretrainingLoop", "keras_hub": "keras-hub AlbertBackbone + MLM/SOP heads",
           "modelgarden": "TF Model Garden BertPretrainerV2(AlbertEncoder)"}
-
-
-def emit(obj):
-    sys.stdout.write(MARK + json.dumps(obj) + "\n")
-    sys.stdout.flush()
-
-
-def peak_rss_mib():
-    import resource  # pylint: disable=import-outside-toplevel
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def synthetic_batch(batch_size, seq_length=SEQ_LENGTH, max_predictions=MAX_PREDICTIONS, vocab_size=VOCAB,
@@ -242,75 +232,16 @@ def worker_main(args):
     warmup = []
     for _ in range(args.warmup):
         warmup.append(bench.run(1)[0])
-    emit({"event": "ready", "impl": args.worker, "jit": args.jit, "build_s": bench.build_s, "warmup_s": warmup,
-          "params": bench.num_params, "versions": bench.versions, "rss_after_warmup_mib": peak_rss_mib()})
-    for line in sys.stdin:
-        command = line.split()
-        if not command:
-            continue
-        if command[0] == "run":
-            cpu0 = time.process_time()
-            seconds, value = bench.run(int(command[1]))
-            emit({"event": "timed", "steps": int(command[1]), "seconds": seconds, "loss": value,
-                  "cpu_s": time.process_time() - cpu0})
-        elif command[0] == "quit":
-            break
-    emit({"event": "done", "peak_rss_mib": peak_rss_mib()})
+
+    def handle(argument):
+        seconds, value = bench.run(int(argument))
+        return {"steps": int(argument), "seconds": seconds, "loss": value}
+
+    serve(handle, {"impl": args.worker, "jit": args.jit, "build_s": bench.build_s, "warmup_s": warmup,
+                   "params": bench.num_params, "versions": bench.versions})
 
 
 # ============================================================== orchestration
-
-class Worker:
-    """A worker subprocess speaking the line protocol; stderr goes to a log file."""
-
-    def __init__(self, name, cmd, log_path):
-        self.name = name
-        self.log_path = log_path
-        self.log = open(log_path, "w", encoding="utf-8")  # pylint: disable=consider-using-with
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
-                                     text=True, cwd=ROOT, env=env)  # pylint: disable=consider-using-with
-
-    def read(self):
-        for line in self.proc.stdout:
-            if line.startswith(MARK):
-                return json.loads(line[len(MARK):])
-        self.proc.wait()
-        self.log.flush()
-        if self.proc.returncode == -9:
-            raise RuntimeError(f"{self.name} was killed by SIGKILL (usually the kernel's out-of-memory killer; "
-                               "see dmesg)")
-        tail = [line for line in Path(self.log_path).read_text(encoding="utf-8", errors="replace").splitlines()
-                if line.strip() and "cuInit" not in line and "UserWarning" not in line][-4:]
-        raise RuntimeError(f"{self.name} exited with {self.proc.returncode}: " + " | ".join(tail))
-
-    def send(self, text):
-        self.proc.stdin.write(text + "\n")
-        self.proc.stdin.flush()
-        if text == "quit":
-            self.proc.stdin.close()
-
-    def request_quit(self):
-        try:
-            self.send("quit")
-        except (BrokenPipeError, OSError):
-            pass
-
-    def close(self):
-        """The worker's final report ({} if it died); sends "quit" unless `request_quit` did."""
-        try:
-            if not self.proc.stdin.closed:
-                self.request_quit()
-            return self.read()
-        except (RuntimeError, BrokenPipeError, OSError):
-            return {}
-        finally:
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-            self.log.close()
-
 
 def per_batch(spec, batches, name):
     if ":" not in spec:
@@ -320,10 +251,6 @@ def per_batch(spec, batches, name):
     if missing:
         raise SystemExit(f"--{name} {spec!r} gives no value for batch {missing}")
     return values
-
-
-def log(message):
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def worker_cmd(impl, jit, data, warmup, peer_python):
@@ -337,59 +264,45 @@ def worker_cmd(impl, jit, data, warmup, peer_python):
 
 
 def run_group(batch_size, jit, impls, steps, warmup, chunk, data, peer_python, tmp, results, peaks):
-    """Build + warm up each implementation in turn, then time them interleaved."""
-    workers = {}
+    """Build + warm up each implementation in turn, then time them interleaved (bench/interleave.py),
+    with one peak-FLOP/s probe per round."""
+    group_dir = os.path.join(tmp, f"b{batch_size}_xla{int(jit)}")
+    os.makedirs(group_dir, exist_ok=True)
+    log(f"batch {batch_size} xla={jit}: {warmup} warmup step(s) each, the first compiles")
+    workers, ready = start_in_turn({impl: worker_cmd(impl, jit, data, warmup, peer_python) for impl in impls},
+                                   group_dir, cwd=ROOT)
     for impl in impls:
-        log(f"batch {batch_size} xla={jit}: starting {impl} (build, compile, {warmup} warmup steps)")
-        worker = Worker(impl, worker_cmd(impl, jit, data, warmup, peer_python),
-                        os.path.join(tmp, f"{impl}_b{batch_size}_xla{int(jit)}.log"))
         entry = results.setdefault((impl, batch_size, jit), {"impl": impl, "batch": batch_size, "jit": jit,
                                                              "chunks": [], "losses": []})
-        try:
-            ready = worker.read()
-        except RuntimeError as error:
-            entry["error"] = str(error)
-            log(f"  {impl} failed: {error}")
-            worker.close()
+        if "error" in ready[impl]:
+            entry["error"] = ready[impl]["error"]
             continue
-        entry.update({k: ready[k] for k in ("build_s", "warmup_s", "params", "versions", "rss_after_warmup_mib")})
-        log(f"  ready: build {ready['build_s']:.1f}s, warmup steps " +
-            ", ".join(f"{s:.1f}s" for s in ready["warmup_s"]))
-        workers[impl] = worker
-    probe = Worker("peak", worker_cmd("peak", False, None, 0, peer_python), os.path.join(tmp, "peak.log"))
+        entry.update({k: ready[impl][k] for k in ("build_s", "warmup_s", "params", "versions",
+                                                  "rss_after_warmup_mib")})
+        log(f"  {impl}: build {ready[impl]['build_s']:.1f}s, warmup steps " +
+            ", ".join(f"{s:.1f}s" for s in ready[impl]["warmup_s"]))
+    probe = Worker("peak", worker_cmd("peak", False, None, 0, peer_python), os.path.join(group_dir, "peak.log"),
+                   cwd=ROOT)
     probe.read()
-    done = 0
-    round_index = 0
-    while done < steps and workers:
-        n = min(chunk, steps - done)
-        order = list(workers)
-        shift = round_index % len(order)
-        order = order[shift:] + order[:shift]
-        probe.send("run 1")
-        peaks.append(probe.read()["loss"])
-        for impl in order:
-            entry = results[(impl, batch_size, jit)]
-            try:
-                workers[impl].send(f"run {n}")
-                timed = workers[impl].read()
-            except (RuntimeError, BrokenPipeError, OSError) as error:
-                entry["error"] = str(error)
-                log(f"  {impl} failed: {error}")
-                workers.pop(impl).close()
-                continue
-            entry["chunks"].append(timed["seconds"] / timed["steps"])
-            entry.setdefault("cpu", []).append(timed["cpu_s"] / timed["steps"])
-            entry["losses"].append(timed["loss"])
-        done += n
-        round_index += 1
-        log(f"  round {round_index}: " + ", ".join(
-            f"{impl} {results[(impl, batch_size, jit)]['chunks'][-1]:.2f}s/step" for impl in workers) +
-            f", peak {peaks[-1] / 1e9:.0f} GFLOP/s")
-    for worker in [*workers.values(), probe]:  # all shut down together: TF teardown takes a while
-        worker.request_quit()
-    for impl, worker in workers.items():
-        results[(impl, batch_size, jit)]["peak_rss_mib"] = worker.close().get("peak_rss_mib")
-    probe.close()
+
+    def before_round(round_index):
+        peaks.append(probe.request(1)["loss"])
+        log(f"  round {round_index + 1}: peak {peaks[-1] / 1e9:.0f} GFLOP/s")
+
+    def record(impl, round_index, reply):
+        entry = results[(impl, batch_size, jit)]
+        if "error" in reply:
+            entry["error"] = reply["error"]
+            return
+        entry["chunks"].append(reply["seconds"] / reply["steps"])
+        entry.setdefault("cpu", []).append(reply["cpu_s"] / reply["steps"])
+        entry["losses"].append(reply["loss"])
+        log(f"    {impl} {entry['chunks'][-1]:.2f}s/step")
+
+    run_rounds(workers, [min(chunk, steps - done) for done in range(0, steps, chunk)], record, before_round)
+    finals = close_all({**workers, "peak": probe})  # all shut down together: TF teardown takes a while
+    for impl in workers:
+        results[(impl, batch_size, jit)]["peak_rss_mib"] = finals[impl].get("peak_rss_mib")
 
 
 # ============================================================== report
@@ -429,7 +342,8 @@ def render(results, peaks, runs, chunk, notes=()):
             versions.setdefault(entry["impl"], entry["versions"])
     lines = ["# Pretraining train step (MLM + SOP), fp32 CPU", ""]
     loads = ", ".join(f"{r['load_before']:.1f} -> {r['load_after']:.1f}" for r in runs)
-    lines.append(f"- machine: {os.cpu_count()} CPU cores (nproc), {cpu_model()}, {mem_total_gib():.0f} GiB RAM; "
+    lines.append(f"- machine: {os.cpu_count()} CPU cores (nproc), {cpu_model()}, {describe_flags(cpu_flags())}, "
+                 f"{mem_total_gib():.0f} GiB RAM; "
                  f"1-min load average at start -> end of the run: {loads} (other processes shared the 2 cores: "
                  "absolute numbers are pessimistic and noisy; the implementations were interleaved, so the ratios "
                  "are the figures to trust)")

@@ -1,18 +1,51 @@
-"""Machine facts every benchmark report states next to its figures."""
+"""Machine facts every benchmark report states next to its figures: CPU model, the instruction-set
+flags that decide which kernels run (AVX2, AVX-512, bf16, VNNI, AMX), cores and memory."""
 
 import os
 import platform
 
+# The flags that change which matmul kernels oneDNN, XLA and PyTorch pick: AVX2/FMA (the baseline),
+# AVX-512 (wider fp32), AVX-512 bf16 and VNNI (bf16 / int8 dot products), AMX (bf16 tile matmuls).
+FLAGS_THAT_MATTER = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_tile", "amx_bf16")
 
-def cpu_model() -> str:
+
+def _cpuinfo() -> str:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+            return f.read()
     except OSError:
-        pass
+        return ""
+
+
+def cpu_model() -> str:
+    for line in _cpuinfo().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
     return platform.processor() or "unknown"
+
+
+def flags_from_cpuinfo(text: str) -> dict:
+    """{flag: present} for FLAGS_THAT_MATTER, from the first `flags` line of /proc/cpuinfo text
+    (None for every flag when the text has no such line, e.g. not Linux)."""
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            present = set(line.split(":", 1)[1].split())
+            return {flag: flag in present for flag in FLAGS_THAT_MATTER}
+    return {flag: None for flag in FLAGS_THAT_MATTER}
+
+
+def cpu_flags() -> dict:
+    return flags_from_cpuinfo(_cpuinfo())
+
+
+def describe_flags(flags: dict) -> str:
+    """'avx2 fma avx512f avx512_bf16 ...; no amx_tile amx_bf16' (or 'unknown' off Linux)."""
+    if all(value is None for value in flags.values()):
+        return "CPU flags unknown"
+    have = [f for f, v in flags.items() if v]
+    lack = [f for f, v in flags.items() if not v]
+    return "CPU flags: " + (" ".join(have) or "none of " + " ".join(FLAGS_THAT_MATTER)) + (
+        "; no " + " ".join(lack) if lack else "")
 
 
 def mem_total_gib() -> float:
@@ -29,3 +62,12 @@ def mem_total_gib() -> float:
 
 def cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def describe() -> str:
+    """One line for a report: model, usable cores, memory and the flags that matter."""
+    return (f"{cpu_model()}, {cpu_count()} CPUs, {mem_total_gib():.0f} GiB; {describe_flags(cpu_flags())}")
+
+
+if __name__ == "__main__":
+    print(describe())

@@ -67,7 +67,12 @@ class _TextServer(AutoTrackable):
         return text_inputs.encode_texts(self.tokenizer, self._special_ids, texts, self._max_seq_length)
 
 
-def in_length_chunks(model_fn, inputs, output_width, max_chunks=8, min_rows=4):
+# The length-chunk policy of `in_length_chunks` (bench/bench_serving.py batches its peer the same way).
+MAX_CHUNKS = 8
+MIN_CHUNK_ROWS = 4
+
+
+def in_length_chunks(model_fn, inputs, output_width, max_chunks=MAX_CHUNKS, min_rows=MIN_CHUNK_ROWS):
     """`model_fn` over a batch sorted by length and cut into chunks, each trimmed to its own longest row.
 
     A batch padded to its longest row computes about twice the real tokens of short-text data (SST-2:
