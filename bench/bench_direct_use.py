@@ -110,6 +110,9 @@ def main():
                     raise SystemExit(f"{impl} {task} failed:\n{done.stderr[-3000:]}")
                 results.append(json.loads(done.stdout.strip().splitlines()[-1]))
                 print(json.dumps(results[-1]), flush=True)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import machine_info  # pylint: disable=import-outside-toplevel
+    print(f"machine: {machine_info.describe()}")
     for task in args.tasks.split(","):
         rows = {r["impl"]: r for r in results if r["task"] == task}
         if {"albert_tf", "hf"} <= set(rows):

@@ -40,7 +40,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from machine_info import cpu_model, mem_total_gib  # noqa: E402  (bench/ is the script's directory)
+from machine_info import cpu_flags, cpu_model, describe_flags, mem_total_gib  # noqa: E402  (bench/ is the script's directory)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench" / "peers"))
@@ -315,7 +315,8 @@ def render(args, facts, rows, notes):
     scales = sorted({r["scale"] for r in rows})
     L = ["# Pretraining data generation: albert-tf vs TF Model Garden", ""]
     L.append(f"Machine: {facts['nproc']} CPUs available (os.cpu_count {facts['cpu_count']}), "
-             f"{facts['cpu']}, {facts['mem_gib']:.1f} GiB RAM, {facts['platform']}; "
+             f"{facts['cpu']} ({facts.get('flags', 'CPU flags not recorded')}), {facts['mem_gib']:.1f} GiB RAM, "
+             f"{facts['platform']}; "
              f"load average before {' '.join(facts['load_before'])}, "
              f"after {' '.join(facts.get('load_after', ['?'] * 3))}.")
     o, p = facts["ours_versions"], facts["peer_versions"]
@@ -455,6 +456,7 @@ def main(argv=None):
                  else [args.peer_tokenization])
 
     facts = dict(nproc=len(os.sched_getaffinity(0)), cpu_count=os.cpu_count(), cpu=cpu_model(),
+                 flags=describe_flags(cpu_flags()),
                  mem_gib=mem_total_gib(), platform=f"{platform.system()} {platform.release()}",
                  load_before=loadavg(), n_files=len(files),
                  argv=["python3", "bench/bench_pretraining_data.py", *(argv or sys.argv[1:])])

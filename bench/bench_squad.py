@@ -10,13 +10,14 @@ windows/s × (questions / windows of the whole dev set).
 
 import argparse
 import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import machine_info  # noqa: E402  (bench/ is the script's directory)
 
 import numpy as np  # noqa: E402
 
@@ -45,7 +46,7 @@ def main():
     started = time.perf_counter()
     feats = features.convert_examples(examples, tokenizer, args.max_seq_length, 128, 64)
     convert_s = time.perf_counter() - started
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
+    print(f"machine: {machine_info.describe()}")
     print(f"conversion: {len(examples)} questions -> {len(feats)} windows in {convert_s:.1f}s = "
           f"{len(examples) / convert_s:.0f} questions/s")
     rng = np.random.default_rng(0)

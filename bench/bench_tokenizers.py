@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from machine_info import cpu_model  # noqa: E402  (bench/ is the script's directory)
+from machine_info import cpu_flags, cpu_model, describe_flags  # noqa: E402  (bench/ is the script's directory)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -121,7 +121,7 @@ def main():
     lines = [
         "# Tokenizer throughput",
         "",
-        f"- machine: {os.cpu_count()} CPU cores (nproc), {cpu_model()}",
+        f"- machine: {os.cpu_count()} CPU cores (nproc), {cpu_model()}, {describe_flags(cpu_flags())}",
         f"- TensorFlow {tf.__version__}, tensorflow-text {__import__('tensorflow_text').__version__}, "
         f"Python {platform.python_version()}; peers: {hf_version}",
         f"- best of {args.repeats} runs; tokens exclude [CLS]/[SEP]; command: "
