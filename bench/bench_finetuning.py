@@ -21,7 +21,7 @@ Implementations (`--impls`), each a resident worker process (bench/interleave.py
     `run_classifier.py` compiles it (XLA per --xla), one `train_on_batch` per step, fp32;
   * albert_tf_bf16: the same under `--mixed_precision=bf16` (`runtime.configure_runtime`: Keras
     `mixed_bfloat16`, LayerNorm/softmax/logits/loss in float32);
-  * hf_buckets, hf_buckets_bf16: `AlbertForSequenceClassification` (eager attention) on the "buckets"
+  * hf_buckets, hf_buckets_bf16: `AlbertForSequenceClassification` (transformers' default SDPA attention) on the "buckets"
     batches, `torch.optim.AdamW`, all CPU threads; bf16 = forward under
     `torch.autocast("cpu", dtype=torch.bfloat16)`, backward outside it (PyTorch's recipe);
   * hf_dynamic: the same on the "dynamic" batches, fp32 (HF's default configuration);
@@ -213,7 +213,8 @@ class HfStep:
         self.model = transformers.AlbertForSequenceClassification(config).train()
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=LR, weight_decay=0.01)
         self.bf16 = precision == "bf16"
-        self.versions = {"torch": torch.__version__, "transformers": transformers.__version__}
+        self.versions = {"torch": torch.__version__, "transformers": transformers.__version__,
+                         "attention": self.model.config._attn_implementation}  # pylint: disable=protected-access
 
     def step(self, batch):
         torch = self.torch

@@ -13,7 +13,7 @@ Implementations (`--impls`), each a resident worker process (bench/interleave.py
   * albert_tf_inproc, albert_tf_bf16: the same `ClassifierServer` graph built in the worker from the
     same weights, not loaded from a SavedModel (the export writes float32 only), under the float32 and
     the Keras `mixed_bfloat16` policy (`--mixed_precision=bf16`'s; logits cast to float32);
-  * hf_chunked, hf_chunked_bf16: `AlbertForSequenceClassification` under `torch.inference_mode()`, the
+  * hf_chunked, hf_chunked_bf16: `AlbertForSequenceClassification` (default SDPA attention) under `torch.inference_mode()`, the
     fast `AlbertTokenizerFast` from the same SentencePiece model on each batch, then the same
     sort-by-length-and-chunk batching as albert-tf's (`MAX_CHUNKS`, `MIN_CHUNK_ROWS` of
     `export.serving`), each chunk padded to its longest row; bf16 under
@@ -177,7 +177,8 @@ def predictor_hf_chunked(args, shape, plan, bf16):
                 mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
                 labels[index] = model(input_ids=batch, attention_mask=mask).logits.argmax(-1).numpy()
         return labels
-    return predict, {"torch": torch.__version__, "transformers": transformers.__version__}
+    return predict, {"torch": torch.__version__, "transformers": transformers.__version__,
+                     "attention": model.config._attn_implementation}  # pylint: disable=protected-access
 
 
 def predictor_hf_pipeline(args, shape, plan):
