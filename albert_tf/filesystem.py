@@ -14,8 +14,13 @@ as a failing `ram://` test. What differs between file systems is decided in one 
   temporary tree removed. Readers may see the directory fill up during the copy; writers therefore
   copy the file that marks a directory complete (a checkpoint's `.index`, a SavedModel's
   `saved_model.pb`) last, see `copy_tree(..., last=...)`.
-- Libraries that only take a local file (sentencepiece, tokenizers, safetensors) get one from
-  `local_copy(path)`; a local path is passed through untouched.
+- Libraries that only take a local file (sentencepiece, tokenizers, safetensors, torch) get one from
+  `local_copy(path)`; a local path is passed through untouched. Those that only write one
+  (safetensors, Keras) write `local_output(path)`, published as `path` when they are done.
+- A directory assembled by local-only writers (checkpoint savers, SavedModels and their reload
+  check) is built in `staging_dir(final)`: beside `final` locally, on local scratch elsewhere.
+- ram:// says a name exists when it is only a prefix of a stored name; `exists` / `isdir` correct
+  that (GCS does not do it), so the ram:// tests see what GCS would answer.
 - Local scratch space (a directory the data tool's workers fill before it is copied out, a rule file for a
   library) comes from `scratch_dir()` and is removed after use.
 
@@ -66,14 +71,30 @@ def basename(path) -> str:
     return os.path.basename(path) if is_local(path) else posixpath.basename(path.rstrip("/"))
 
 
+def absolute(path) -> str:
+    """`os.path.abspath` locally; a `scheme://` path is absolute already."""
+    path = os.fspath(path)
+    return os.path.abspath(_local(path)) if is_local(path) else path
+
+
+def _listed(path) -> bool:
+    """Whether `path`'s directory lists it. ram:// answers `exists` / `isdir` True for any prefix of a
+    stored name (`model.ckpt` when only `model.ckpt.index` is there); GCS does not, and the ram://
+    tests stand for GCS, so on ram:// a name counts only when its directory lists it."""
+    parent, name = posixpath.split(path.rstrip("/"))
+    if not path.startswith("ram://") or "://" not in parent:
+        return True
+    return _gfile().isdir(parent) and name in {entry.rstrip("/") for entry in _gfile().listdir(parent)}
+
+
 def exists(path) -> bool:
     path = os.fspath(path)
-    return os.path.exists(_local(path)) if is_local(path) else _gfile().exists(path)
+    return os.path.exists(_local(path)) if is_local(path) else _gfile().exists(path) and _listed(path)
 
 
 def isdir(path) -> bool:
     path = os.fspath(path)
-    return os.path.isdir(_local(path)) if is_local(path) else _gfile().isdir(path)
+    return os.path.isdir(_local(path)) if is_local(path) else _gfile().isdir(path) and _listed(path)
 
 
 def isfile(path) -> bool:
@@ -263,6 +284,21 @@ def _relative_files(root) -> List[str]:
     return found
 
 
+def staging_dir(final) -> str:
+    """A new, owned temporary directory to assemble `final` in, then `publish_dir` it.
+
+    Locally it sits beside `final` (one atomic swap). Elsewhere it is local scratch: the writers that
+    take only local paths (checkpoint savers, keras-hub) and the export's reload check, a child
+    process that cannot see this process's ram://, read it there; `publish_dir` copies it over.
+    """
+    final = absolute(final)
+    if is_local(final):
+        parent = dirname(final)
+        makedirs(parent)
+        return atomic_files.temporary_dir(parent, basename(final))
+    return atomic_files.temporary_dir(tempfile.gettempdir(), "albert-tf-staging")
+
+
 def temporary_dir(directory, name: str) -> str:
     """A new, owned temporary directory beside where `name` will be published in `directory`."""
     directory = os.fspath(directory)
@@ -271,6 +307,27 @@ def temporary_dir(directory, name: str) -> str:
     path = atomic_files.temporary_name(join(directory, name))
     makedirs(path)
     return path
+
+
+@contextlib.contextmanager
+def local_output(path, suffix: str = ""):
+    """A local file name for a library that only writes local files (safetensors, Keras); on a clean
+    exit what it holds is published as `path` (see `replacing`), on an error it is removed.
+
+    `suffix`: an extension the library insists on (`.keras`), kept on the temporary name.
+    """
+    path = os.fspath(path)
+    if is_local(path):
+        with atomic_files.replacing_path(_local(path), suffix=suffix) as temporary:
+            yield temporary
+        return
+    scratch = tempfile.mkdtemp(prefix="albert-tf-local-output-")
+    try:
+        local = os.path.join(scratch, "output" + suffix)
+        yield local
+        copy(local, path)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -17,9 +17,7 @@ import logging
 import os
 from typing import Dict, Optional
 
-import tensorflow as tf
-
-from albert_tf import atomic_files, output_errors, tokenization
+from albert_tf import filesystem, output_errors, tokenization
 from albert_tf.checkpoints import load_weights, read_checkpoint, save_tf1
 from albert_tf.checkpoints.loader import assign_weights
 from albert_tf.checkpoints.names import model_slots
@@ -79,7 +77,7 @@ class ModelDirectory:
 
     @property
     def has_tokenizer(self) -> bool:
-        return tf.io.gfile.exists(os.path.join(self.path, TOKENIZER_FILE))
+        return filesystem.exists(filesystem.join(self.path, TOKENIZER_FILE))
 
 
 def _need(condition, source, field, reason):
@@ -122,14 +120,13 @@ def squad_task(*, version, head, max_seq_length, doc_stride, max_query_length, s
 
 
 def _write_json(path: str, data):
-    with tf.io.gfile.GFile(path, "w") as handle:
-        handle.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    filesystem.write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def write_task_file(directory: str, task: Dict, checkpoint_name: str = CHECKPOINT_NAME):
     """task.json into a directory being assembled (a temporary one: no rename of its own)."""
     record = dict(check_task(dict(task)), checkpoint=checkpoint_name, format_version=FORMAT_VERSION)
-    _write_json(os.path.join(directory, TASK_FILE), record)
+    _write_json(filesystem.join(directory, TASK_FILE), record)
 
 
 def save_model_directory(directory, weights_model, tokenizer, task: Dict, global_step: Optional[int] = None) -> str:
@@ -140,41 +137,40 @@ def save_model_directory(directory, weights_model, tokenizer, task: Dict, global
     """
     directory = os.fspath(directory)
     task = check_task(dict(task), source=f"task for {directory}")
-    parent, name = os.path.split(os.path.abspath(directory))
     with output_errors.writing(directory):
-        tf.io.gfile.makedirs(parent)
-        temporary = atomic_files.temporary_dir(parent, name)
+        # Beside it locally (one atomic swap); on gs:// local scratch, copied over with the checkpoint
+        # index and task.json last (what marks the directory complete).
+        temporary = filesystem.staging_dir(directory)
         try:
-            save_tf1(weights_model, os.path.join(temporary, CHECKPOINT_NAME), global_step=global_step)
+            save_tf1(weights_model, filesystem.join(temporary, CHECKPOINT_NAME), global_step=global_step)
             if tokenizer is not None:
                 tokenization.save_tokenizer_assets(tokenizer, temporary)
             write_task_file(temporary, task)
-            atomic_files.publish_dir_replacing(temporary, directory)
+            filesystem.publish_dir(temporary, directory, last=(CHECKPOINT_NAME + ".index", TASK_FILE))
         except BaseException:
-            atomic_files.remove(temporary)
+            filesystem.remove(temporary)
             raise
-    return os.path.join(directory, CHECKPOINT_NAME)
+    return filesystem.join(directory, CHECKPOINT_NAME)
 
 
 def _read_json(path: str):
     try:
-        with tf.io.gfile.GFile(path) as handle:
-            return json.load(handle)
+        return json.loads(filesystem.read_text(path))
     except json.JSONDecodeError as error:
         raise ModelDirectoryError(f"{path}:{error.lineno}: not valid json ({error.msg})") from None
 
 
 def _require(path: str, what: str):
-    if not tf.io.gfile.exists(path):
-        raise ModelDirectoryError(f"incomplete model directory {os.path.dirname(path)}: {os.path.basename(path)} "
+    if not filesystem.exists(path):
+        raise ModelDirectoryError(f"incomplete model directory {filesystem.dirname(path)}: {filesystem.basename(path)} "
                                   f"({what}) is missing")
 
 
 def is_model_directory(path) -> bool:
     """Whether `path` is a model directory (or the earlier SQuAD layout); cheap, reads nothing."""
     path = os.fspath(path) if path else ""
-    return bool(path) and tf.io.gfile.isdir(path) and any(
-        tf.io.gfile.exists(os.path.join(path, name)) for name in (TASK_FILE, LEGACY_SQUAD_HEAD))
+    return bool(path) and filesystem.isdir(path) and any(
+        filesystem.exists(filesystem.join(path, name)) for name in (TASK_FILE, LEGACY_SQUAD_HEAD))
 
 
 def model_directory_of(path) -> Optional[str]:
@@ -184,10 +180,10 @@ def model_directory_of(path) -> Optional[str]:
     path = os.fspath(path)
     if is_model_directory(path):
         return path
-    directory = os.path.dirname(path)
-    if directory and tf.io.gfile.exists(os.path.join(directory, TASK_FILE)):
-        recorded = _read_json(os.path.join(directory, TASK_FILE))
-        if isinstance(recorded, dict) and os.path.basename(path) in (
+    directory = filesystem.dirname(path)
+    if directory and filesystem.exists(filesystem.join(directory, TASK_FILE)):
+        recorded = _read_json(filesystem.join(directory, TASK_FILE))
+        if isinstance(recorded, dict) and filesystem.basename(path) in (
                 recorded.get("checkpoint", CHECKPOINT_NAME), recorded.get("checkpoint", CHECKPOINT_NAME) + ".index"):
             return directory
     return None
@@ -196,26 +192,26 @@ def model_directory_of(path) -> Optional[str]:
 def read_model_directory(path) -> ModelDirectory:
     """The typed description of a model directory; an incomplete one is refused naming the missing file."""
     path = os.fspath(path)
-    if not tf.io.gfile.isdir(path):
+    if not filesystem.isdir(path):
         found = model_directory_of(path)
         if found is None:
             raise ModelDirectoryError(f"{path} is not a model directory")
         path = found
-    if not tf.io.gfile.exists(os.path.join(path, TASK_FILE)):
-        if tf.io.gfile.exists(os.path.join(path, LEGACY_SQUAD_HEAD)):
+    if not filesystem.exists(filesystem.join(path, TASK_FILE)):
+        if filesystem.exists(filesystem.join(path, LEGACY_SQUAD_HEAD)):
             return _read_legacy_squad(path)
         raise ModelDirectoryError(f"{path} is not a model directory: {TASK_FILE} is missing")
-    task_path = os.path.join(path, TASK_FILE)
+    task_path = filesystem.join(path, TASK_FILE)
     task = check_task(_read_json(task_path), source=task_path)
-    config_path = os.path.join(path, CONFIG_FILE)
+    config_path = filesystem.join(path, CONFIG_FILE)
     _require(config_path, "the model config")
     checkpoint = task.get("checkpoint", CHECKPOINT_NAME)
     if not isinstance(checkpoint, str) or os.path.basename(checkpoint) != checkpoint:
         raise ModelDirectoryError(f"{task_path}: field 'checkpoint' is {checkpoint!r}; expected a file name "
                                   "prefix inside the directory")
-    prefix = os.path.join(path, checkpoint)
+    prefix = filesystem.join(path, checkpoint)
     _require(prefix + ".index", "the checkpoint index")
-    if not tf.io.gfile.glob(prefix + ".data-*"):
+    if not filesystem.glob(prefix + ".data-*"):
         raise ModelDirectoryError(f"incomplete model directory {path}: {checkpoint}.data-* (the checkpoint data) "
                                   "is missing")
     if task["kind"] != PRETRAINING:
@@ -224,15 +220,15 @@ def read_model_directory(path) -> ModelDirectory:
 
 
 def _check_tokenizer(path: str):
-    tokenizer_path = os.path.join(path, TOKENIZER_FILE)
+    tokenizer_path = filesystem.join(path, TOKENIZER_FILE)
     _require(tokenizer_path, "the tokenizer settings")
     vocab = _read_json(tokenizer_path).get("vocab_file")
     if vocab:
-        _require(os.path.join(path, vocab), f"the vocabulary named by {TOKENIZER_FILE}")
+        _require(filesystem.join(path, vocab), f"the vocabulary named by {TOKENIZER_FILE}")
 
 
 def _read_legacy_squad(path: str) -> ModelDirectory:
-    head_path = os.path.join(path, LEGACY_SQUAD_HEAD)
+    head_path = filesystem.join(path, LEGACY_SQUAD_HEAD)
     logger.info("%s is a SQuAD model directory of the earlier layout (%s + %s): read as is; a new save writes "
                 "%s with a TF1 checkpoint", path, LEGACY_SQUAD_HEAD, LEGACY_SQUAD_WEIGHTS, TASK_FILE)
     head = _read_json(head_path)
@@ -242,9 +238,9 @@ def _read_legacy_squad(path: str) -> ModelDirectory:
                                  doc_stride=head.get("doc_stride", 128), max_query_length=head["max_query_length"],
                                  start_n_top=head["start_n_top"], end_n_top=head["end_n_top"],
                                  null_threshold=head.get("null_threshold")), source=head_path)
-    weights = os.path.join(path, LEGACY_SQUAD_WEIGHTS)
+    weights = filesystem.join(path, LEGACY_SQUAD_WEIGHTS)
     _require(weights, "the Keras weights")
-    config_path = os.path.join(path, CONFIG_FILE)
+    config_path = filesystem.join(path, CONFIG_FILE)
     _require(config_path, "the model config")
     _check_tokenizer(path)
     return ModelDirectory(path, AlbertConfig.from_json_file(config_path), task, weights, legacy=True)
@@ -259,7 +255,8 @@ def load_model_weights(model, directory: ModelDirectory, allow_partial: bool = F
     if not directory.legacy:
         return load_weights(model, directory.checkpoint_prefix, allow_partial=allow_partial, verbose=False)
     try:
-        model.load_weights(directory.checkpoint_prefix)
+        with filesystem.local_copy(directory.checkpoint_prefix) as local:  # h5py opens a local file
+            model.load_weights(local)
     except (ValueError, KeyError) as error:
         raise CheckpointMismatchError(f"{directory.checkpoint_prefix} does not fit this SQuAD model: "
                                       f"{str(error).splitlines()[0]}") from error

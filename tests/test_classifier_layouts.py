@@ -5,6 +5,7 @@ import textwrap
 
 import pytest
 
+import cli_testlib
 from conftest import REALDATA
 from albert_tf.finetuning import DataError, get_task
 from albert_tf.finetuning.tasks import load_task_modules, plugins
@@ -119,7 +120,7 @@ def test_prediction_reads_a_labelled_file_as_labelled(tmp_path):
 
 
 def test_predict_cli_reader_refuses_a_wide_file_without_input_names(tmp_path):
-    from albert_tf.cli import predict
+    predict = cli_testlib.command("predict")  # beside the other commands' modules (flags of the same name)
     path = _file(tmp_path, "rows.tsv", "label\tsentence\tidx\n1\tgood\t0\n")
     with pytest.raises(predict.InputError, match=r"rows.tsv:1: header \['label', 'sentence', 'idx'\] does not name "
                                                  r"the model's text inputs \(text_a\); name the columns with --inputs"):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import cli_testlib
 import tokenization_testlib as testlib
 
 from albert_tf import checkpoints, inference  # noqa: E402
@@ -143,7 +144,7 @@ def test_heads_missing_from_the_checkpoint_are_refused(saved):
 
 
 def test_albert_predict_tasks_write_jsonl_and_npy(saved, albert, tmp_path):
-    from albert_tf.cli import predict
+    predict = cli_testlib.command("predict")  # beside the other commands' modules (flags of the same name)
     masked = tmp_path / "masked.tsv"
     masked.write_text("text\n" + "\n".join(MASKED) + "\n", encoding="utf-8")
     out = tmp_path / "out" / "filled.jsonl"
@@ -176,7 +177,7 @@ def test_albert_predict_tasks_write_jsonl_and_npy(saved, albert, tmp_path):
 
 
 def test_albert_predict_tasks_refuse_bad_input_before_loading(saved, tmp_path):
-    from albert_tf.cli import predict
+    predict = cli_testlib.command("predict")  # beside the other commands' modules (flags of the same name)
     texts = tmp_path / "texts.tsv"
     texts.write_text("text\nthe [MASK] sat\nno mask\n", encoding="utf-8")
     with pytest.raises(predict.InputError, match=r"texts.tsv: row 3 has no \[MASK\]"):
@@ -209,7 +210,7 @@ def test_encoder_export_serves_direct_use_from_raw_text(saved, albert, tmp_path)
                                atol=1e-5)
 
     # albert-predict --task over the export (given as its parent directory) writes what the checkpoint gives.
-    from albert_tf.cli import predict
+    predict = cli_testlib.command("predict")  # beside the other commands' modules (flags of the same name)
     masked = tmp_path / "masked.tsv"
     masked.write_text("text\n" + "\n".join(MASKED) + "\n", encoding="utf-8")
     for model in (tmp_path / "exp", saved["full"]):
@@ -233,7 +234,7 @@ def test_encoder_export_without_heads_has_embed_only(saved, tmp_path):
                                  check=False)
     assert "embed" in info["signatures"] and not {"fill_mask", "sentence_order"} & set(info["signatures"])
     assert (info["mlm"], info["sop"]) == (False, False)
-    from albert_tf.cli import predict
+    predict = cli_testlib.command("predict")  # beside the other commands' modules (flags of the same name)
     texts = tmp_path / "t.tsv"
     texts.write_text("text\na [MASK]\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"the export has no fill_mask signature"):

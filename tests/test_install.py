@@ -73,5 +73,6 @@ def test_pip_install_of_the_checkout_gives_every_command(tmp_path):
     # Not a bare `USAGE: albert-... [flags]`: the command's own flags are listed.
     for command, flag in (("albert-pretrain", "--input_file"), ("albert-classify", "--task_name"),
                           ("albert-squad", "--train_file"), ("albert-ner", "--label_scheme"),
-                          ("albert-create-pretraining-data", "--vocab_file")):
+                          ("albert-create-pretraining-data", "--vocab_file"), ("albert-convert", "--output_format"),
+                          ("albert-export", "--export_dir"), ("albert-predict", "--input_file")):
         assert flag in helps[command], (command, helps[command][-2000:])

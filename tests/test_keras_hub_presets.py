@@ -8,11 +8,12 @@ import pytest
 
 keras_hub = pytest.importorskip("keras_hub", reason="keras-hub is not installed (pip install 'albert-tf[kerashub]')")
 
+import cli_testlib  # noqa: E402
 from albert_tf import model_directory  # noqa: E402
 from albert_tf.checkpoints import keras_hub as presets  # noqa: E402
 from albert_tf.checkpoints import load_config_for, load_weights  # noqa: E402
 from albert_tf.checkpoints.loader import export_weights  # noqa: E402
-from albert_tf.cli import convert  # noqa: E402
+convert = cli_testlib.command("convert")  # beside the other commands' modules (flags of the same name)
 from albert_tf.config import AlbertConfig  # noqa: E402
 from albert_tf.modeling import AlbertClassifier, AlbertEncoder  # noqa: E402
 

@@ -5,10 +5,10 @@ text file named `model.keras` "not found" and any `.bin` a PyTorch pickle. Each 
 `require` first, so a file that is not what its name promises is refused saying both.
 """
 
-import os
 import struct
 import zipfile
 
+from albert_tf import filesystem
 from albert_tf.checkpoints.report import CheckpointFormatError
 
 KERAS_ZIP = "keras"             # .keras: zip with config.json and model.weights.h5
@@ -44,7 +44,7 @@ _PICKLE_PROTOCOLS = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
 
 def _zip_kind(path: str) -> str:
     try:
-        with zipfile.ZipFile(path) as archive:
+        with filesystem.open_file(path, "rb") as handle, zipfile.ZipFile(handle) as archive:
             names = archive.namelist()
     except (zipfile.BadZipFile, OSError):
         return ZIP
@@ -69,10 +69,10 @@ def _looks_like_text(head: bytes) -> bool:
 
 def sniff(path: str) -> str:
     """The kind of file at `path` (one of the constants above)."""
-    size = os.path.getsize(path)
+    size = filesystem.size(path)
     if size == 0:
         return EMPTY
-    with open(path, "rb") as f:
+    with filesystem.open_file(path, "rb") as f:
         head = f.read(4096)
         f.seek(max(0, size - len(_TABLE_MAGIC)))
         tail = f.read()
@@ -107,9 +107,9 @@ BY_SUFFIX = {
 
 def require(path: str, expected: tuple, wanted: str) -> str:
     """The kind of `path` if it is one of `expected`; otherwise refuse naming both."""
-    if not os.path.exists(path):
+    if not filesystem.exists(path):
         raise FileNotFoundError(f"weights file not found: {path}")
-    if os.path.isdir(path):
+    if filesystem.isdir(path):
         raise CheckpointFormatError(f"{path} is a directory, expected {wanted}")
     kind = sniff(path)
     if kind not in expected:

@@ -9,7 +9,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from albert_tf import atomic_files
+from albert_tf import filesystem
 from albert_tf.checkpoints.report import CheckpointFormatError
 from albert_tf.tokenization import SentencePieceTokenizer, WordPieceTokenizer, assets
 
@@ -128,12 +128,11 @@ def hf_architecture(weights_path: str) -> Optional[str]:
     `classifier.weight` is the head of both AlbertForSequenceClassification and
     AlbertForTokenClassification; only the config says which one a checkpoint holds.
     """
-    config_path = os.path.join(os.path.dirname(os.fspath(weights_path)), "config.json")
-    if not os.path.exists(config_path):
+    config_path = filesystem.join(filesystem.dirname(os.fspath(weights_path)), "config.json")
+    if not filesystem.exists(config_path):
         return None
     try:
-        with open(config_path, encoding="utf-8") as handle:
-            architectures = json.load(handle).get("architectures") or [None]
+        architectures = json.loads(filesystem.read_text(config_path)).get("architectures") or [None]
     except (OSError, ValueError, AttributeError):
         return None
     return architectures[0]
@@ -162,14 +161,14 @@ def tf1_to_hf(weights: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
 def read_hf_state(path: str):
     """Read a Hugging Face weights file (or a directory holding one) into numpy arrays."""
     path = os.fspath(path)
-    if os.path.isdir(path):
+    if filesystem.isdir(path):
         for candidate in WEIGHTS_FILES:
-            if os.path.exists(os.path.join(path, candidate)):
-                path = os.path.join(path, candidate)
+            if filesystem.exists(filesystem.join(path, candidate)):
+                path = filesystem.join(path, candidate)
                 break
         else:
             raise FileNotFoundError(f"no {' or '.join(WEIGHTS_FILES)} in {path}")
-    if not os.path.exists(path):
+    if not filesystem.exists(path):
         raise FileNotFoundError(f"weights file not found: {path}")
     if path.endswith(SHARD_INDEX_SUFFIX):
         return path, _read_shards(path)
@@ -177,7 +176,8 @@ def read_hf_state(path: str):
         from safetensors import SafetensorError
         from safetensors.numpy import load_file
         try:
-            return path, load_file(path)
+            with filesystem.local_copy(path) as local:  # safetensors maps a local file
+                return path, load_file(local)
         except (SafetensorError, OSError, ValueError) as err:
             raise CheckpointFormatError(f"cannot read {path}: truncated or corrupt safetensors file ({err})") from err
     if path.endswith(".bin"):
@@ -188,7 +188,8 @@ def read_hf_state(path: str):
                 f"{path} is a PyTorch pickle; reading it needs torch (pip install 'albert-tf[oracle]'), "
                 f"or convert it to {SAFETENSORS} first") from err
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            with filesystem.local_copy(path) as local:
+                state = torch.load(local, map_location="cpu", weights_only=True)
         except Exception as err:  # torch raises many types for corrupt or unsafe pickles
             raise CheckpointFormatError(f"cannot read {path} with torch's safe loader: {err}") from err
         return path, {k: v.float().numpy() if v.is_floating_point() else v.numpy() for k, v in state.items()}
@@ -198,17 +199,16 @@ def read_hf_state(path: str):
 def shard_files(index_path: str):
     """The shard files a sharded checkpoint's index names, each checked to exist, in order."""
     try:
-        with open(index_path, encoding="utf-8") as handle:
-            weight_map = json.load(handle)["weight_map"]
+        weight_map = json.loads(filesystem.read_text(index_path))["weight_map"]
         shards = sorted(set(weight_map.values()))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise CheckpointFormatError(f"{index_path}: not a sharded-checkpoint index (a json object whose "
                                     f"'weight_map' maps tensor names to shard files): {err}") from err
-    directory = os.path.dirname(index_path)
+    directory = filesystem.dirname(index_path)
     paths = []
     for shard in shards:
-        shard_path = os.path.join(directory, shard)
-        if os.path.basename(shard) != shard or not os.path.isfile(shard_path):
+        shard_path = filesystem.join(directory, shard)
+        if os.path.basename(shard) != shard or not filesystem.isfile(shard_path):
             raise CheckpointFormatError(f"{index_path}: field 'weight_map' names shard {shard!r}, which is not a "
                                         f"file in {directory or '.'}")
         paths.append(shard_path)
@@ -217,8 +217,7 @@ def shard_files(index_path: str):
 
 def _read_shards(index_path: str):
     """One state dict from every shard; a tensor the index maps to a shard must be in it."""
-    with open(index_path, encoding="utf-8") as handle:
-        weight_map = json.load(handle)["weight_map"]
+    weight_map = json.loads(filesystem.read_text(index_path))["weight_map"]
     state = {}
     for shard_path in shard_files(index_path):
         _, part = read_hf_state(shard_path)
@@ -234,13 +233,13 @@ def write_hf(weights: Dict[str, np.ndarray], directory: str, hf_config: Optional
     """Write model.safetensors (+ config.json) into `directory`, each file atomically."""
     from safetensors.numpy import save_file
 
-    os.makedirs(directory, exist_ok=True)
+    filesystem.makedirs(directory)
     state = tf1_to_hf(weights)
-    target = os.path.join(directory, SAFETENSORS)
-    with atomic_files.replacing_path(target, suffix=".safetensors") as tmp:
+    target = filesystem.join(directory, SAFETENSORS)
+    with filesystem.local_output(target, suffix=".safetensors") as tmp:  # safetensors writes a local file
         save_file(state, tmp, metadata={"format": "pt"})
     if hf_config is not None:
-        with atomic_files.replacing(os.path.join(directory, "config.json"), encoding="utf-8") as handle:
+        with filesystem.replacing(filesystem.join(directory, "config.json")) as handle:
             json.dump(hf_config, handle, indent=2, sort_keys=True)
     return target
 
@@ -322,32 +321,30 @@ def write_hf_tokenizer(tokenizer, directory: str, max_length: Optional[int] = No
         special = {}
     special.update(unk_token=pieces["unk"], sep_token=pieces["sep"], pad_token=pieces["pad"],
                    cls_token=pieces["cls"], mask_token=pieces["mask"])
-    with atomic_files.replacing(os.path.join(directory, vocab_name), "wb") as handle:
-        handle.write(vocab_bytes)
+    filesystem.write_bytes(filesystem.join(directory, vocab_name), vocab_bytes)
     if max_length:
         record["model_max_length"] = int(max_length)
     for name, data in ((HF_TOKENIZER_CONFIG, {**record, **special}), (SPECIAL_TOKENS_MAP, special)):
-        with atomic_files.replacing(os.path.join(directory, name), encoding="utf-8") as handle:
+        with filesystem.replacing(filesystem.join(directory, name)) as handle:
             json.dump(data, handle, indent=2, sort_keys=True)
 
 
 def read_hf_tokenizer(directory: str):
     """This project's tokenizer from a transformers directory's tokenizer files, or None when it has
     none (`tokenizer_config.json` naming AlbertTokenizer / BertTokenizer)."""
-    path = os.path.join(directory, HF_TOKENIZER_CONFIG)
-    if not os.path.exists(path):
+    path = filesystem.join(directory, HF_TOKENIZER_CONFIG)
+    if not filesystem.exists(path):
         return None
-    with open(path, encoding="utf-8") as handle:
-        record = json.load(handle)
+    record = json.loads(filesystem.read_text(path))
     kind = record.get("tokenizer_class", "")
     if kind.startswith("AlbertTokenizer"):
         # transformers' AlbertTokenizer always rewrites `` and '' to a double quote.
-        return SentencePieceTokenizer(os.path.join(directory, "spiece.model"),
+        return SentencePieceTokenizer(filesystem.join(directory, "spiece.model"),
                                       do_lower_case=record.get("do_lower_case", True),
                                       keep_accents=record.get("keep_accents", False),
                                       remove_space=record.get("remove_space", True), replace_quotes=True)
     if kind.startswith("BertTokenizer"):
-        return WordPieceTokenizer(os.path.join(directory, "vocab.txt"),
+        return WordPieceTokenizer(filesystem.join(directory, "vocab.txt"),
                                   do_lower_case=record.get("do_lower_case", True))
     raise CheckpointFormatError(f"{path}: field 'tokenizer_class' is {kind!r}; expected AlbertTokenizer (SentencePiece) "
                                 "or BertTokenizer (WordPiece)")
@@ -359,18 +356,16 @@ assets.FOREIGN_RECORD_READERS["tokenizer_class"] = read_hf_tokenizer
 
 
 def read_hf_config(directory: str) -> Optional[dict]:
-    path = os.path.join(directory, "config.json")
-    if not os.path.exists(path):
+    path = filesystem.join(directory, "config.json")
+    if not filesystem.exists(path):
         return None
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    return json.loads(filesystem.read_text(path))
 
 
 def model_max_length(directory: str) -> Optional[int]:
     """The packing length a transformers tokenizer_config.json records, if a usable one."""
-    path = os.path.join(directory, HF_TOKENIZER_CONFIG)
-    if not os.path.exists(path):
+    path = filesystem.join(directory, HF_TOKENIZER_CONFIG)
+    if not filesystem.exists(path):
         return None
-    with open(path, encoding="utf-8") as handle:
-        value = json.load(handle).get("model_max_length")
+    value = json.loads(filesystem.read_text(path)).get("model_max_length")
     return value if isinstance(value, int) and 0 < value < 1_000_000 else None

@@ -186,7 +186,7 @@ def save_preset(weights: Dict[str, np.ndarray], config: AlbertConfig, directory:
     if tokenizer is None:
         logger.warning("no tokenizer given: the preset loads as AlbertBackbone only (no tokenizer.json)")
     directory = os.fspath(directory)
-    scratch = tempfile.mkdtemp(prefix="albert-tf-keras-hub-")
+    scratch = tempfile.mkdtemp(prefix="albert-tf-keras-hub-")  # keras-hub's savers write local files
     try:
         staged = os.path.join(scratch, "preset")
         model.save_to_preset(staged)
@@ -197,8 +197,7 @@ def save_preset(weights: Dict[str, np.ndarray], config: AlbertConfig, directory:
         if task is not None:
             with open(os.path.join(staged, TASK_RECORD_FILE), "w", encoding="utf-8") as handle:
                 handle.write(json.dumps(task, indent=2, sort_keys=True) + "\n")
-        parent = filesystem.dirname(os.path.abspath(directory)) if filesystem.is_local(directory) else \
-            filesystem.dirname(directory)
+        parent = filesystem.dirname(filesystem.absolute(directory))
         filesystem.makedirs(parent)
         temporary = filesystem.temporary_dir(parent, filesystem.basename(directory.rstrip("/")))
         try:
@@ -329,7 +328,7 @@ def read_preset_task(directory: str) -> Optional[dict]:
     length = (preprocessor.get("config") or {}).get("sequence_length")
     logger.info("%s records no label names: labels are '0'..'%d'", directory, classes - 1)
     return {"kind": "classification", "labels": [str(i) for i in range(classes)],
-            "task_name": filesystem.basename(os.path.abspath(directory)), "max_seq_length": length or 512}
+            "task_name": filesystem.basename(filesystem.absolute(directory)), "max_seq_length": length or 512}
 
 
 def read_preset_tokenizer(directory: str):

@@ -25,6 +25,7 @@ import keras
 import numpy as np
 
 import albert_tf.modeling  # noqa: F401  (registers the classes a .keras file names)
+from albert_tf import filesystem
 from albert_tf.checkpoints import formats, huggingface, keras_hub, tf1
 from albert_tf.checkpoints.names import BRIGHTMART, GOOGLE, POOLER, blame_field, layout_of, model_slots
 from albert_tf.checkpoints.report import CheckpointMismatchError, LoadReport
@@ -52,11 +53,12 @@ class CheckpointWeights:
 
 def _find_in_directory(directory):
     for name in huggingface.WEIGHTS_FILES:
-        if os.path.exists(os.path.join(directory, name)):
-            return os.path.join(directory, name)
-    keras_files = [f for f in os.listdir(directory) if f.endswith(".keras")]
-    if len(keras_files) == 1 and not any(f.endswith(".index") for f in os.listdir(directory)):
-        return os.path.join(directory, keras_files[0])
+        if filesystem.exists(filesystem.join(directory, name)):
+            return filesystem.join(directory, name)
+    names = filesystem.listdir(directory)
+    keras_files = [f for f in names if f.endswith(".keras")]
+    if len(keras_files) == 1 and not any(f.endswith(".index") for f in names):
+        return filesystem.join(directory, keras_files[0])
     return directory
 
 
@@ -66,10 +68,10 @@ def locate_checkpoint(path: str):
     path = os.fspath(path)
     if keras_hub.is_preset(path):
         return path, KERAS_HUB
-    if os.path.isdir(path):
+    if filesystem.isdir(path):
         path = _find_in_directory(path)
     if path.endswith(huggingface.SHARD_INDEX_SUFFIX):
-        if not os.path.isfile(path):
+        if not filesystem.isfile(path):
             raise FileNotFoundError(f"weights file not found: {path}")
         for shard in huggingface.shard_files(path):
             formats.require(shard, *formats.BY_SUFFIX[os.path.splitext(shard)[1]])
@@ -78,7 +80,7 @@ def locate_checkpoint(path: str):
     if suffix in formats.BY_SUFFIX:
         formats.require(path, *formats.BY_SUFFIX[suffix])
         return path, {".keras": KERAS, ".h5": KERAS_WEIGHTS}.get(suffix, HUGGINGFACE)
-    if os.path.isfile(path) and not os.path.exists(path + ".index") and not tf1.is_tf1_checkpoint(path):
+    if filesystem.isfile(path) and not filesystem.exists(path + ".index") and not tf1.is_tf1_checkpoint(path):
         raise tf1.CheckpointFormatError(
             f"{path} is {formats.describe(path)}, expected a TF1 checkpoint (prefix with .index and .data files), "
             "a .keras file, a .weights.h5 file, model.safetensors or pytorch_model.bin")
@@ -103,7 +105,7 @@ def read_checkpoint(path: str, like=None) -> CheckpointWeights:
     if kind == KERAS_HUB:
         return CheckpointWeights(path, KERAS_HUB, GOOGLE, keras_hub.read_preset_weights(path), [], [])
     if kind == KERAS:
-        model = keras.saving.load_model(path)
+        model = _load_keras_file(path)
         return CheckpointWeights(path, KERAS, layout_of(getattr(model, "encoder", model)), export_weights(model),
                                  [], [])
     prefix, weights, skipped = tf1.read_tf1_checkpoint(path)
@@ -123,13 +125,19 @@ def _read_keras_weights(path: str, like) -> CheckpointWeights:
             # Keras only warns when a part of the model finds nothing in the file ("retain their
             # freshly-initialized weights"): a partial load, refused like any other mismatch.
             warnings.filterwarnings("error", category=UserWarning, module=r"keras\.src\.saving")
-            twin.load_weights(path)
+            with filesystem.local_copy(path) as local:  # h5py opens a local file
+                twin.load_weights(local)
     except (ValueError, KeyError, UserWarning) as err:
         raise CheckpointMismatchError(
             f"{path} does not fit a {type(like).__name__} built from this config (a .weights.h5 file loads only "
             f"into the model class and config that saved it): {str(err).splitlines()[0]}") from err
     return CheckpointWeights(path, KERAS_WEIGHTS, layout_of(getattr(twin, "encoder", twin)), export_weights(twin),
                              [], [])
+
+
+def _load_keras_file(path: str):
+    with filesystem.local_copy(path) as local:  # Keras unzips a local file
+        return keras.saving.load_model(local)
 
 
 def export_weights(model) -> Dict[str, np.ndarray]:
@@ -206,7 +214,7 @@ def _encoder_of(model):
 
 def keras_file_config(path: str) -> AlbertConfig:
     """The config a `.keras` file was saved with (its encoder's `albert_config`)."""
-    config = getattr(_encoder_of(keras.saving.load_model(path)), "albert_config", None)
+    config = getattr(_encoder_of(_load_keras_file(path)), "albert_config", None)
     if config is None:
         raise tf1.CheckpointFormatError(f"{path}: a .keras file without an ALBERT encoder; pass --config")
     return config
@@ -215,10 +223,10 @@ def keras_file_config(path: str) -> AlbertConfig:
 def find_config(path: str) -> Optional[str]:
     """The config json that sits next to a checkpoint, if any."""
     path = os.fspath(path)
-    directory = path if os.path.isdir(path) else os.path.dirname(path)
+    directory = path if filesystem.isdir(path) else filesystem.dirname(path)
     for name in ("albert_config.json", "config.json"):
-        candidate = os.path.join(directory or ".", name)
-        if os.path.exists(candidate):
+        candidate = filesystem.join(directory or ".", name)
+        if filesystem.exists(candidate):
             return candidate
     return None
 
@@ -231,8 +239,7 @@ def load_config_for(path: str, config_file: Optional[str] = None) -> AlbertConfi
     config_file = config_file or find_config(path)
     if config_file is None:
         raise FileNotFoundError(f"no albert_config.json or config.json next to {path}; pass the config file")
-    with open(config_file, encoding="utf-8") as handle:
-        data = json.load(handle)
+    data = json.loads(filesystem.read_text(config_file))
     if keras_hub.is_preset_config(data):
         return keras_hub.config_from_preset(data, config_file)
     if data.get("model_type") == "albert" or "layer_norm_eps" in data:
@@ -245,7 +252,7 @@ def save_tf1(model, prefix: str, global_step: Optional[int] = None, write_config
     tf1.write_tf1_checkpoint(export_weights(model), prefix, global_step=global_step)
     if write_config:
         config = getattr(model, "encoder", model).albert_config
-        config_path = os.path.join(os.path.dirname(os.path.abspath(prefix)), "albert_config.json")
+        config_path = filesystem.join(filesystem.dirname(filesystem.absolute(prefix)), "albert_config.json")
         AlbertConfig.from_dict(config.to_official_dict()).to_json_file(config_path)
     return prefix
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import glob
 import os
 import re
+import shutil
+import tempfile
 from typing import Dict, Optional
 
 import numpy as np
 
-from albert_tf import atomic_files
+from albert_tf import atomic_files, filesystem
 from albert_tf.checkpoints.names import BRIGHTMART, GOOGLE
 from albert_tf.checkpoints.report import CheckpointFormatError
 
@@ -33,19 +34,19 @@ def resolve_checkpoint_prefix(path: str) -> str:
     if path.endswith(".index"):
         path = path[: -len(".index")]
     path = re.sub(r"\.data-\d{5}-of-\d{5}$", "", path)
-    if os.path.isdir(path):
+    if filesystem.isdir(path):
         latest = tf.train.latest_checkpoint(path)
         if latest:
             return latest
-        indexes = sorted(glob.glob(os.path.join(path, "*.index")))
+        indexes = filesystem.glob(filesystem.join(path, "*.index"))
         if len(indexes) == 1:
             return indexes[0][: -len(".index")]
         if not indexes:
             raise FileNotFoundError(f"no TF checkpoint (*.index) in directory {path}")
         raise CheckpointFormatError(f"several checkpoints in {path} and no 'checkpoint' state file; name one of: "
-                                    + ", ".join(os.path.basename(i)[:-6] for i in indexes))
-    if not tf.io.gfile.exists(path + ".index"):
-        if tf.io.gfile.exists(path):
+                                    + ", ".join(filesystem.basename(i)[:-6] for i in indexes))
+    if not filesystem.exists(path + ".index"):
+        if filesystem.exists(path):
             raise CheckpointFormatError(f"{path} is not a TF checkpoint prefix (no {path}.index next to it)")
         raise FileNotFoundError(f"checkpoint not found: {path} (looked for {path}.index)")
     return path
@@ -71,7 +72,9 @@ def read_tf1_checkpoint(path: str):
     tf = _tf()
     prefix = resolve_checkpoint_prefix(path)
     try:
-        reader = tf.train.load_checkpoint(prefix)
+        # The reader of the prefix itself: tf.train.load_checkpoint asks whether the prefix is a
+        # directory first, which ram:// answers yes for any prefix of a file name.
+        reader = tf.compat.v1.train.NewCheckpointReader(prefix)
         shapes = reader.get_variable_to_shape_map()
     except (tf.errors.OpError, ValueError, IndexError, RuntimeError) as err:
         raise CheckpointFormatError(f"cannot read checkpoint {prefix}: it is truncated or corrupt "
@@ -120,14 +123,18 @@ def detect_layout(weights: Dict[str, np.ndarray], source: str = "checkpoint") ->
 def write_tf1_checkpoint(weights: Dict[str, np.ndarray], prefix: str, global_step: Optional[int] = None) -> str:
     """Write `{name: array}` as a TF1 name-based checkpoint at `prefix`, atomically.
 
-    The files are written under a temporary prefix in the same directory and renamed, data
-    before index, so a reader never sees an index that points at missing data.
+    The files are written under a temporary prefix and published, data before index, so a reader
+    never sees an index that points at missing data. The temporary prefix is in the same directory
+    locally (renamed into place) and on local scratch for any other file system (copied over: on
+    gs:// the writer's own temporary files and renames would each be a server-side copy).
     """
     tf = _tf()
-    prefix = os.fspath(prefix)
-    directory = os.path.dirname(os.path.abspath(prefix)) or "."
-    tf.io.gfile.makedirs(directory)
-    tmp_dir = atomic_files.temporary_dir(directory, "ckpt")  # owned: a killed run's leftover is cleaned later
+    prefix = filesystem.absolute(prefix)
+    directory = filesystem.dirname(prefix)
+    filesystem.makedirs(directory)
+    # Owned names: a killed run's leftover is cleaned by the next write there.
+    tmp_dir = atomic_files.temporary_dir(directory if filesystem.is_local(directory) else tempfile.gettempdir(),
+                                         "ckpt")
     try:
         tmp_prefix = os.path.join(tmp_dir, "ckpt")
         items = dict(weights)
@@ -136,12 +143,12 @@ def write_tf1_checkpoint(weights: Dict[str, np.ndarray], prefix: str, global_ste
         names = sorted(items)
         tf.raw_ops.SaveV2(prefix=tmp_prefix, tensor_names=names, shape_and_slices=[""] * len(names),
                           tensors=[tf.convert_to_tensor(items[n]) for n in names])
-        data_files = sorted(glob.glob(tmp_prefix + ".data-*"))
-        for data in data_files:
-            atomic_files.publish(data, prefix + data[len(tmp_prefix):])
-        atomic_files.publish(tmp_prefix + ".index", prefix + ".index")
+        for data in filesystem.glob(tmp_prefix + ".data-*") + [tmp_prefix + ".index"]:
+            final = prefix + data[len(tmp_prefix):]
+            if filesystem.is_local(final):
+                filesystem.publish_file(data, final)
+            else:
+                filesystem.copy(data, final)
     finally:
-        for leftover in glob.glob(os.path.join(tmp_dir, "*")):
-            os.unlink(leftover)
-        os.rmdir(tmp_dir)
+        shutil.rmtree(tmp_dir, ignore_errors=True)
     return prefix

@@ -21,13 +21,12 @@ Examples:
 
 import dataclasses
 import logging
-import os
 import sys
 from typing import Optional
 
 from absl import app, flags
 
-from albert_tf import atomic_files, model_directory, output_errors
+from albert_tf import filesystem, model_directory, output_errors
 from albert_tf import tf_logs  # noqa: E402
 from albert_tf.checkpoints import huggingface
 from albert_tf.checkpoints import keras_hub as keras_hub_presets
@@ -82,7 +81,7 @@ def read_source(input_path, config=None, max_seq_length=None) -> Source:
         return Source(saved.checkpoint_prefix, saved.config, saved.task, tokenizer, saved)
     locate_checkpoint(input_path)  # a missing or unreadable input fails before any model is built
     config = config if config is not None else load_config_for(input_path)
-    directory = input_path if os.path.isdir(input_path) else os.path.dirname(input_path) or "."
+    directory = input_path if filesystem.isdir(input_path) else filesystem.dirname(input_path) or "."
     hf_config = huggingface.read_hf_config(directory)
     if hf_config is None or hf_config.get("model_type") != "albert":
         tokenizer = None
@@ -92,7 +91,7 @@ def read_source(input_path, config=None, max_seq_length=None) -> Source:
             pass
         return Source(input_path, config, None, tokenizer)
     tokenizer = huggingface.read_hf_tokenizer(directory)
-    task = huggingface.task_from_config(hf_config, os.path.join(directory, "config.json"))
+    task = huggingface.task_from_config(hf_config, filesystem.join(directory, "config.json"))
     if task is not None and task["kind"] != model_directory.PRETRAINING:
         task = _complete_task(task, directory, config, max_seq_length)
     return Source(input_path, config, task, tokenizer)
@@ -104,7 +103,7 @@ def _complete_task(task, directory, config, max_seq_length):
         max_seq_length = huggingface.model_max_length(directory) or config.max_position_embeddings
         logging.info("max_seq_length %d for the task head of %s (its tokenizer's model_max_length, else the "
                      "config's max_position_embeddings)", max_seq_length, directory)
-    task = {**task, "task_name": os.path.basename(os.path.abspath(directory)), "max_seq_length": max_seq_length}
+    task = {**task, "task_name": filesystem.basename(filesystem.absolute(directory)), "max_seq_length": max_seq_length}
     if task["kind"] == model_directory.SQUAD:
         assumed = {"version": "1.1", "head": "span", "start_n_top": 5, "end_n_top": 5,
                    "doc_stride": min(128, max_seq_length // 2), "max_query_length": min(64, max_seq_length // 4),
@@ -151,7 +150,7 @@ def convert(input_path, output, output_format="tf1", config=None, model_kind="pr
         if output_format == "tf1":
             save_tf1(model, output, global_step=global_step)
         elif output_format == "hf":
-            os.makedirs(output, exist_ok=True)
+            filesystem.makedirs(output)
             save_hf(model, output, task=task or {"kind": model_directory.PRETRAINING}, tokenizer=source.tokenizer)
         elif output_format == "model_dir":
             model_directory.save_model_directory(output, model, source.tokenizer,
@@ -162,8 +161,8 @@ def convert(input_path, output, output_format="tf1", config=None, model_kind="pr
                                           task=task or {"kind": model_directory.PRETRAINING},
                                           tokenizer=source.tokenizer)
         else:
-            os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-            with atomic_files.replacing_path(output, suffix=".keras") as temp:
+            filesystem.makedirs(filesystem.dirname(filesystem.absolute(output)))
+            with filesystem.local_output(output, suffix=".keras") as temp:  # Keras zips into a local file
                 model.save(temp)
     return report
 
@@ -188,7 +187,9 @@ def main(argv):
 
 
 def run():
+    from albert_tf.cli.console import show_as_main  # pylint: disable=import-outside-toplevel
     tf_logs.quiet_tensorflow()
+    show_as_main(__name__)  # --help of the pip command lists these flags, not a bare USAGE line
     flags.mark_flags_as_required(["input", "output"])
     try:
         app.run(main)

@@ -218,7 +218,9 @@ def main(argv):
 
 
 def run():
+    from albert_tf.cli.console import show_as_main  # pylint: disable=import-outside-toplevel
     tf_logs.quiet_tensorflow()
+    show_as_main(__name__)  # --help of the pip command lists these flags, not a bare USAGE line
     app.run(main)
 
 

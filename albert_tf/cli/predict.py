@@ -21,12 +21,11 @@ or the direct-use signatures of an encoder export): fill-mask (`text` with [MASK
 """
 
 import json
-import os
 import time
 
 from absl import app, flags, logging  # noqa: E402
 
-from albert_tf import atomic_files, output_errors  # noqa: E402
+from albert_tf import filesystem, output_errors  # noqa: E402
 from albert_tf import tf_logs  # noqa: E402
 from albert_tf import inference_files  # noqa: E402
 from albert_tf.model_inputs import INPUT_WORD_IDS  # noqa: E402
@@ -143,7 +142,7 @@ def read_rows(path, text_names, inputs=None, id_spec=None, has_header=True):
 
 
 def _is_export(model):
-    return os.path.isdir(model) and os.path.exists(os.path.join(model, "saved_model.pb"))
+    return filesystem.isdir(model) and filesystem.exists(filesystem.join(model, "saved_model.pb"))
 
 
 def saved_model(model, task_name=None, max_seq_length=None):
@@ -279,7 +278,7 @@ def predict_direct_file(task, model, input_file, output_file, *, inputs=None, id
         bad = next((row_id for row_id, texts in rows if "[MASK]" not in texts[0]), None)
         if bad is not None:
             raise InputError(f"{input_file}: row {bad} has no [MASK] to fill")
-    os.makedirs(os.path.dirname(os.path.abspath(output_file)), exist_ok=True)
+    filesystem.makedirs(filesystem.dirname(filesystem.absolute(output_file)))
     return inference_files.write_predictions(task, model, rows, output_file, max_seq_length=max_seq_length,
                                             log_every=log_every, **options)
 
@@ -304,11 +303,10 @@ def predict_file(model, input_file, output_file, *, inputs=None, id_spec=None, h
     else:
         rows = read_rows(input_file, names, inputs, id_spec, has_header)
     predictor, names, info = load_predictor(model, task_name, max_seq_length)
-    directory = os.path.dirname(os.path.abspath(output_file))
-    os.makedirs(directory, exist_ok=True)
+    filesystem.makedirs(filesystem.dirname(filesystem.absolute(output_file)))
     as_tsv = output_file.endswith(".tsv")
     started = time.time()
-    with atomic_files.replacing(output_file, encoding="utf-8") as out:
+    with filesystem.replacing(output_file) as out:
         if as_tsv:
             out.write("id\tprediction\n")
         for start in range(0, len(rows), batch_size):
@@ -355,7 +353,9 @@ def main(argv):
 
 
 def run():
+    from albert_tf.cli.console import show_as_main  # pylint: disable=import-outside-toplevel
     tf_logs.quiet_tensorflow()
+    show_as_main(__name__)  # --help of the pip command lists these flags, not a bare USAGE line
     app.run(main)
 
 

@@ -10,6 +10,8 @@ the run's output directory) is never replaced, even when it is an earlier export
 import os
 from typing import Iterable, Optional
 
+from albert_tf import filesystem
+
 EXTRA_DIR = "assets.extra"
 EXPORT_INFO = "export.json"
 ENCODER_PARTS = ("encoder", "preprocessor")
@@ -21,14 +23,20 @@ class ExportDestinationError(ValueError):
 
 def is_earlier_export(directory: str) -> bool:
     """Whether `directory` is an export written by this package (a classifier, SQuAD or encoder export)."""
-    if os.path.isfile(os.path.join(directory, EXTRA_DIR, EXPORT_INFO)):
+    if filesystem.isfile(filesystem.join(directory, EXTRA_DIR, EXPORT_INFO)):
         return True
-    return all(os.path.isfile(os.path.join(directory, part, EXTRA_DIR, EXPORT_INFO)) for part in ENCODER_PARTS)
+    return all(filesystem.isfile(filesystem.join(directory, part, EXTRA_DIR, EXPORT_INFO)) for part in ENCODER_PARTS)
 
 
 def _inside(path: str, directory: str) -> bool:
-    path, directory = os.path.realpath(path), os.path.realpath(directory)
-    return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
+    if filesystem.is_local(path) != filesystem.is_local(directory):
+        return False
+    if filesystem.is_local(path):
+        path, directory = os.path.realpath(path), os.path.realpath(directory)
+        separator = os.sep
+    else:  # no links on gs://: the names say it
+        path, directory, separator = path.rstrip("/"), directory.rstrip("/"), "/"
+    return path == directory or path.startswith(directory.rstrip(separator) + separator)
 
 
 def check_export_dir(export_dir: str, protected: Iterable[Optional[str]] = (), flag: str = "--export_dir"):
@@ -36,18 +44,17 @@ def check_export_dir(export_dir: str, protected: Iterable[Optional[str]] = (), f
 
     `protected`: the checkpoint being exported, the run's output directory, ... (None entries skipped).
     """
-    if "://" in export_dir:
-        raise ExportDestinationError(f"{flag}={export_dir}: export to a local directory, then copy it (the "
-                                     "reload check and the atomic rename need a local file system)")
     for path in protected:
-        if path and "://" not in path and _inside(path, export_dir):
+        if path and _inside(path, export_dir):
             raise ExportDestinationError(
                 f"{flag}={export_dir} holds {path}, which this run reads or writes; the export replaces "
-                f"{flag} as a whole, so choose a directory outside it (e.g. {os.path.join(export_dir, 'export')})")
-    if os.path.islink(export_dir) or (os.path.lexists(export_dir) and not os.path.isdir(export_dir)):
+                f"{flag} as a whole, so choose a directory outside it (e.g. {filesystem.join(export_dir, 'export')})")
+    local = filesystem.is_local(export_dir)
+    if (local and (os.path.islink(export_dir) or os.path.lexists(export_dir) and not os.path.isdir(export_dir))) or \
+            (not local and filesystem.exists(export_dir) and not filesystem.isdir(export_dir)):
         raise ExportDestinationError(f"{flag}={export_dir} is a file (or a link), not an export directory; "
                                      "remove it or choose another path")
-    if not os.path.isdir(export_dir) or not os.listdir(export_dir) or is_earlier_export(export_dir):
+    if not filesystem.isdir(export_dir) or not filesystem.listdir(export_dir) or is_earlier_export(export_dir):
         return
     raise ExportDestinationError(
         f"{flag}={export_dir} is a non-empty directory that is not an earlier export (no "

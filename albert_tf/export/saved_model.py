@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from albert_tf import atomic_files
+from albert_tf import filesystem
 from albert_tf.export import destination, direct_check, direct_signatures, hub, self_check, serving
 from albert_tf.export.destination import EXPORT_INFO, EXTRA_DIR
 from albert_tf.model_inputs import INPUT_MASK, INPUT_TYPE_IDS, INPUT_WORD_IDS, P_MASK
@@ -138,30 +138,36 @@ def _write_extras(directory: str, tokenizer, config, info: Optional[Dict],
     """The files next to the graph. The ids-only twin gets no `export.json` (`info=None`): it takes no
     text, so it is not an export the text tools (`albert-predict`) can run; its vocabulary is what a
     host tokenizes with."""
-    extra = os.path.join(directory, EXTRA_DIR)
+    extra = filesystem.join(directory, EXTRA_DIR)
     save_tokenizer_assets(tokenizer, extra)
-    config.to_json_file(os.path.join(extra, "albert_config.json"))
+    config.to_json_file(filesystem.join(extra, "albert_config.json"))
     if labels:
-        with open(os.path.join(extra, "labels.txt"), "w", encoding="utf-8") as f:
-            f.write("".join(f"{label}\n" for label in labels))
+        filesystem.write_text(filesystem.join(extra, "labels.txt"), "".join(f"{label}\n" for label in labels))
     if info is None:
         return
-    with open(os.path.join(extra, EXPORT_INFO), "w", encoding="utf-8") as f:
-        json.dump(info, f, indent=2, sort_keys=True, ensure_ascii=False)
-        f.write("\n")
+    filesystem.write_text(filesystem.join(extra, EXPORT_INFO),
+                          json.dumps(info, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 def _temporary_dir_for(export_dir: str) -> str:
-    parent = os.path.dirname(os.path.abspath(export_dir))
-    os.makedirs(parent, exist_ok=True)
-    # The name records this process, so the next export here removes it if this one is killed.
-    return atomic_files.temporary_dir(parent, os.path.basename(os.path.abspath(export_dir)))
+    # Beside the export locally; for gs:// local scratch, which the reload check's child process reads
+    # (it cannot see this process's ram://). The name records this process, so the next export there
+    # removes it if this one is killed.
+    return filesystem.staging_dir(export_dir)
+
+
+def _completing_files(directory: str) -> List[str]:
+    """The files that mark a SavedModel complete (`saved_model.pb`, and `export.json` before it), deepest
+    first: copied last where a directory is published by copy (gs://)."""
+    marks = [name for name in filesystem.files_under(directory)
+             if name.rsplit("/", 1)[-1] in (EXPORT_INFO, "saved_model.pb")]
+    return sorted(marks, key=lambda name: (-name.count("/"), name.endswith("saved_model.pb"), name))
 
 
 def _replace_dir(temporary: str, export_dir: str):
     """Moves the checked export into place, replacing only an earlier export (checked again: time passed)."""
     destination.check_export_dir(export_dir)
-    atomic_files.publish_dir_replacing(temporary, export_dir)
+    filesystem.publish_dir(temporary, export_dir, last=_completing_files(temporary))
 
 
 # The ids-only twin of a raw-text SavedModel, relative to it: a TF Serving model base path (`ids`)
@@ -187,14 +193,14 @@ def _save_checked(server, signatures, export_dir: str, write_extras, check, writ
         tf.saved_model.save(serving.track_plain_variables(server), temporary, signatures=signatures)
         if write_ids_extras:
             ids_server = server.ids_only()
-            ids_dir = os.path.join(temporary, IDS_EXPORT_DIR)
+            ids_dir = filesystem.join(temporary, IDS_EXPORT_DIR)
             tf.saved_model.save(ids_server, ids_dir, signatures=ids_server.signatures())
             write_ids_extras(ids_dir)
         write_extras(temporary)
         difference = check(temporary) if check else None
         _replace_dir(temporary, export_dir)
     except BaseException:
-        atomic_files.remove(temporary)
+        filesystem.remove(temporary)
         raise
     if difference is not None:
         logging.info("export %s: fresh-process reload matches the in-memory model (max |diff| %.2e)",
@@ -217,9 +223,8 @@ def write_tflite(saved_model_dir: str) -> str:
     loaded = tf.saved_model.load(saved_model_dir)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([loaded.plain_ids.get_concrete_function()],
                                                                 loaded)
-    path = os.path.join(saved_model_dir, TFLITE_FILE)
-    with open(path, "wb") as f:
-        f.write(converter.convert())
+    path = filesystem.join(saved_model_dir, TFLITE_FILE)
+    filesystem.write_bytes(path, converter.convert())
     return path
 
 
@@ -304,7 +309,7 @@ def export_classifier(classifier, tokenizer, export_dir: str, *, max_seq_length:
 
     def extras(directory):
         if tflite:
-            info["tflite_bytes"] = os.path.getsize(write_tflite(directory))
+            info["tflite_bytes"] = filesystem.size(write_tflite(directory))
         _write_extras(directory, tokenizer, model.encoder.albert_config, info, labels)
 
     info["max_abs_difference"] = _save_checked(
@@ -476,17 +481,16 @@ def export_encoder(model, tokenizer, export_dir: str, *, max_seq_length: int = 1
                       lambda d: _write_extras(d, tokenizer, config, {**info, "kind": "preprocessor"}), None)
         _replace_dir(temporary, export_dir)
     except BaseException:
-        atomic_files.remove(temporary)
+        filesystem.remove(temporary)
         raise
     return info
 
 
 def read_export_info(export_dir: str) -> Dict:
-    path = os.path.join(export_dir, EXTRA_DIR, EXPORT_INFO)
-    if not os.path.exists(path):
+    path = filesystem.join(export_dir, EXTRA_DIR, EXPORT_INFO)
+    if not filesystem.exists(path):
         raise FileNotFoundError(f"{export_dir}: not an albert-tf export ({EXTRA_DIR}/{EXPORT_INFO} is missing)")
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    return json.loads(filesystem.read_text(path))
 
 
 __all__ = ["export_classifier", "export_encoder", "export_squad", "read_export_info", "IDS_EXPORT_DIR",

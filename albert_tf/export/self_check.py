@@ -61,6 +61,8 @@ class ExportCheckError(RuntimeError):
 
 @contextlib.contextmanager
 def _scratch_dir():
+    # Local on purpose: the child process reads its requests here (the export itself is local too,
+    # see saved_model._temporary_dir_for).
     scratch = atomic_files.temporary_dir(tempfile.gettempdir(), "albert-export-check")
     try:
         yield scratch
