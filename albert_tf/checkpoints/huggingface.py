@@ -10,6 +10,7 @@ from typing import Dict, Optional
 import numpy as np
 
 from albert_tf import filesystem
+from albert_tf.checkpoints import hf_tokenizer_json
 from albert_tf.checkpoints.report import CheckpointFormatError
 from albert_tf.tokenization import SentencePieceTokenizer, WordPieceTokenizer, assets
 
@@ -302,8 +303,9 @@ def task_from_config(hf_config: dict, source: str) -> Optional[dict]:
 
 
 def write_hf_tokenizer(tokenizer, directory: str, max_length: Optional[int] = None):
-    """The tokenizer files transformers reads: SentencePiece `spiece.model` + AlbertTokenizer settings, or
-    WordPiece `vocab.txt` + BertTokenizer (the Chinese models), and `special_tokens_map.json`.
+    """The tokenizer files transformers reads: SentencePiece `spiece.model` + AlbertTokenizer settings + a
+    `tokenizer.json` that gives our ids (see hf_tokenizer_json), or WordPiece `vocab.txt` + BertTokenizer (the
+    Chinese models), and `special_tokens_map.json`.
     `max_length`: the packing length the model was trained with (pipelines truncate to it)."""
     settings = tokenizer.settings
     pieces = {name: tokenizer.convert_ids_to_tokens([token_id])[0]
@@ -311,7 +313,9 @@ def write_hf_tokenizer(tokenizer, directory: str, max_length: Optional[int] = No
     if settings.type == "sentencepiece":
         vocab_name, vocab_bytes = "spiece.model", tokenizer.model_proto
         record = {"tokenizer_class": "AlbertTokenizer", "do_lower_case": settings.do_lower_case,
-                  "keep_accents": settings.keep_accents, "remove_space": settings.remove_space}
+                  "keep_accents": settings.keep_accents, "remove_space": settings.remove_space,
+                  # ours alone (transformers' AlbertTokenizer always re-splits); its tokenizer.json follows it
+                  "split_digit_comma": settings.split_digit_comma}
         special = {"bos_token": pieces["cls"], "eos_token": pieces["sep"]}
     else:
         vocab_name = "vocab.txt"
@@ -327,6 +331,8 @@ def write_hf_tokenizer(tokenizer, directory: str, max_length: Optional[int] = No
     for name, data in ((HF_TOKENIZER_CONFIG, {**record, **special}), (SPECIAL_TOKENS_MAP, special)):
         with filesystem.replacing(filesystem.join(directory, name)) as handle:
             json.dump(data, handle, indent=2, sort_keys=True)
+    if settings.type == "sentencepiece":
+        hf_tokenizer_json.write_tokenizer_json(tokenizer, directory)
 
 
 def read_hf_tokenizer(directory: str):
@@ -338,11 +344,14 @@ def read_hf_tokenizer(directory: str):
     record = json.loads(filesystem.read_text(path))
     kind = record.get("tokenizer_class", "")
     if kind.startswith("AlbertTokenizer"):
-        # transformers' AlbertTokenizer always rewrites `` and '' to a double quote.
+        # Read as AutoTokenizer loads it (the fast tokenizer): the quote rewrite its tokenizer.json has, or
+        # transformers' own (`` and '' to a double quote) when there is none.
         return SentencePieceTokenizer(filesystem.join(directory, "spiece.model"),
                                       do_lower_case=record.get("do_lower_case", True),
                                       keep_accents=record.get("keep_accents", False),
-                                      remove_space=record.get("remove_space", True), replace_quotes=True)
+                                      remove_space=record.get("remove_space", True),
+                                      split_digit_comma=record.get("split_digit_comma", True),
+                                      replace_quotes=hf_tokenizer_json.directory_replaces_quotes(directory))
     if kind.startswith("BertTokenizer"):
         return WordPieceTokenizer(filesystem.join(directory, "vocab.txt"),
                                   do_lower_case=record.get("do_lower_case", True))
