@@ -5,10 +5,10 @@ record shapes, batch divisibility, model_dir writability, init checkpoint shapes
 first training step, and the message names the flag or file at fault.
 """
 
+import contextlib
 import dataclasses
 import json
 import os
-import tempfile
 from typing import Optional
 
 import keras
@@ -185,32 +185,31 @@ def _export_pretrained(model_dir: str, model, step: int):
     # leaves a checkpoint without its config or tokenizer under pretrained/, and the rerun redoes it.
     # The checkpoint writers take local paths, so for a gs:// run that directory is local scratch,
     # copied in afterwards with the checkpoint index and task.json last (no directory rename there).
-    temporary = atomic_files.temporary_dir(model_dir, EXPORT_DIR) if local else \
-        tempfile.mkdtemp(prefix="albert-tf-pretrained-export-")
-    try:
-        save_tf1(model, os.path.join(temporary, os.path.basename(prefix)), global_step=step)
-        model_directory.write_task_file(temporary, {"kind": model_directory.PRETRAINING},
-                                        checkpoint_name=os.path.basename(prefix))
-        tokenizer_config = filesystem.join(model_dir, CONFIG_NAME)
-        if filesystem.exists(tokenizer_config):
-            vocab_file = _recorded_vocab_file(tokenizer_config)
-            for name in (CONFIG_NAME, vocab_file):
-                if name:
-                    artifacts.copy_if_absent(filesystem.join(model_dir, name), os.path.join(temporary, name))
-        if not local:
-            filesystem.copy_tree(temporary, export_dir, last=(os.path.basename(prefix) + ".index",
-                                                             model_directory.TASK_FILE))
-        else:
-            if os.path.isdir(export_dir):  # the exports of earlier, shorter runs stay
-                for name in os.listdir(export_dir):
-                    if not os.path.exists(os.path.join(temporary, name)):
-                        os.link(os.path.join(export_dir, name), os.path.join(temporary, name))
-            atomic_files.publish_dir_replacing(temporary, export_dir)
-    except BaseException:
-        atomic_files.remove(temporary)
-        raise
-    if not local:
-        atomic_files.remove(temporary)
+    with contextlib.ExitStack() as scratch:
+        temporary = atomic_files.temporary_dir(model_dir, EXPORT_DIR) if local else \
+            scratch.enter_context(filesystem.scratch_dir("albert-tf-pretrained-export-"))
+        try:
+            save_tf1(model, os.path.join(temporary, os.path.basename(prefix)), global_step=step)
+            model_directory.write_task_file(temporary, {"kind": model_directory.PRETRAINING},
+                                            checkpoint_name=os.path.basename(prefix))
+            tokenizer_config = filesystem.join(model_dir, CONFIG_NAME)
+            if filesystem.exists(tokenizer_config):
+                vocab_file = _recorded_vocab_file(tokenizer_config)
+                for name in (CONFIG_NAME, vocab_file):
+                    if name:
+                        artifacts.copy_if_absent(filesystem.join(model_dir, name), os.path.join(temporary, name))
+            if not local:  # the exports of earlier, shorter runs stay: files are only added
+                filesystem.copy_tree(temporary, export_dir, last=(os.path.basename(prefix) + ".index",
+                                                                 model_directory.TASK_FILE))
+            else:
+                if filesystem.isdir(export_dir):  # the exports of earlier, shorter runs stay
+                    for name in filesystem.listdir(export_dir):
+                        if not filesystem.exists(os.path.join(temporary, name)):
+                            os.link(os.path.join(export_dir, name), os.path.join(temporary, name))
+                atomic_files.publish_dir_replacing(temporary, export_dir)
+        except BaseException:
+            atomic_files.remove(temporary)
+            raise
     logging.info("exported the pretrained weights (official TF1 layout) to %s", prefix)
 
 
