@@ -321,13 +321,10 @@ def local_output(path, suffix: str = ""):
         with atomic_files.replacing_path(_local(path), suffix=suffix) as temporary:
             yield temporary
         return
-    scratch = tempfile.mkdtemp(prefix="albert-tf-local-output-")
-    try:
+    with scratch_dir("albert-tf-local-output-") as scratch:
         local = os.path.join(scratch, "output" + suffix)
         yield local
         copy(local, path)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 @contextlib.contextmanager
