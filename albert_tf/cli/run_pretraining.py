@@ -24,6 +24,7 @@ from absl import app, flags, logging  # noqa: E402
 
 from albert_tf.cli import console  # noqa: E402
 from albert_tf.output_errors import OutputError  # noqa: E402
+from albert_tf.training import cpu_features  # noqa: E402
 
 FLAGS = flags.FLAGS
 tf_logs.define_flag()
@@ -53,8 +54,7 @@ flags.DEFINE_enum("strategy", "one_device", ["tpu", "mirrored", "multi_worker_mi
                   "Distribution strategy.")
 flags.DEFINE_string("tpu", "", "TPU name or grpc:// address; empty or 'local' on a TPU VM.")
 flags.DEFINE_integer("steps_per_loop", 100, "Steps per compiled call (amortizes host overhead).")
-flags.DEFINE_enum("mixed_precision", "off", ["bf16", "fp16", "off"], "Compute dtype; LayerNorm, softmax, "
-                  "losses and metrics stay float32.")
+flags.DEFINE_enum("mixed_precision", "off", cpu_features.PRECISION_CHOICES, cpu_features.PRECISION_HELP)
 flags.DEFINE_bool("jit_compile", False, "Compile the step with XLA.")
 flags.DEFINE_integer("cpu_devices", 0, "Split the CPU into this many logical devices (to try mirrored "
                      "strategies on one machine).")

@@ -85,15 +85,29 @@ def detokenizer_for(tokenizer_layer):
     return detokenize
 
 
-class _Float32Policy:
-    """Builds the serving copy in float32 whatever the training policy was (CPU serving)."""
+# An export's compute precision -> the Keras dtype policy its serving copy is built under. Variables,
+# LayerNorm, the attention softmax and the outputs are float32 in both.
+EXPORT_PRECISIONS = {"fp32": "float32", "bf16": "mixed_bfloat16"}
+
+
+class _ServingPolicy:
+    """Builds the serving copy under the export's policy whatever the training policy was."""
+
+    def __init__(self, precision: str = "fp32"):
+        if precision not in EXPORT_PRECISIONS:
+            raise ValueError(f"precision {precision!r}: must be one of {', '.join(EXPORT_PRECISIONS)}")
+        self._policy = EXPORT_PRECISIONS[precision]
 
     def __enter__(self):
         self._previous = keras.config.dtype_policy()
-        keras.config.set_dtype_policy("float32")
+        keras.config.set_dtype_policy(self._policy)
 
     def __exit__(self, *exc):
         keras.config.set_dtype_policy(self._previous)
+
+
+def _Float32Policy():  # pylint: disable=invalid-name  (the float32 serving policy other exports use)
+    return _ServingPolicy("fp32")
 
 
 def _copy_weights(source, target):
@@ -106,9 +120,9 @@ def _copy_weights(source, target):
     return target
 
 
-def serving_classifier(classifier: AlbertClassifier) -> AlbertClassifier:
-    """A dynamic-length float32 copy (the training model may have static shapes or bf16)."""
-    with _Float32Policy():
+def serving_classifier(classifier: AlbertClassifier, precision: str = "fp32") -> AlbertClassifier:
+    """A dynamic-length copy computing in `precision` (the training model may have static shapes or bf16)."""
+    with _ServingPolicy(precision):
         copy = AlbertClassifier(AlbertEncoder(classifier.encoder.albert_config), classifier.num_classes,
                                 dropout_rate=classifier.dropout_rate)
     return _copy_weights(classifier, copy)
@@ -258,7 +272,7 @@ def export_classifier(classifier, tokenizer, export_dir: str, *, max_seq_length:
                       labels: Sequence[str] = (), text_fields: Sequence[str] = ("text_a", "text_b"),
                       task_name: Optional[str] = None, check: bool = True,
                       check_texts: Optional[List[Sequence[str]]] = None, atol: float = 1e-5,
-                      tflite: bool = False, ids_export: bool = True) -> Dict:
+                      tflite: bool = False, ids_export: bool = True, precision: str = "fp32") -> Dict:
     """Writes a raw-text classifier SavedModel; returns the export info.
 
     Args:
@@ -271,17 +285,24 @@ def export_classifier(classifier, tokenizer, export_dir: str, *, max_seq_length:
         tflite: also write `model.tflite` of the `serving_ids` signature (ids in, same outputs),
             checked against the Python pipeline like the SavedModel.
         ids_export: also write the ids-only twin `ids/1/` (core TensorFlow ops only, stock TF Serving).
+        precision: "fp32", or "bf16": matrix products in bfloat16 (for CPUs with AMX or AVX-512 BF16;
+            outputs stay float32), checked against the float32 model within the bf16 tolerance
+            (`self_check.compare_reduced_precision`) with the same labels wherever float32's call is clear.
     """
     if classifier.num_classes != max(len(labels), 1):
         raise ValueError(f"the classifier has {classifier.num_classes} outputs but {len(labels)} labels were given")
-    model = serving_classifier(classifier)
+    if tflite and precision != "fp32":
+        raise ValueError(f"tflite: model.tflite is a float32 model; export it with precision fp32, not {precision}")
+    model = serving_classifier(classifier, precision)
+    # What the check compares with: the float32 model (the bf16 export's reference is the exact model).
+    reference = model if precision == "fp32" else serving_classifier(classifier, "fp32")
     server = serving.ClassifierServer(model, layer_for(tokenizer), special_ids(tokenizer), max_seq_length,
                                       labels, text_fields)
     pair = len(text_fields) == 2
     rows = [tuple(r) for r in (check_texts or [])]
     rows += list(SAMPLE_PAIRS) if pair else [(t,) for t in SAMPLE_TEXTS]
     info = {"kind": "classifier", "task": task_name, "labels": list(labels), "regression": not labels,
-            "text_fields": list(text_fields), "max_seq_length": int(max_seq_length),
+            "text_fields": list(text_fields), "max_seq_length": int(max_seq_length), "precision": precision,
             "signatures": {"serving_default": list(text_fields),
                            "serving_ids": list(serving.ID_NAMES)}}
     if ids_export:
@@ -290,7 +311,7 @@ def export_classifier(classifier, tokenizer, export_dir: str, *, max_seq_length:
 
     def run_check(directory):
         texts = {field: [row[i] for row in rows] for i, field in enumerate(text_fields)}
-        expected = _classifier_expected(model, tokenizer, max_seq_length, list(labels), texts["text_a"],
+        expected = _classifier_expected(reference, tokenizer, max_seq_length, list(labels), texts["text_a"],
                                         texts.get("text_b"))
         packed = tokenizer.pack_batch(texts["text_a"], texts.get("text_b"), max_seq_length=max_seq_length)
         ids = {INPUT_WORD_IDS: packed.input_ids.tolist(), INPUT_MASK: packed.input_mask.tolist(),
@@ -298,6 +319,13 @@ def export_classifier(classifier, tokenizer, export_dir: str, *, max_seq_length:
         requests = [{"signature": "serving_default", "inputs": texts}, {"signature": "serving_ids", "inputs": ids}]
         got_text, got_ids, *got_core = self_check.reload_outputs(
             directory, requests + (ids_requests(requests) if ids_export else []))
+        if precision != "fp32":
+            decided = self_check.clear_decisions(expected["logits"])
+            if labels:
+                info["labels_agreeing_with_fp32"] = float(np.mean(got_text["label_id"] == expected["label_id"]))
+            return max(self_check.compare_reduced_precision(expected, got, f"{where} ({precision})", decided=decided)
+                       for where, got in (("serving_default", got_text), ("serving_ids", got_ids),
+                                          *((f"{IDS_EXPORT_DIR} serving_default", g) for g in got_core)))
         worst = max(self_check.compare(expected, got_text, atol, "serving_default"),
                     self_check.compare(expected, got_ids, atol, "serving_ids"),
                     *(self_check.compare(expected, got, atol, f"{IDS_EXPORT_DIR} serving_default") for got in got_core))

@@ -249,13 +249,14 @@ class Runner:
         # Fresh Keras names: the resume state keys variables by name, and names of models built earlier
         # in this process would carry suffixes (`_1`) that a restarted process does not.
         keras.backend.clear_session()
-        runtime.configure_runtime(self.run.seed, self.s.mixed_precision, self.s.deterministic_ops)
+        precision = runtime.configure_runtime(self.run.seed, self.s.mixed_precision, self.s.deterministic_ops,
+                                              self.s.strategy)
         with self.strategy.scope():
             self.family.build_model(self.run)
             self.family.load_initial_weights(self.run)
             optimizer = create_optimizer("adamw", self.s.learning_rate, max(num_steps, 1), warmup,
                                          weight_decay_rate=self.s.weight_decay)
-            if self.s.mixed_precision == "fp16":
+            if precision == "fp16":
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             self.run.model.compile(optimizer=optimizer, jit_compile=self.s.jit_compile,
                                    steps_per_execution=self.s.steps_per_loop, **self.family.compile_losses(self.run))

@@ -13,6 +13,7 @@ from typing import Dict, List, Optional
 from absl import flags
 
 from albert_tf.tokenization import settings_flags
+from albert_tf.training import cpu_features
 
 _REQUIRED = object()
 
@@ -137,8 +138,7 @@ class RunnerSettings:
     strategy: str = setting("one_device", "Distribution strategy.",
                             choices=["tpu", "mirrored", "multi_worker_mirrored", "one_device", "cpu"])
     tpu: str = setting("", "TPU name or grpc:// address; empty or 'local' on a TPU VM.")
-    mixed_precision: str = setting("off", "Compute dtype; logits and losses stay float32.",
-                                   choices=["bf16", "fp16", "off"])
+    mixed_precision: str = setting("off", cpu_features.PRECISION_HELP, choices=cpu_features.PRECISION_CHOICES)
     jit_compile: bool = setting(False, "Compile the train step with XLA.")
     steps_per_loop: int = setting(1, "Steps per compiled call (amortizes host overhead; run_pretraining.py's "
                                   "name).", alias="steps_per_execution")

@@ -1,0 +1,180 @@
+"""Compute precision: `--mixed_precision=auto` from the CPU flags and accelerators, a tiny model fine-tuning
+under bf16 with float32 variables, logits and loss, and the bf16 classifier export checked against float32."""
+
+import json
+import logging
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from albert_tf import export
+from albert_tf.cli import export as export_cli
+from albert_tf.config import AlbertConfig
+from albert_tf.export import self_check
+from albert_tf.modeling import AlbertClassifier, AlbertEncoder
+from albert_tf.optimization import create_optimizer
+from albert_tf.tokenization import SentencePieceTokenizer
+from albert_tf.training import cpu_features, runtime
+
+import tokenization_testlib as testlib
+
+# /proc/cpuinfo excerpts (first processor; other lines trimmed).
+SAPPHIRE_RAPIDS = """processor\t: 0
+vendor_id\t: GenuineIntel
+model name\t: Intel(R) Xeon(R) Platinum 8481C
+flags\t\t: fpu vme sse2 avx avx2 avx512f avx512_bf16 amx_bf16 amx_tile amx_int8 avx512_fp16
+"""
+ZEN4 = """processor\t: 0
+model name\t: AMD EPYC 9B14
+flags\t\t: fpu sse2 avx avx2 fma avx512f avx512_vnni avx512_bf16
+"""
+AVX2_ONLY = """processor\t: 0
+model name\t: Intel(R) Xeon(R) CPU @ 2.20GHz
+flags\t\t: fpu sse2 avx avx2 fma
+"""
+ARM = """processor\t: 0
+BogoMIPS\t: 243.75
+Features\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics bf16
+"""
+
+
+def _machine(text="", **accelerators):
+    return cpu_features.Machine(cpu_features.cpu_flags_from_text(text), **accelerators)
+
+
+@pytest.mark.parametrize("text, chosen, named", [
+    (SAPPHIRE_RAPIDS, "bf16", "amx_bf16"),
+    (ZEN4, "bf16", "avx512_bf16"),
+    (AVX2_ONLY, "off", "avx2"),
+    (ARM, "off", "none known"),  # no oneDNN bf16 matrix path known there: float32
+    ("", "off", "none known"),   # macOS / Windows: no /proc/cpuinfo
+])
+def test_auto_precision_on_cpus(text, chosen, named):
+    precision, reason = cpu_features.auto_precision(_machine(text))
+    assert precision == chosen and named in reason
+    assert ("--mixed_precision=off to force float32" in reason) == (chosen == "bf16")
+
+
+def test_auto_precision_on_accelerators():
+    assert cpu_features.auto_precision(_machine(AVX2_ONLY, tpus=8))[0] == "bf16"
+    assert cpu_features.auto_precision(_machine(AVX2_ONLY), strategy="tpu")[0] == "bf16"
+    assert cpu_features.auto_precision(_machine(AVX2_ONLY, gpu_capabilities=((9, 0),)))[0] == "bf16"
+    # One older GPU among newer ones: float32 (bf16 would be emulated there); a CPU's bf16 does not matter.
+    precision, reason = cpu_features.auto_precision(_machine(SAPPHIRE_RAPIDS, gpu_capabilities=((8, 0), (7, 5))))
+    assert precision == "off" and "7.5" in reason and "--mixed_precision=fp16" in reason
+
+
+def test_cpu_flags_of_a_missing_file_are_empty(tmp_path):
+    assert cpu_features.cpu_flags(str(tmp_path / "no-cpuinfo")) == frozenset()
+    assert cpu_features.describe_cpu(cpu_features.cpu_flags_from_text(SAPPHIRE_RAPIDS)) == \
+        "amx_bf16 amx_tile avx512_bf16 avx512f avx2"
+
+
+def test_resolve_precision_logs_the_choice_and_keeps_forced_ones(caplog):
+    with caplog.at_level(logging.INFO):
+        assert runtime.resolve_precision("auto", machine=_machine(ZEN4)) == "bf16"
+    assert "--mixed_precision=auto: CPU has avx512_bf16: computing in bfloat16" in caplog.text
+    assert runtime.resolve_precision("off", machine=_machine(ZEN4)) == "off"
+    assert runtime.resolve_precision("bf16", machine=_machine(AVX2_ONLY)) == "bf16"
+    with pytest.raises(ValueError, match="--mixed_precision=fp8: must be one of auto, bf16, fp16, off"):
+        runtime.resolve_precision("fp8")
+
+
+@pytest.fixture
+def float32_afterwards():
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def _tiny_config(vocab_size=100):
+    return AlbertConfig(vocab_size=vocab_size, embedding_size=16, hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=64)
+
+
+def test_tiny_classifier_fine_tunes_under_auto_bf16(monkeypatch, float32_afterwards):
+    monkeypatch.setattr(runtime, "this_machine", lambda: _machine(SAPPHIRE_RAPIDS))
+    assert runtime.configure_runtime(0, "auto") == "bf16"
+    assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
+    model = AlbertClassifier(AlbertEncoder(_tiny_config()), 2)
+    model.compile(optimizer=create_optimizer("adamw", 1e-3, 10, 1, weight_decay_rate=0.01),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    rng = np.random.default_rng(0)
+    inputs = {"input_word_ids": rng.integers(5, 100, (8, 12), dtype=np.int32),
+              "input_mask": np.ones((8, 12), np.int32), "input_type_ids": np.zeros((8, 12), np.int32)}
+    labels = np.asarray([0, 1] * 4, np.int32)
+    before = [w.numpy().copy() for w in model.trainable_weights]
+    losses = [float(model.train_on_batch(inputs, labels)) for _ in range(4)]
+    assert np.all(np.isfinite(losses))
+    # The matrix products run in bfloat16 ...
+    assert model.encoder(inputs)["sequence_output"].dtype == tf.bfloat16
+    # ... while the variables, the optimizer's slots, the logits and the loss stay float32.
+    assert {w.dtype for w in model.weights} == {"float32"}
+    assert {v.dtype for v in model.optimizer.variables if v.dtype != "int64"} == {"float32"}
+    logits = model(inputs, training=False)
+    assert logits.dtype == tf.float32
+    assert model.compute_loss(inputs, labels, logits).dtype == tf.float32
+    assert any(not np.array_equal(a, w.numpy()) for a, w in zip(before, model.trainable_weights))
+
+
+def test_reduced_precision_comparison_allows_the_tolerance_not_more():
+    want = {"logits": np.asarray([[2.0, -1.0], [0.01, 0.0]], np.float32), "label_id": np.asarray([0, 0])}
+    decided = self_check.clear_decisions(want["logits"])
+    assert decided.tolist() == [True, False]  # the second row's call is within the bf16 tolerance
+    close = {"logits": want["logits"] + 0.04, "label_id": np.asarray([0, 1])}  # row 1 flips: allowed
+    assert self_check.compare_reduced_precision(want, close, "x", decided=decided) == pytest.approx(0.04)
+    with pytest.raises(self_check.ExportCheckError, match=r"'logits' differs from float32 by 0.3 \(row 0"):
+        self_check.compare_reduced_precision(want, {**close, "logits": want["logits"] + 0.3}, "x", decided=decided)
+    with pytest.raises(self_check.ExportCheckError, match="'label_id' disagrees with float32 on row 0"):
+        self_check.compare_reduced_precision(want, {**close, "label_id": np.asarray([1, 1])}, "x", decided=decided)
+
+
+def test_bf16_export_passes_its_check_and_agrees_with_float32(tmp_path, float32_afterwards):
+    tokenizer = SentencePieceTokenizer(str(testlib.build_spm_model(tmp_path)))
+    texts = testlib.corpus_lines(200, seed=1)
+    packed = tokenizer.pack_batch(texts, max_seq_length=32)
+    inputs = {"input_word_ids": packed.input_ids, "input_mask": packed.input_mask,
+              "input_type_ids": packed.segment_ids}
+    # Trained a little on a toy task (odd or even word count), so that most calls are clear: a random
+    # model's two logits are nearly equal for every text.
+    keras.utils.set_random_seed(5)
+    classifier = AlbertClassifier(AlbertEncoder(_tiny_config(tokenizer.vocab_size)), 2, dropout_rate=0.0)
+    classifier.compile(optimizer=keras.optimizers.Adam(3e-3),
+                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    classifier.fit(inputs, np.asarray([len(t.split()) % 2 for t in texts], np.int32), batch_size=32, epochs=10,
+                   verbose=0)
+
+    target = tmp_path / "bf16"
+    info = export.export_classifier(classifier, tokenizer, str(target), max_seq_length=32, labels=["even", "odd"],
+                                    text_fields=("text_a",), precision="bf16", check_texts=[(t,) for t in texts[:8]])
+    assert info["precision"] == "bf16" and 0 < info["max_abs_difference"] <= 0.1
+    assert info["labels_agreeing_with_fp32"] >= 0.9
+    assert json.loads((target / export.EXTRA_DIR / "export.json").read_text())["precision"] == "bf16"
+
+    served = tf.saved_model.load(str(target)).signatures["serving_default"](text_a=tf.constant(texts))
+    assert served["logits"].dtype == tf.float32 and served["probabilities"].dtype == tf.float32
+    want = np.asarray(classifier(inputs, training=False))
+    clear = self_check.clear_decisions(want)
+    assert clear.mean() >= 0.5
+    np.testing.assert_array_equal(served["label_id"].numpy()[clear], want.argmax(-1)[clear])
+    np.testing.assert_allclose(served["logits"].numpy(), want, atol=0.05, rtol=0.05)
+
+
+def test_export_precision_flag_choices(monkeypatch):
+    monkeypatch.setattr(cpu_features, "cpu_flags", lambda path=None: cpu_features.cpu_flags_from_text(ZEN4))
+    assert export_cli.export_precision("auto") == "bf16"
+    assert export_cli.export_precision("auto", tflite=True) == "fp32"
+    monkeypatch.setattr(cpu_features, "cpu_flags", lambda path=None: cpu_features.cpu_flags_from_text(AVX2_ONLY))
+    assert export_cli.export_precision("auto") == "fp32"
+    with pytest.raises(ValueError, match="--tflite with --precision=bf16"):
+        export_cli.export_precision("bf16", tflite=True)
+
+
+def test_bf16_refused_for_exports_without_a_bf16_variant(tmp_path):
+    checkpoint = tmp_path / "model.ckpt"  # refused before it is read
+    with pytest.raises(ValueError, match="--precision=bf16: only classifier exports have a bf16 variant "
+                                         r"\(encoder exports are float32\)"):
+        export_cli.export_checkpoint("encoder", str(checkpoint), str(tmp_path / "out"), precision="bf16")
+    assert not Path(tmp_path / "out").exists()
