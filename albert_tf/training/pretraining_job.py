@@ -101,7 +101,7 @@ def _configure_devices(settings: JobSettings):
 
 
 def _configure_runtime(settings: JobSettings):
-    runtime.configure_runtime(settings.seed, settings.mixed_precision, settings.deterministic_ops)
+    runtime.configure_runtime(settings.seed, settings.mixed_precision, settings.deterministic_ops, settings.strategy)
 
 
 def check_data(settings: JobSettings, config: AlbertConfig):
@@ -139,7 +139,7 @@ def _build(settings, config, meta, strategy):
         optimizer = create_optimizer(settings.optimizer, settings.learning_rate, settings.num_train_steps,
                                      settings.num_warmup_steps, weight_decay_rate=settings.weight_decay,
                                      poly_power=settings.poly_power)
-        if settings.mixed_precision == "fp16":
+        if keras.mixed_precision.global_policy().name == "mixed_float16":  # the policy in force (`auto` resolved)
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         optimizer.build(model.trainable_variables)
     return model, optimizer
