@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 
 .PHONY: venv test demo parity fixtures bench-tokenizers tokenizer-agreement bench-pretraining-data \
 	bench-pretraining-step pretrain-acceptance classifier-parity bench-finetuning squad-roundtrip bench-squad clean \
-	direct-use-acceptance keras-hub-round-trip \
+	direct-use-acceptance ner-learning-acceptance keras-hub-round-trip \
 	flag-docs docs-check bench-serving fault-injection test-backends notebook-check hf-acceptance
 
 $(STAMP): setup.cfg pyproject.toml
@@ -86,6 +86,12 @@ pretrain-acceptance: $(STAMP)
 # sentence order, mean-pooled cosine on STS-B dev / LCQMC test vs bag-of-words (about 15 minutes).
 direct-use-acceptance: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/direct_use_acceptance.py
+
+# NER learning for real: the tiny pretrained models fine-tuned with run_ner.py on the full CLUENER and
+# CoNLL-2003 train files, dev entity F1 curves (pretrained and random init) against the train-lexicon
+# baseline (needs make direct-use-acceptance first; about 30 minutes).
+ner-learning-acceptance: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/ner_learning_acceptance.py --random_init
 
 tokenizer-agreement: $(ORACLE_STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) bench/tokenizer_agreement.py --oracle
