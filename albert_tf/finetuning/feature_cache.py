@@ -68,13 +68,12 @@ def cached_features(cache_dir: str, task, split: str, path: str, examples: List,
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     base = os.path.join(cache_dir, f"{task.name}-{split}-{max_seq_length}-{digest}")
     records, meta_path = base + ".tfrecord", base + ".json"
-    if tf.io.gfile.exists(meta_path) and tf.io.gfile.exists(records):
-        with tf.io.gfile.GFile(meta_path) as handle:
-            meta = json.load(handle)
+    if filesystem.exists(meta_path) and filesystem.exists(records):
+        meta = json.loads(filesystem.read_text(meta_path))
         if meta.get("key") == key and meta.get("count") == len(examples):
             logging.info("%s %s: %d cached examples in %s", task.name, split, meta["count"], records)
             return {**meta, "records": records}
-    tf.io.gfile.makedirs(cache_dir)
+    filesystem.makedirs(cache_dir)
     started = time.time()
     lengths, truncated = [], 0
     tokens, unknown = 0, 0

@@ -8,10 +8,9 @@ model, the task's metrics, `best_checkpoint/` (a model directory), submission fi
 import os
 from typing import Dict, List, Optional
 
-import tensorflow as tf
 from absl import logging
 
-from albert_tf import export, model_directory
+from albert_tf import export, filesystem, model_directory
 from albert_tf.checkpoints import load_weights
 from albert_tf.finetuning import datasets, evaluation, feature_cache, modeling, predictions, vocabulary_check
 from albert_tf.finetuning.evaluation import Split
@@ -177,7 +176,7 @@ class ClassifierFamily(runner.TaskFamily):
 
     def predict(self, run: runner.SeedRun) -> List[str]:
         directory = os.path.join(run.output_dir, "predictions")
-        tf.io.gfile.makedirs(directory)
+        filesystem.makedirs(directory)
         written = []
         for submission, split_name in self.task.predict_splits.items():
             split = self.splits[split_name]

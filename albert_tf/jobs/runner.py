@@ -273,7 +273,7 @@ class Runner:
         run = self.run
         results, record = self.family.evaluate(run, step)
         logging.info("eval at step %d: %s", step, self.family.summary(results))
-        tf.io.gfile.makedirs(os.path.join(run.output_dir, "eval_results"))
+        filesystem.makedirs(os.path.join(run.output_dir, "eval_results"))
         artifacts.write_json(os.path.join(run.output_dir, "eval_results", f"step_{step:07d}.json"), results)
         if metrics_lib.better(record["value"], run.best and run.best["value"]):
             record = {"step": step, **record}
@@ -366,7 +366,7 @@ def _run_holding_output_dir(family: TaskFamily, strategy) -> Dict:
     for index, sub in enumerate(seed_subdirectories(s)):
         seed = s.seed + index
         run = SeedRun(seed, os.path.join(s.output_dir, sub) if sub else s.output_dir)
-        tf.io.gfile.makedirs(run.output_dir)
+        filesystem.makedirs(run.output_dir)
         runner = Runner(family, strategy, run)
         runner.build(num_steps, warmup)
         result = {"seed": seed, "output_dir": run.output_dir}

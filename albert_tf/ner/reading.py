@@ -18,9 +18,9 @@ import dataclasses
 import json
 from typing import Callable, Iterator, List, Optional, Tuple
 
-import tensorflow as tf
 from absl import logging
 
+from albert_tf import filesystem
 from albert_tf.finetuning.examples import DataError
 from albert_tf.ner import schemes
 
@@ -57,10 +57,10 @@ class NerSentence:
 
 
 def _lines(path: str) -> Iterator[Tuple[int, str]]:
-    """(line number, text) of a UTF-8 file read through tf.io.gfile; invalid UTF-8 names file:line."""
-    if not tf.io.gfile.exists(path):
+    """(line number, text) of a UTF-8 file read through the file-system layer; invalid UTF-8 names file:line."""
+    if not filesystem.exists(path):
         raise DataError(f"{path}: file not found")
-    with tf.io.gfile.GFile(path, "rb") as f:
+    with filesystem.open_file(path, "rb") as f:
         for lineno, raw in enumerate(f, start=1):
             if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]

@@ -13,12 +13,12 @@ import time
 from typing import Sequence
 
 import numpy as np
-import tensorflow as tf
 from absl import logging
 
+from albert_tf import filesystem
 from albert_tf.finetuning.feature_cache import content_sha256
 from albert_tf.squad.features import ARRAY_FIELDS, FeatureSet, convert_examples
-from albert_tf.training.artifacts import publishing, write_json
+from albert_tf.training.artifacts import write_json
 
 FORMAT_VERSION = 1
 
@@ -38,14 +38,12 @@ def cache_paths(cache_dir: str, path: str, key: dict):
 
 
 def _load(arrays_path: str, meta_path: str, key: dict, num_examples: int):
-    if not (tf.io.gfile.exists(arrays_path) and tf.io.gfile.exists(meta_path)):
+    if not (filesystem.exists(arrays_path) and filesystem.exists(meta_path)):
         return None
-    with tf.io.gfile.GFile(meta_path) as handle:
-        meta = json.load(handle)
+    meta = json.loads(filesystem.read_text(meta_path))
     if meta.get("key") != key or meta.get("stats", {}).get("examples") != num_examples:
         return None
-    with tf.io.gfile.GFile(arrays_path, "rb") as handle:
-        arrays = np.load(io.BytesIO(handle.read()))
+    with np.load(io.BytesIO(filesystem.read_bytes(arrays_path))) as arrays:
         return FeatureSet(**{name: arrays[name] for name in ARRAY_FIELDS}, stats=meta["stats"])
 
 
@@ -61,11 +59,10 @@ def cached_features(cache_dir: str, path: str, examples: Sequence, tokenizer, ma
     started = time.time()
     features = convert_examples(examples, tokenizer, max_seq_length, doc_stride, max_query_length)
     elapsed = time.time() - started
-    tf.io.gfile.makedirs(cache_dir)
-    buffer = io.BytesIO()
+    filesystem.makedirs(cache_dir)
+    buffer = io.BytesIO()  # a zip archive needs a seekable file; a gs:// object being written is not
     np.savez(buffer, **features.arrays())
-    with publishing(arrays_path) as temp, tf.io.gfile.GFile(temp, "wb") as handle:
-        handle.write(buffer.getvalue())
+    filesystem.write_bytes(arrays_path, buffer.getvalue())
     write_json(meta_path, {"key": key, "stats": features.stats, "seconds": elapsed})
     logging.info("%s: %d questions -> %d windows in %.1fs (%.0f questions/s) -> %s", path, len(examples),
                  len(features), elapsed, len(examples) / max(elapsed, 1e-9), arrays_path)
