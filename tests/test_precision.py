@@ -178,3 +178,7 @@ def test_bf16_refused_for_exports_without_a_bf16_variant(tmp_path):
                                          r"\(encoder exports are float32\)"):
         export_cli.export_checkpoint("encoder", str(checkpoint), str(tmp_path / "out"), precision="bf16")
     assert not Path(tmp_path / "out").exists()
+    with pytest.raises(Exception) as raised:  # a classifier gets past the precision check, to the missing file
+        export_cli.export_checkpoint("classifier", str(checkpoint), str(tmp_path / "out"), labels=["a", "b"],
+                                     precision="bf16")
+    assert "model.ckpt" in str(raised.value) and "precision" not in str(raised.value)

@@ -159,7 +159,7 @@ def export_precision(precision: str, tflite: bool = False) -> str:
 
 
 def _check_precision_for(kind, precision):
-    if precision != "fp32":
+    if precision != "fp32" and kind != "classifier":
         raise ValueError(f"--precision={precision}: only classifier exports have a bf16 variant ({kind} exports are "
                          "float32); leave --precision out")
 
