@@ -11,7 +11,6 @@ import pytest
 import tensorflow as tf
 
 from albert_tf import export
-from albert_tf.cli import export as export_cli
 from albert_tf.config import AlbertConfig
 from albert_tf.export import self_check
 from albert_tf.modeling import AlbertClassifier, AlbertEncoder
@@ -19,6 +18,7 @@ from albert_tf.optimization import create_optimizer
 from albert_tf.tokenization import SentencePieceTokenizer
 from albert_tf.training import cpu_features, runtime
 
+import cli_testlib
 import tokenization_testlib as testlib
 
 # /proc/cpuinfo excerpts (first processor; other lines trimmed).
@@ -163,6 +163,7 @@ def test_bf16_export_passes_its_check_and_agrees_with_float32(tmp_path, float32_
 
 
 def test_export_precision_flag_choices(monkeypatch):
+    export_cli = cli_testlib.command("export")
     monkeypatch.setattr(cpu_features, "cpu_flags", lambda path=None: cpu_features.cpu_flags_from_text(ZEN4))
     assert export_cli.export_precision("auto") == "bf16"
     assert export_cli.export_precision("auto", tflite=True) == "fp32"
@@ -173,6 +174,7 @@ def test_export_precision_flag_choices(monkeypatch):
 
 
 def test_bf16_refused_for_exports_without_a_bf16_variant(tmp_path):
+    export_cli = cli_testlib.command("export")
     checkpoint = tmp_path / "model.ckpt"  # refused before it is read
     with pytest.raises(ValueError, match="--precision=bf16: only classifier exports have a bf16 variant "
                                          r"\(encoder exports are float32\)"):
@@ -182,3 +184,32 @@ def test_bf16_refused_for_exports_without_a_bf16_variant(tmp_path):
         export_cli.export_checkpoint("classifier", str(checkpoint), str(tmp_path / "out"), labels=["a", "b"],
                                      precision="bf16")
     assert "model.ckpt" in str(raised.value) and "precision" not in str(raised.value)
+
+
+def test_albert_predict_checkpoint_mode_serves_in_bf16(tmp_path, float32_afterwards):
+    from albert_tf import model_directory
+    predict = cli_testlib.command("predict")
+    tokenizer = SentencePieceTokenizer(str(testlib.build_spm_model(tmp_path)))
+    keras.utils.set_random_seed(7)
+    classifier = AlbertClassifier(AlbertEncoder(_tiny_config(tokenizer.vocab_size)), 2)
+    model_directory.save_model_directory(str(tmp_path / "best"), classifier, tokenizer,
+                                         {"kind": "classification", "task_name": "SST-2", "labels": ["0", "1"],
+                                          "max_seq_length": 32})
+    texts = testlib.corpus_lines(6, seed=2)
+    rows = tmp_path / "rows.tsv"
+    rows.write_text("id\tsentence\n" + "".join(f"{i}\t{t}\n" for i, t in enumerate(texts)))
+    outputs = {}
+    for precision in ("fp32", "bf16"):
+        out = tmp_path / f"{precision}.jsonl"
+        predict.predict_file(str(tmp_path / "best"), str(rows), str(out), inputs=["sentence"], id_spec="id",
+                             precision=precision)
+        outputs[precision] = np.asarray([json.loads(line)["logits"] for line in out.read_text().splitlines()])
+    difference = np.abs(outputs["bf16"] - outputs["fp32"])
+    assert 0 < difference.max() <= 0.05  # computed in bf16, within its tolerance of float32
+
+    export_dir = tmp_path / "export"  # an export's precision is fixed: a contradicting flag is refused
+    (export_dir / export.EXTRA_DIR).mkdir(parents=True)
+    (export_dir / "saved_model.pb").write_bytes(b"")
+    (export_dir / export.EXTRA_DIR / "export.json").write_text(json.dumps({"kind": "classifier"}))
+    with pytest.raises(predict.InputError, match="--precision=bf16: .* is a fp32 export"):
+        predict.load_predictor(str(export_dir), precision="bf16")

@@ -45,8 +45,8 @@ def fine_tune(workdir: Path, precision: str, steps: int) -> dict:
                     f"--mixed_precision={precision}", "--save_checkpoints_steps=0", "--log_every_steps=100"],
                    check=True, cwd=REPO)
     results = json.loads((output / "eval_results.json").read_text())
-    return {"accuracy": results.get("accuracy", results.get("eval_accuracy")), "seconds": time.perf_counter() - start,
-            "eval_results": results}
+    return {"dev_accuracy": results["dev"]["accuracy"], "seconds": time.perf_counter() - start,
+            "prediction_histogram": results["dev"].get("prediction_histogram")}
 
 
 def export_and_serve(workdir: Path, precision: str, checkpoint: Path, texts) -> dict:

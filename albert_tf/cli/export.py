@@ -145,17 +145,15 @@ def export_checkpoint(kind, checkpoint, export_dir, *, albert_config_file=None, 
 
 def export_precision(precision: str, tflite: bool = False) -> str:
     """--precision: "fp32" | "bf16", `auto` decided by this machine's CPU flags (logged with the reason)."""
+    if precision == "auto" and tflite:
+        logging.info("--precision=auto with --tflite: float32 (model.tflite is a float32 model)")
+        return "fp32"
+    chosen, reason = cpu_features.serving_precision(precision, cpu_features.cpu_flags())
     if precision == "auto":
-        flag = cpu_features.Machine(cpu_features.cpu_flags()).bf16_matrix_flag
-        precision = "bf16" if flag and not tflite else "fp32"
-        logging.info("--precision=auto: %s", f"CPU has {flag}: exporting in bfloat16; --precision=fp32 for float32"
-                     if precision == "bf16" else "float32 (--tflite)" if flag else
-                     "CPU has no bf16 matrix instructions (amx_bf16, avx512_bf16): exporting in float32")
-    if precision not in ("fp32", "bf16"):
-        raise ValueError(f"--precision={precision}: must be fp32, bf16 or auto")
-    if tflite and precision != "fp32":
+        logging.info("%s", reason)
+    if tflite and chosen != "fp32":
         raise ValueError("--tflite with --precision=bf16: model.tflite is a float32 model; leave --precision out")
-    return precision
+    return chosen
 
 
 def _check_precision_for(kind, precision):

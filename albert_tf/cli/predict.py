@@ -29,6 +29,7 @@ from albert_tf import filesystem, output_errors  # noqa: E402
 from albert_tf import tf_logs  # noqa: E402
 from albert_tf import inference_files  # noqa: E402
 from albert_tf.model_inputs import INPUT_WORD_IDS  # noqa: E402
+from albert_tf.training import cpu_features  # noqa: E402
 
 FLAGS = flags.FLAGS
 tf_logs.define_flag()
@@ -48,6 +49,9 @@ flags.DEFINE_string("task_name", None, "Checkpoint mode: the classifier's task (
                     "directory names its own.")
 flags.DEFINE_list("task_module", None, "Modules or .py files registering your own tasks (as in run_classifier.py).")
 flags.DEFINE_integer("max_seq_length", 128, "Checkpoint mode: packing length (a model directory: its task.json).")
+flags.DEFINE_enum("precision", "fp32", ["fp32", "bf16", "auto"], "Checkpoint mode: compute precision of the "
+                  "model served from memory, as albert-export --precision (bf16: CPUs with AMX or AVX-512 BF16; "
+                  "auto: bf16 where this CPU has them). An export keeps the precision it was made with.")
 flags.DEFINE_integer("log_every", 5000, "Progress line every N rows.")
 flags.DEFINE_enum("task", None, sorted(inference_files.TASK_INPUTS),
                   "Use a pretrained model (--model: its directory, checkpoint or encoder export) directly: "
@@ -177,13 +181,17 @@ def text_input_names(model, task_name=None):
     return list(task_labels_and_fields(task_name)[1]), task_name
 
 
-def load_predictor(model, task_name=None, max_seq_length=None):
+def load_predictor(model, task_name=None, max_seq_length=None, precision="fp32"):
     """(callable texts -> outputs dict, text input names, export info)."""
     import tensorflow as tf
     import tensorflow_text  # noqa: F401  pylint: disable=unused-import
     from albert_tf.export import read_export_info
     if _is_export(model):
         info = read_export_info(model)
+        made = info.get("precision", "fp32")
+        if precision not in ("fp32", "auto", made):
+            raise InputError(f"--precision={precision}: {model} is a {made} export (the precision is fixed when "
+                             f"exporting: albert-export --precision={precision}); leave --precision out")
         if info["kind"] not in ("classifier", "squad", "ner"):
             raise InputError(f"--model={model}: a {info['kind']} export has no predictions to write; use a "
                              "classifier, SQuAD or NER export")
@@ -197,7 +205,7 @@ def load_predictor(model, task_name=None, max_seq_length=None):
     from albert_tf.checkpoints import load_config_for, load_weights
     from albert_tf.export.sources import task_labels_and_fields, tokenizer_for
     from albert_tf.export import serving
-    from albert_tf.export.saved_model import special_ids
+    from albert_tf.export.saved_model import serving_classifier, special_ids
     from albert_tf.modeling import AlbertClassifier, AlbertEncoder
     from albert_tf.tokenization.layers import layer_for
     labels, names = task_labels_and_fields(task_name)
@@ -209,9 +217,12 @@ def load_predictor(model, task_name=None, max_seq_length=None):
         model_directory.load_model_weights(classifier, saved)
     else:
         load_weights(classifier, model, verbose=False)
-    server = serving.ClassifierServer(classifier, layer_for(tokenizer), special_ids(tokenizer), max_seq_length,
-                                      labels, names)
-    info = {"kind": "classifier", "labels": list(labels), "signatures": {"serving_default": list(names)}}
+    precision, reason = cpu_features.serving_precision(precision, cpu_features.cpu_flags())
+    logging.info("%s", reason)
+    server = serving.ClassifierServer(serving_classifier(classifier, precision), layer_for(tokenizer),
+                                      special_ids(tokenizer), max_seq_length, labels, names)
+    info = {"kind": "classifier", "labels": list(labels), "signatures": {"serving_default": list(names)},
+            "precision": precision}
     return (lambda texts: server.serve_text(*[tf.constant(t) for t in texts])), list(names), info
 
 
@@ -284,7 +295,7 @@ def predict_direct_file(task, model, input_file, output_file, *, inputs=None, id
 
 
 def predict_file(model, input_file, output_file, *, inputs=None, id_spec=None, has_header=True, batch_size=64,
-                 task_name=None, max_seq_length=None, log_every=5000, task=None, **direct_options):
+                 task_name=None, max_seq_length=None, log_every=5000, task=None, precision="fp32", **direct_options):
     """Library entry point; returns the number of rows written. `max_seq_length` None: the model
     directory's, else 128."""
     if not output_file:
@@ -302,7 +313,7 @@ def predict_file(model, input_file, output_file, *, inputs=None, id_spec=None, h
         rows = read_task_rows(known_task, input_file, names)
     else:
         rows = read_rows(input_file, names, inputs, id_spec, has_header)
-    predictor, names, info = load_predictor(model, task_name, max_seq_length)
+    predictor, names, info = load_predictor(model, task_name, max_seq_length, precision)
     filesystem.makedirs(filesystem.dirname(filesystem.absolute(output_file)))
     as_tsv = output_file.endswith(".tsv")
     started = time.time()
@@ -346,7 +357,7 @@ def main(argv):
                                  id_spec=FLAGS.id, has_header=FLAGS.has_header, batch_size=FLAGS.batch_size,
                                  task_name=FLAGS.task_name,
                                  max_seq_length=FLAGS.max_seq_length if FLAGS["max_seq_length"].present else None,
-                                 log_every=FLAGS.log_every, **_direct_options())
+                                 log_every=FLAGS.log_every, precision=FLAGS.precision, **_direct_options())
     except (InputError, ValueError, FileNotFoundError, output_errors.OutputError) as error:
         raise SystemExit(f"albert-predict: error: {error}") from None
     print(f"wrote {count} predictions to {FLAGS.output_file}")

@@ -80,6 +80,19 @@ def auto_precision(machine: Machine, strategy: Optional[str] = None) -> Tuple[st
                    "float32; --mixed_precision=bf16 to force bfloat16")
 
 
+def serving_precision(requested: str, flags: FrozenSet[str]) -> Tuple[str, str]:
+    """`--precision` of a served model (albert-export, albert-predict): ("fp32" | "bf16", reason); `auto` is
+    bf16 on a CPU with bf16 matrix instructions (export on the kind of machine that serves)."""
+    if requested not in ("fp32", "bf16", "auto"):
+        raise ValueError(f"--precision={requested}: must be fp32, bf16 or auto")
+    if requested != "auto":
+        return requested, f"--precision={requested}"
+    flag = Machine(frozenset(flags)).bf16_matrix_flag
+    if flag:
+        return "bf16", f"--precision=auto: CPU has {flag}: serving in bfloat16; --precision=fp32 for float32"
+    return "fp32", "--precision=auto: CPU has no bf16 matrix instructions (amx_bf16, avx512_bf16): serving in float32"
+
+
 def describe_cpu(flags: Sequence[str]) -> str:
     """The reported flags present, for benchmark records: e.g. 'avx2 avx512f avx512_bf16'."""
     return " ".join(f for f in REPORTED_FLAGS if f in flags) or "none known"
