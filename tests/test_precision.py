@@ -213,3 +213,17 @@ def test_albert_predict_checkpoint_mode_serves_in_bf16(tmp_path, float32_afterwa
     (export_dir / export.EXTRA_DIR / "export.json").write_text(json.dumps({"kind": "classifier"}))
     with pytest.raises(predict.InputError, match="--precision=bf16: .* is a fp32 export"):
         predict.load_predictor(str(export_dir), precision="bf16")
+
+
+def test_bf16_with_xla_on_a_cpu_is_warned_about(monkeypatch, caplog, float32_afterwards):
+    monkeypatch.setattr(runtime, "this_machine", lambda: _machine(ZEN4))
+    with caplog.at_level(logging.WARNING):
+        runtime.configure_runtime(0, "auto", jit_compile=False)
+        assert "XLA" not in caplog.text
+        runtime.configure_runtime(0, "auto", jit_compile=True)
+    assert "--jit_compile with bf16 on a CPU" in caplog.text
+    caplog.clear()
+    monkeypatch.setattr(runtime, "this_machine", lambda: _machine(ZEN4, gpu_capabilities=((9, 0),)))
+    with caplog.at_level(logging.WARNING):
+        runtime.configure_runtime(0, "bf16", jit_compile=True)  # XLA is the fast path on a GPU
+    assert "XLA" not in caplog.text

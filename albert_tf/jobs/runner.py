@@ -250,7 +250,7 @@ class Runner:
         # in this process would carry suffixes (`_1`) that a restarted process does not.
         keras.backend.clear_session()
         precision = runtime.configure_runtime(self.run.seed, self.s.mixed_precision, self.s.deterministic_ops,
-                                              self.s.strategy)
+                                              self.s.strategy, self.s.jit_compile)
         with self.strategy.scope():
             self.family.build_model(self.run)
             self.family.load_initial_weights(self.run)

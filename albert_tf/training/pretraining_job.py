@@ -101,7 +101,8 @@ def _configure_devices(settings: JobSettings):
 
 
 def _configure_runtime(settings: JobSettings):
-    runtime.configure_runtime(settings.seed, settings.mixed_precision, settings.deterministic_ops, settings.strategy)
+    runtime.configure_runtime(settings.seed, settings.mixed_precision, settings.deterministic_ops, settings.strategy,
+                              settings.jit_compile)
 
 
 def check_data(settings: JobSettings, config: AlbertConfig):

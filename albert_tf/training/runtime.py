@@ -49,12 +49,20 @@ def resolve_precision(mixed_precision: str, strategy: Optional[str] = None,
 
 
 def configure_runtime(seed: int, mixed_precision: str = "off", deterministic_ops: bool = False,
-                      strategy: Optional[str] = None) -> str:
+                      strategy: Optional[str] = None, jit_compile: bool = False) -> str:
     """Seed Python/numpy/TF, optionally ask for deterministic kernels, set the Keras dtype policy.
 
     Returns the precision in force (`bf16`, `fp16` or `off`; `auto` resolved for this machine).
     """
     precision = resolve_precision(mixed_precision, strategy)
+    if precision == "bf16" and jit_compile and strategy != "tpu":
+        machine = this_machine()
+        if not machine.tpus and not machine.gpu_capabilities:
+            # Measured (bench/precision_speed.py): XLA's CPU backend runs a bf16 step no faster than float32,
+            # while the oneDNN kernels of the plain graph use the bf16 matrix instructions.
+            logging.warning("--jit_compile with bf16 on a CPU: XLA's CPU code does not use the bf16 matrix "
+                            "instructions (no faster than float32); leave --jit_compile off to run TensorFlow's "
+                            "oneDNN bf16 kernels")
     if deterministic_ops:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(seed)
