@@ -227,3 +227,16 @@ def test_bf16_with_xla_on_a_cpu_is_warned_about(monkeypatch, caplog, float32_aft
     with caplog.at_level(logging.WARNING):
         runtime.configure_runtime(0, "bf16", jit_compile=True)  # XLA is the fast path on a GPU
     assert "XLA" not in caplog.text
+
+
+def test_layer_norm_under_mixed_bfloat16_computes_its_statistics_in_float32(float32_afterwards):
+    # Inputs far from zero with small spread: statistics taken in bfloat16 (8 significant bits) would lose
+    # the spread entirely; Keras 3 upcasts inside ops.layer_normalization, which the encoder relies on.
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    layer = keras.layers.LayerNormalization(epsilon=1e-12)
+    x = (100.0 + np.random.default_rng(0).normal(size=(4, 64))).astype(np.float32)
+    x_bf16 = tf.cast(tf.cast(x, tf.bfloat16), tf.float32).numpy()  # what the layer receives
+    got = layer(tf.cast(x_bf16, tf.bfloat16))
+    assert got.dtype == tf.bfloat16 and {w.dtype for w in layer.weights} == {"float32"}
+    want = (x_bf16 - x_bf16.mean(-1, keepdims=True)) / x_bf16.std(-1, keepdims=True)
+    np.testing.assert_allclose(tf.cast(got, tf.float32).numpy(), want, atol=0.05)
