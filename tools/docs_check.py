@@ -47,6 +47,9 @@ NOT_RUN: List[Tuple[str, str]] = [
     (r"^make demo\b", "the full demo takes minutes; run `make demo`"),
     (r"^make test-backends\b", "installs jax and runs the backend tests (minutes); run `make test-backends`"),
     (r"^make test\b", "the whole test suite; run `make test`"),
+    (r"^make ner-learning-acceptance\b|^python tools/ner_learning_acceptance\.py\b",
+     "pretrains two tiny models and fine-tunes four NER runs on the full CLUENER and CoNLL-2003 files "
+     "(about 45 minutes of CPU); see docs/ner.md"),
     (r"bench/accelerator_step\.py", "the accelerator benchmark needs jax, keras-hub, torch and transformers "
                                      "(a minute even with --tiny); see its docstring"),
     (r"--strategy=tpu\b", "needs a Cloud TPU"),

@@ -17,7 +17,7 @@ tools/pretrain_acceptance.py). Every run is a subprocess of the project's own co
 next to its output directory, and the log line that reports which weights were restored is copied into
 the summary. Writes `<workdir>/ner_learning_acceptance.json` and prints a markdown table.
 
-  python tools/ner_learning_acceptance.py --workdir /tmp/albert_tf_ner_learning_acceptance --pretrain_steps 2000 --random_init
+  python tools/ner_learning_acceptance.py --workdir /tmp/albert_tf_ner_learning_acceptance --pretrain_steps 1500 --random_init
 """
 
 import argparse
@@ -197,9 +197,9 @@ def main():
     parser.add_argument("--doc_stride", type=int, default=32)
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--learning_rate", type=float, default=1e-3)
-    parser.add_argument("--train_steps", type=int, default=5000)
+    parser.add_argument("--train_steps", type=int, default=4000)
     parser.add_argument("--warmup_steps", type=int, default=300)
-    parser.add_argument("--eval_every_steps", type=int, default=1000)
+    parser.add_argument("--eval_every_steps", type=int, default=500)
     parser.add_argument("--classifier_dropout", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=12345)
     args = parser.parse_args()
