@@ -116,6 +116,7 @@ def fine_tune(output_dir: Path, flags: List[str]) -> Dict:
     finished run); returns its curve, final scores, wall time and what its log says about the weights."""
     if output_dir.exists():
         shutil.rmtree(output_dir)
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
     log = output_dir.with_suffix(".log")
     command = [sys.executable, "run_ner.py", f"--output_dir={output_dir}", *flags]
     print("$", " ".join(command[1:]), flush=True)
@@ -132,13 +133,18 @@ def fine_tune(output_dir: Path, flags: List[str]) -> Dict:
         curve.append({"step": int(path.stem.split("_")[1]), "f1": result["f1"], "precision": result["precision"],
                       "recall": result["recall"]})
     final = json.loads((output_dir / "eval_results.json").read_text(encoding="utf-8"))
-    best = max(curve, key=lambda point: point["f1"])
+    # What the weights were and how the sentences became windows is the point of the comparison:
+    # a log that no longer says it stops the run rather than leaving the summary silently without it.
+    weights = log_lines(text, r"(fine-tuning from --init_checkpoint.*|no --init_checkpoint.*)")
+    windows = log_lines(text, r"((?:train|eval): \d+ windows of \d+ pieces for \d+ sentences)")
+    if not curve or not weights or len(windows) != 2:
+        sys.exit(f"{log}: expected the evaluations, the weights line and the window counts of run_ner.py, "
+                 f"found {len(curve)} evaluations, {weights} and {windows}")
     return {"command": " ".join(["python", *command[1:]]), "log": str(log), "wall_seconds": round(wall, 1),
-            "curve": curve, "best": best, "final": {k: v for k, v in final.items() if k != "per_type"},
+            "curve": curve, "best": max(curve, key=lambda point: point["f1"]),
+            "final": {k: v for k, v in final.items() if k != "per_type"},
             "per_type_f1": {kind: round(scores["f1"], 4) for kind, scores in final.get("per_type", {}).items()},
-            "weights": log_lines(text, r"(fine-tuning from --init_checkpoint.*|no --init_checkpoint.*)"),
-            "windows": log_lines(text, r"((train|eval): \d+ windows of \d+ pieces for \d+ sentences)"),
-            "train_examples_per_second": examples_per_second(text)}
+            "weights": weights, "windows": windows, "train_examples_per_second": examples_per_second(text)}
 
 
 def log_lines(text: str, pattern: str) -> List[str]:
