@@ -18,12 +18,20 @@ from albert_tf.export.destination import ExportDestinationError
 from albert_tf.model_inputs import INPUT_MASK, INPUT_TYPE_IDS, INPUT_WORD_IDS
 from albert_tf.modeling import AlbertClassifier, AlbertEncoder
 from cli_testlib import command
+from ram_guard import local_calls_refused
 
 convert, export_cli, predict = command("convert"), command("export"), command("predict")
 
 LABELS = ["0", "1"]  # SST-2's: a registered single-sentence task
 MAX_SEQ_LENGTH = 24
 TEXTS = ["the quick brown fox", "a dog sat on the mat", "", "hello world again and again"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _local_calls_refused_on_ram(tmp_path_factory):
+    """Python's own file calls refuse ram:// paths for the whole module (tests/ram_guard.py)."""
+    with local_calls_refused(tmp_path_factory.mktemp("cwd")):
+        yield
 
 
 def _ram(name: str) -> str:
@@ -91,6 +99,9 @@ def test_convert_model_directory_to_hf_keras_model_directory_and_tf1_on_ram(save
     tf1_prefix = fs.join(saved["root"], "tf1", "model.ckpt")
     convert.convert(back, tf1_prefix, "tf1", global_step=3)  # a model directory keeps its head
     assert {"model.ckpt.index", "albert_config.json"} <= set(fs.listdir(fs.dirname(tf1_prefix)))
+    # A bare TF1 prefix (ram:// calls it a directory, as GCS would not) with the config found beside it.
+    hf_again = fs.join(saved["root"], "hf_again")
+    assert not convert.convert(tf1_prefix, hf_again, "hf", model_kind="encoder").missing
     _no_temporaries(saved["root"])
 
     want = _logits(saved["classifier"], saved["tokenizer"], TEXTS)
