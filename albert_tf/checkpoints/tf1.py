@@ -129,7 +129,8 @@ def write_tf1_checkpoint(weights: Dict[str, np.ndarray], prefix: str, global_ste
     gs:// the writer's own temporary files and renames would each be a server-side copy).
     """
     tf = _tf()
-    prefix = filesystem.absolute(prefix)
+    given = os.fspath(prefix)
+    prefix = filesystem.absolute(given)
     directory = filesystem.dirname(prefix)
     filesystem.makedirs(directory)
     # Owned names: a killed run's leftover is cleaned by the next write there.
@@ -151,4 +152,4 @@ def write_tf1_checkpoint(weights: Dict[str, np.ndarray], prefix: str, global_ste
                 filesystem.copy(data, final)
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
-    return prefix
+    return given
