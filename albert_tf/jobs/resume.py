@@ -10,7 +10,6 @@ from its seed and the batches already trained on are skipped.
 """
 
 import dataclasses
-import io
 import json
 import os
 from typing import Dict, Optional
@@ -71,10 +70,10 @@ def save(run, step: int, s, finished: bool, last_loss: Optional[float] = None):
     name = f"variables-{step:07d}.npz"
     with output_errors.writing(directory):
         filesystem.makedirs(directory)
-        # Built in memory: a zip archive needs a seekable file, which a gs:// object being written is not.
-        buffer = io.BytesIO()
-        np.savez(buffer, **{key: np.asarray(v.numpy()) for key, v in _keyed_variables(run.model).items()})
-        filesystem.write_bytes(filesystem.join(directory, name), buffer.getvalue())
+        # A local file (a zip archive is written with seeks, which a gs:// object being written has not),
+        # published as the final name; streamed, so a large model's state is never held twice in memory.
+        with filesystem.local_output(filesystem.join(directory, name), suffix=".npz") as local:
+            np.savez(local, **{key: np.asarray(v.numpy()) for key, v in _keyed_variables(run.model).items()})
         artifacts.write_json(os.path.join(directory, STATE_FILE), {
             "step": step, "finished": finished, "variables": name, "best": run.best,
             "evaluations_since_best": run.evaluations_since_best, "stopped_early_at": run.stopped_early_at,
@@ -91,7 +90,7 @@ def restore(run, state: Dict):
         optimizer.build(run.model.trainable_variables)
     variables = _keyed_variables(run.model)
     path = filesystem.join(run.output_dir, RESUME_DIR, state["variables"])
-    with np.load(io.BytesIO(filesystem.read_bytes(path))) as arrays:
+    with filesystem.local_copy(path) as local, np.load(local) as arrays:
         values = {name: arrays[name] for name in arrays.files}
     misfit = sorted(set(values) ^ set(variables)) or [
         name for name, variable in variables.items() if tuple(variable.shape) != values[name].shape]
