@@ -4,13 +4,17 @@ Tiny model directories (random seeded weights) are written with the real vocabul
 ALBERT's SentencePiece model and a Chinese one on the BERT-Chinese WordPiece vocabulary, and converted with
 `albert-convert --output_format hf`. Then:
   * `AutoTokenizer` on each converted directory gives ids identical to this project's tokenizer on the first
-    1,000 SST-2 train sentences (English) and the first 1,000 LCQMC dev pairs (Chinese);
+    1,000 SST-2 train sentences (English: transformers' fast AlbertTokenizerFast, running the tokenizer.json
+    albert-convert writes) and the first 1,000 LCQMC dev pairs (Chinese);
   * `pipeline("fill-mask")`, `pipeline("question-answering")` and `pipeline("token-classification")` load the
     converted directories and run.
 
+With `--wide`, the English fast tokenizer is also compared on every SST-2 dev and train sentence, every MRPC
+dev pair and every SQuAD v1.1 dev question (the differing texts are listed, up to 20 a set).
+
 Needs the oracle extra (transformers 4.x + torch) and ../shared/realdata (see its README). Usage:
 
-    python tools/hf_acceptance.py --out hf_acceptance_output
+    python tools/hf_acceptance.py --out hf_acceptance_output [--wide]
 """
 
 import argparse
@@ -27,6 +31,10 @@ EN_SPM = os.path.join("assets", "albert_en_spm", "30k-clean.model")
 ZH_VOCAB = os.path.join("assets", "albert_zh", "vocab.txt")
 SST2 = os.path.join("glue", "SST-2", "train.tsv")
 LCQMC = os.path.join("lcqmc", "dev.txt")
+SST2_DEV = os.path.join("glue", "SST-2", "dev.tsv")
+MRPC_DEV = os.path.join("glue", "MRPC", "dev.tsv")
+SQUAD_DEV = os.path.join("squad", "dev-v1.1.json")
+WIDE = (SST2_DEV, MRPC_DEV, SQUAD_DEV)
 NEEDED = (EN_SPM, ZH_VOCAB, SST2, LCQMC)
 LINES = 1000
 MAX_SEQ_LENGTH = 64
@@ -41,10 +49,22 @@ def missing_realdata(realdata: str = REALDATA):
     return [os.path.join(realdata, name) for name in NEEDED if not os.path.exists(os.path.join(realdata, name))]
 
 
-def sst2_sentences(realdata: str, count: int = LINES):
-    with open(os.path.join(realdata, SST2), encoding="utf-8") as handle:
+def sst2_sentences(realdata: str, count: int = LINES, name: str = SST2):
+    with open(os.path.join(realdata, name), encoding="utf-8") as handle:
         next(handle)  # header: sentence<TAB>label
         return [line.rstrip("\n").split("\t")[0] for _, line in zip(range(count), handle)]
+
+
+def mrpc_pairs(realdata: str):
+    with open(os.path.join(realdata, MRPC_DEV), encoding="utf-8-sig") as handle:
+        next(handle)  # header: Quality, #1 ID, #2 ID, #1 String, #2 String
+        return [tuple(line.rstrip("\n").split("\t")[3:5]) for line in handle]
+
+
+def squad_questions(realdata: str):
+    with open(os.path.join(realdata, SQUAD_DEV), encoding="utf-8") as handle:
+        data = json.load(handle)["data"]
+    return [qa["question"] for article in data for paragraph in article["paragraphs"] for qa in paragraph["qas"]]
 
 
 def lcqmc_pairs(realdata: str, count: int = LINES):
@@ -100,8 +120,8 @@ def _ours(tokenizer, first, second=None):
     return ids
 
 
-def compare_tokenizer(tokenizer, hf_dir, rows, use_fast=True):
-    """Rows with identical ids and the first differing rows, AutoTokenizer (fast by default, as
+def compare_tokenizer(tokenizer, hf_dir, rows, use_fast=True, show=3):
+    """Rows with identical ids and the first `show` differing rows, AutoTokenizer (fast by default, as
     transformers loads it; `use_fast=False`: its Python tokenizer) vs ours."""
     from transformers import AutoTokenizer  # pylint: disable=import-outside-toplevel
 
@@ -116,7 +136,7 @@ def compare_tokenizer(tokenizer, hf_dir, rows, use_fast=True):
             continue
         # transformers' AlbertTokenizer always rewrites `` and '' to a double quote.
         quoted += any("``" in text or "''" in text for text in row)
-        if len(differing) < 3:
+        if len(differing) < show:
             differing.append({"text": row, "ours": tokenizer.convert_ids_to_tokens(want),
                               "transformers": theirs.convert_ids_to_tokens(got)})
     return {"tokenizer_class": type(theirs).__name__, "rows": len(rows), "identical": same,
@@ -143,8 +163,17 @@ def run_pipelines(directories) -> dict:
     return results
 
 
-def run(realdata: str = REALDATA, lines: int = LINES, work: str = None) -> dict:
-    absent = missing_realdata(realdata)
+def wide_agreement(tokenizer, hf_dir, realdata: str) -> dict:
+    """The English fast tokenizer vs ours on whole evaluation sets."""
+    sets = {"sst2_dev": sst2_sentences(realdata, sys.maxsize, SST2_DEV),
+            "sst2_train": sst2_sentences(realdata, sys.maxsize),
+            "mrpc_dev_pairs": mrpc_pairs(realdata), "squad_v1.1_dev_questions": squad_questions(realdata)}
+    return {name: compare_tokenizer(tokenizer, hf_dir, rows, show=20) for name, rows in sets.items()}
+
+
+def run(realdata: str = REALDATA, lines: int = LINES, work: str = None, wide: bool = False) -> dict:
+    absent = missing_realdata(realdata) + [os.path.join(realdata, name) for name in WIDE
+                                           if wide and not os.path.exists(os.path.join(realdata, name))]
     if absent:
         raise FileNotFoundError(f"realdata files missing: {', '.join(absent)} (see ../shared/realdata/README.md)")
     with tempfile.TemporaryDirectory() as scratch:
@@ -156,6 +185,8 @@ def run(realdata: str = REALDATA, lines: int = LINES, work: str = None) -> dict:
             "lcqmc_zh": compare_tokenizer(*directories["zh_ner"], lcqmc_pairs(realdata, lines)),
             "pipelines": run_pipelines(directories),
         }
+        if wide:
+            report["wide_en_fast"] = wide_agreement(*directories["en_pretraining"], realdata)
     return report
 
 
@@ -164,12 +195,14 @@ def main():
     parser.add_argument("--realdata", default=REALDATA)
     parser.add_argument("--lines", type=int, default=LINES)
     parser.add_argument("--out", default=None, help="directory for report.json (and the converted directories)")
+    parser.add_argument("--wide", action="store_true",
+                        help="also compare the English fast tokenizer on all of SST-2, MRPC dev and SQuAD dev questions")
     args = parser.parse_args()
     work = None
     if args.out:
         os.makedirs(args.out, exist_ok=True)
         work = args.out
-    report = run(args.realdata, args.lines, work)
+    report = run(args.realdata, args.lines, work, args.wide)
     text = json.dumps(report, indent=2, ensure_ascii=False, sort_keys=True)
     print(text)
     if args.out:
