@@ -6,6 +6,7 @@ normalization of our preprocessed text, and the ids (with [CLS]/[SEP] and type i
 """
 
 import json
+from pathlib import Path
 
 import pytest
 import sentencepiece as spm
@@ -83,6 +84,15 @@ def test_fast_tokenizer_from_our_json_gives_our_ids(model_file, settings):
         assert encoding.type_ids == [0] * (len(ids_a) + 2) + [1] * (len(ids_b) + 1)
 
 
+def test_every_character_of_a_piece_is_a_piece(model_file):
+    """What makes the unknown-character score irrelevant (see `_NEVER_MARGIN` in hf_tokenizer_json)."""
+    model = sentencepiece_model_pb2.ModelProto()
+    model.ParseFromString(Path(model_file).read_bytes())
+    kinds = (model.SentencePiece.NORMAL, model.SentencePiece.USER_DEFINED)
+    matched = [piece.piece for piece in model.pieces if piece.type in kinds]
+    assert {c for piece in matched for c in piece} <= set(matched)
+
+
 def test_the_rules_that_differ_from_transformers_conversion_are_exercised():
     """The strings above reach the rules the document exists for, so the comparison can fail: a digit-comma
     piece the re-split rewrites (a document without the re-split gives other ids), a space left at the end
@@ -143,6 +153,13 @@ def test_a_directory_without_tokenizer_json_reads_as_transformers_tokenizer(tmp_
     huggingface.write_hf_tokenizer(SentencePieceTokenizer(str(TINY_MODEL)), str(tmp_path))
     (tmp_path / TOKENIZER_JSON).unlink()
     assert huggingface.read_hf_tokenizer(str(tmp_path)).replace_quotes  # transformers rewrites `` and ''
+
+
+def test_a_directory_transformers_saved_reads_with_its_quote_rewrite(tmp_path):
+    transformers = pytest.importorskip("transformers", reason="the oracle extra (transformers<5) is not installed")
+    transformers.AlbertTokenizerFast(vocab_file=str(TINY_MODEL)).save_pretrained(str(tmp_path))
+    assert (tmp_path / TOKENIZER_JSON).exists()
+    assert huggingface.read_hf_tokenizer(str(tmp_path)).replace_quotes
 
 
 def test_a_broken_tokenizer_json_is_refused_with_its_path(tmp_path):

@@ -16,11 +16,12 @@ proto and the tokenizer's settings, stage for stage what `SentencePieceTokenizer
   word ids are per word.
 - model: Unigram with the proto's pieces and scores. SentencePiece gives a user-defined symbol the score
   `len(utf-8 bytes) * max(FLT_MIN, max_score) - 0.1` in its lattice, i.e. -0.1 (so it is nearly always
-  chosen, but as an ordinary piece, not a split point); that score is written. Control and unused pieces are never matched by SentencePiece: they get
-  a score no path takes. So do the pieces ending in digit + "," when the re-split is on: the re-split replaces
-  them by `encode(piece[:-1]) + [","]` (see `digit_comma_rewrites`), and the best path that avoids them is the
-  same segmentation wherever the comma is followed by a character no piece joins to "digit,"; `sst2`-style
-  text always is (see docs/conversion.md for the measured agreement).
+  chosen, but as an ordinary piece, not a split point); that score is written. Control and unused pieces
+  are never matched by SentencePiece: they get a score no path takes. So do the pieces ending in digit + ","
+  when the re-split is on: the re-split replaces them by `encode(piece[:-1]) + [","]` (see
+  `digit_comma_rewrites`), and the best path that avoids them is that same segmentation wherever the comma
+  is followed by a character no piece joins to "digit," (for `30k-clean.model`: anything but a digit).
+  docs/tokenization.md gives the measured agreement and what can still differ.
 - post_processor: `[CLS] A [SEP]` and `[CLS] A [SEP] B [SEP]` with type ids 0 / 1; decoder: `▁` to space.
 - added_tokens: the five special pieces only.
 
@@ -41,15 +42,18 @@ from albert_tf.tokenization import unicode_tables
 from albert_tf.tokenization.sentencepiece import SPIECE_UNDERLINE, digit_comma_rewrites
 
 TOKENIZER_JSON = "tokenizer.json"
-_NORMAL, _UNKNOWN, _CONTROL, _USER_DEFINED, _UNUSED = 1, 2, 3, 4, 5
+_NORMAL, _USER_DEFINED = 1, 4  # SentencePiece piece types (control 3, unknown 2, unused 5 are never matched)
 _UNIGRAM = 1
 # SentencePiece scores a user-defined symbol `length_in_bytes * max_score - 0.1` in its lattice (unigram
 # model.cc), where max_score starts from FLT_MIN, the smallest positive float: with log-probability scores
 # (all negative) the symbol scores -0.1, above every other piece.
 _USER_DEFINED_BONUS = 0.1
 _FLT_MIN = 1.17549435e-38
-# A piece scored this far below the rest is never on the best path: any alternative segmentation of
-# its span (at most one piece per character) scores higher.
+# A piece scored this far below the rest is never on the best path: any alternative segmentation of its
+# span (at most one piece per character) scores higher. `tokenizers` derives its unknown-character score
+# from the lowest score (this one), SentencePiece from the normal pieces; that changes nothing when every
+# character of every piece is a piece itself (true of ALBERT's models): an unknown character then has no
+# alternative, and its score is the same on every path.
 _NEVER_MARGIN = 1.0e4
 # Python lowercases a capital sigma that ends a word to the final form (after a cased letter, and not
 # followed by one, case-ignorable characters in between skipped); the `tokenizers` Lowercase does not.
@@ -169,8 +173,9 @@ def _normalizer_steps(normalizer) -> List[dict]:
 def replaces_quotes(document: dict) -> bool:
     """Whether a `tokenizer.json` document rewrites ``` `` ``` and `''` to `"` (transformers' own
     conversion does; the document `tokenizer_json` writes does only for `replace_quotes=True`)."""
-    rewritten = {(step.get("pattern") or {}).get("String") for step in _normalizer_steps(document.get("normalizer"))
-                 if step.get("type") == "Replace" and step.get("content") == '"' and isinstance(step.get("pattern"), dict)}
+    rewritten = {step["pattern"].get("String") for step in _normalizer_steps(document.get("normalizer"))
+                 if step.get("type") == "Replace" and step.get("content") == '"'
+                 and isinstance(step.get("pattern"), dict)}
     return set(_QUOTE_RULES) <= rewritten
 
 
