@@ -200,13 +200,13 @@ class AlbertTfStep:
 
 
 class HfStep:
-    def __init__(self, precision, xla, shape):
+    def __init__(self, precision, xla, shape, threads=0):
         del xla
         import torch  # pylint: disable=import-outside-toplevel
         import transformers  # pylint: disable=import-outside-toplevel
         self.torch = torch
         torch.manual_seed(0)
-        torch.set_num_threads(machine_info.cpu_count())
+        torch.set_num_threads(threads or machine_info.cpu_count())
         config = transformers.AlbertConfig(
             vocab_size=30000, **shape, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
             classifier_dropout_prob=0.1, num_labels=2)
@@ -214,7 +214,8 @@ class HfStep:
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=LR, weight_decay=0.01)
         self.bf16 = precision == "bf16"
         self.versions = {"torch": torch.__version__, "transformers": transformers.__version__,
-                         "attention": self.model.config._attn_implementation}  # pylint: disable=protected-access
+                         "attention": self.model.config._attn_implementation,
+                         "threads": torch.get_num_threads()}  # pylint: disable=protected-access
 
     def step(self, batch):
         torch = self.torch
@@ -273,7 +274,7 @@ def worker_main(args):
     if kind == "albert_tf":
         bench = AlbertTfStep(precision, args.xla, shape)
     elif kind == "hf":
-        bench = HfStep(precision, args.xla, shape)
+        bench = HfStep(precision, args.xla, shape, args.torch_threads)
     else:
         bench = KerasHubStep(precision, args.xla, shape, info["dynamic_texts"])
     build_s = time.perf_counter() - started
@@ -383,6 +384,8 @@ def main():
                         help="timed steps per implementation, spread over the epoch (0: the whole epoch)")
     parser.add_argument("--impls", default=DEFAULT_IMPLS, help=f"comma-separated, of {', '.join(IMPLS)}")
     parser.add_argument("--xla", action="store_true", help="jit_compile for the Keras implementations")
+    parser.add_argument("--torch_threads", type=int, default=0,
+                        help="PyTorch intra-op threads (0: every usable CPU)")
     parser.add_argument("--tiny", action="store_true", help="a tiny model shape, to check the script (timings "
                         "mean nothing)")
     parser.add_argument("--time_limit", type=float, default=0,
@@ -405,7 +408,8 @@ def main():
         info = make_plan(args, scratch)
         plan = os.path.join(scratch, "plan.npz")
         commands = {name: [sys.executable, os.path.abspath(__file__), "--worker", name, "--plan", plan]
-                    + (["--xla"] if args.xla else []) + (["--tiny"] if args.tiny else []) for name in impls}
+                    + (["--xla"] if args.xla else []) + (["--tiny"] if args.tiny else [])
+                    + ["--torch_threads", str(args.torch_threads)] for name in impls}
         workers, ready = interleave.start_in_turn(commands, scratch, cwd=REPO)
         results = {name: {"steps": [], "seconds": [], "cpu_s": [], "losses": []} for name in impls}
 
