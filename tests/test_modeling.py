@@ -67,6 +67,42 @@ def test_mlm_logits_only_at_masked_positions(tiny_config):
     assert out["sop_logits"].shape == (3, 2)
 
 
+def test_masked_positions_gathered_as_whole_rows_match_take_along_axis():
+    from albert_tf.modeling.heads import gather_positions
+    rng = np.random.default_rng(0)
+    sequence = tf.constant(rng.normal(size=(3, 7, 5)).astype("float32"))
+    positions = tf.constant([[1, 6, 0], [0, 0, 0], [2, 2, 5]], tf.int32)  # padding repeats position 0
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(sequence)
+        rows = gather_positions(sequence, positions)
+        reference = tf.experimental.numpy.take_along_axis(sequence, positions[:, :, None], axis=1)
+        weights = tf.constant(rng.normal(size=(3, 3, 5)).astype("float32"))
+        loss, reference_loss = tf.reduce_sum(rows * weights), tf.reduce_sum(reference * weights)
+    np.testing.assert_array_equal(rows, reference)
+    # Repeated positions accumulate their gradients, as the elementwise gather's scatter does.
+    np.testing.assert_allclose(tape.gradient(loss, sequence), tape.gradient(reference_loss, sequence), rtol=1e-6)
+
+
+def test_attention_with_one_qkv_matmul_equals_three_dense_layers():
+    from albert_tf.modeling.transformer import AlbertSelfAttention, attention_bias_from_mask
+    keras.utils.set_random_seed(3)
+    attention = AlbertSelfAttention(hidden_size=16, num_attention_heads=4)
+    x = tf.random.normal((2, 5, 16))
+    bias = attention_bias_from_mask(tf.constant([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]]))
+    attention.build(x.shape)
+    for layer in (attention.query, attention.key, attention.value):  # distinct biases: a swap would show
+        layer.bias.assign(tf.random.normal(layer.bias.shape))
+    out = attention(x, bias)
+
+    def heads(t):
+        return tf.transpose(tf.reshape(t, (2, 5, 4, 4)), (0, 2, 1, 3))
+
+    q, k, v = (heads(layer(x)) for layer in (attention.query, attention.key, attention.value))
+    probs = tf.nn.softmax(tf.matmul(q, k, transpose_b=True) / 2.0 + bias, axis=-1)
+    expected = attention.output_dense(tf.reshape(tf.transpose(tf.matmul(probs, v), (0, 2, 1, 3)), (2, 5, 16)))
+    np.testing.assert_allclose(out, expected, atol=1e-6)
+
+
 def test_mixed_precision_stays_close_to_float32(tiny_config):
     reference = AlbertPretrainer(AlbertEncoder(tiny_config))
     batch = padded_batch()

@@ -7,6 +7,21 @@ from albert_tf.modeling.activations import get_activation
 from albert_tf.modeling.initializers import truncated_normal
 
 
+def gather_positions(sequence_output, positions):
+    """[B, S, H] rows at `positions` [B, P] → [B, P, H].
+
+    Whole rows of the flattened [B·S, H] output are taken, so the gather (and, in the
+    backward pass, its scatter) moves B·P rows rather than B·P·H separately indexed scalars,
+    as `take_along_axis` with broadcast indices does. The values are the same.
+    """
+    shape = ops.shape(sequence_output)
+    batch, length, width = shape[0], shape[1], shape[2]
+    positions = ops.cast(positions, "int32")
+    flat_positions = positions + ops.expand_dims(ops.arange(batch, dtype="int32") * length, 1)
+    rows = ops.take(ops.reshape(sequence_output, (-1, width)), ops.reshape(flat_positions, (-1,)), axis=0)
+    return ops.reshape(rows, (batch, ops.shape(positions)[1], width))
+
+
 @keras.saving.register_keras_serializable(package="albert_tf")
 class AlbertMaskedLMHead(keras.layers.Layer):
     """Masked-LM logits, computed only at the masked positions.
@@ -42,7 +57,7 @@ class AlbertMaskedLMHead(keras.layers.Layer):
         self.built = True
 
     def call(self, sequence_output, masked_lm_positions):
-        x = ops.take_along_axis(sequence_output, ops.cast(masked_lm_positions, "int32")[:, :, None], axis=1)
+        x = gather_positions(sequence_output, masked_lm_positions)
         x = self.layer_norm(self.activation(self.transform(x)))
         logits = self.embedding.logits_from_hidden(x)
         # Logits and the loss stay float32 under mixed precision.
