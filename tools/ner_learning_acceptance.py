@@ -17,7 +17,8 @@ tools/pretrain_acceptance.py). Every run is a subprocess of the project's own co
 next to its output directory, and the log line that reports which weights were restored is copied into
 the summary. Writes `<workdir>/ner_learning_acceptance.json` and prints a markdown table.
 
-  python tools/ner_learning_acceptance.py --workdir /tmp/albert_tf_ner_learning_acceptance --pretrain_steps 1500 --random_init
+  python tools/ner_learning_acceptance.py --workdir /tmp/albert_tf_ner_learning_acceptance --random_init
+  python tools/ner_learning_acceptance.py --pretrain_steps 1500 --random_init   (new models, longer pretraining)
 """
 
 import argparse
