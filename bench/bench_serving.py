@@ -10,9 +10,8 @@ Implementations (`--impls`), each a resident worker process (bench/interleave.py
   * albert_tf: `export_classifier` SavedModel (fp32), `tf.saved_model.load` (only tensorflow +
     tensorflow_text), `serving_default(text_a=...)`: in-graph tokenization, the batch sorted by length
     and run in chunks each cut to its own longest row (`export.serving.in_length_chunks`);
-  * albert_tf_inproc, albert_tf_bf16: the same `ClassifierServer` graph built in the worker from the
-    same weights, not loaded from a SavedModel (the export writes float32 only), under the float32 and
-    the Keras `mixed_bfloat16` policy (`--mixed_precision=bf16`'s; logits cast to float32);
+  * albert_tf_bf16: the same classifier exported with `precision="bf16"` (`albert-export --precision=bf16`:
+    matrix products in bfloat16, outputs float32), loaded and called the same way;
   * hf_chunked, hf_chunked_bf16: `AlbertForSequenceClassification` (default SDPA attention) under `torch.inference_mode()`, the
     fast `AlbertTokenizerFast` from the same SentencePiece model on each batch, then the same
     sort-by-length-and-chunk batching as albert-tf's (`MAX_CHUNKS`, `MIN_CHUNK_ROWS` of
@@ -59,8 +58,7 @@ TINY = dict(BASE, embedding_size=16, hidden_size=32, num_hidden_layers=2, num_at
 # name: (precision, label)
 IMPLS = {
     "albert_tf": ("fp32", "albert-tf SavedModel `serving_default` (tokenizer in the graph, length chunks)"),
-    "albert_tf_inproc": ("fp32", "albert-tf `ClassifierServer` in process, float32"),
-    "albert_tf_bf16": ("bf16", "albert-tf `ClassifierServer` in process, mixed_bfloat16"),
+    "albert_tf_bf16": ("bf16", "albert-tf bf16 SavedModel (`precision=\"bf16\"` export) `serving_default`"),
     "hf_chunked": ("fp32", "HF AlbertForSequenceClassification, fast tokenizer, same sort-and-chunk batching"),
     "hf_chunked_bf16": ("bf16", "HF, same sort-and-chunk batching, autocast bf16"),
     "hf_pipeline": ("fp32", "HF `pipeline(\"text-classification\")` (default: batch padded to its longest row)"),
@@ -68,8 +66,8 @@ IMPLS = {
     "albert_tf_tflite": ("fp32", "albert-tf `model.tflite` (id signature, host tokenizer, one call a text; "
                                  "not a peer)"),
 }
-DEFAULT_IMPLS = "albert_tf,albert_tf_inproc,albert_tf_bf16,hf_chunked,hf_chunked_bf16,hf_pipeline"
-OURS = ("albert_tf", "albert_tf_inproc", "albert_tf_bf16", "albert_tf_tflite")
+DEFAULT_IMPLS = "albert_tf,albert_tf_bf16,hf_chunked,hf_chunked_bf16,hf_pipeline"
+OURS = ("albert_tf", "albert_tf_bf16", "albert_tf_tflite")
 
 
 def sst2_dev():
@@ -98,58 +96,38 @@ def sorted_chunks(lengths, max_chunks, min_rows):
 
 # ------------------------------------------------------------------ the model (orchestrator)
 
-def build_classifier(shape, weights_path=None):
+def build_classifier(shape):
     from albert_tf.config import AlbertConfig  # pylint: disable=import-outside-toplevel
     from albert_tf.modeling import AlbertClassifier, AlbertEncoder  # pylint: disable=import-outside-toplevel
     from albert_tf.model_inputs import INPUT_MASK, INPUT_TYPE_IDS, INPUT_WORD_IDS  # pylint: disable=import-outside-toplevel
     classifier = AlbertClassifier(AlbertEncoder(AlbertConfig(**shape)), 2)
     ones = np.ones([1, 4], np.int32)
     classifier({INPUT_WORD_IDS: ones, INPUT_MASK: ones, INPUT_TYPE_IDS: 0 * ones}, training=False)
-    if weights_path:
-        classifier.load_weights(weights_path)
     return classifier
 
 
 def export_albert_tf(directory, shape):
-    """The fp32 raw-text export, and the same weights as a Keras weights file for the in-process servers."""
+    """The raw-text exports of one random-weight classifier: fp32 (with model.tflite) and bf16."""
     import keras  # pylint: disable=import-outside-toplevel
 
     from albert_tf.export import export_classifier  # pylint: disable=import-outside-toplevel
     from albert_tf.tokenization import SentencePieceTokenizer  # pylint: disable=import-outside-toplevel
     keras.utils.set_random_seed(0)
     classifier = build_classifier(shape)
-    classifier.save_weights(os.path.join(directory, "classifier.weights.h5"))
-    export_classifier(classifier, SentencePieceTokenizer(spm_model()), os.path.join(directory, "sst2"),
-                      max_seq_length=SEQ, labels=["0", "1"], text_fields=("text_a",), task_name="SST-2", tflite=True)
+    for name, precision in (("sst2", "fp32"), ("sst2_bf16", "bf16")):
+        export_classifier(classifier, SentencePieceTokenizer(spm_model()), os.path.join(directory, name),
+                          max_seq_length=SEQ, labels=["0", "1"], text_fields=("text_a",), task_name="SST-2",
+                          tflite=precision == "fp32", precision=precision)
 
 
 # ------------------------------------------------------------------ workers (resident processes)
 
-def predictor_albert_tf(args, shape, plan):
+def predictor_albert_tf(args, shape, plan, export="sst2"):
     del shape, plan
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
     import tensorflow_text  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
-    serve = tf.saved_model.load(os.path.join(args.scratch, "sst2")).signatures["serving_default"]
+    serve = tf.saved_model.load(os.path.join(args.scratch, export)).signatures["serving_default"]
     return lambda texts: serve(text_a=tf.constant(texts))["label_id"].numpy(), {"tensorflow": tf.__version__}
-
-
-def predictor_albert_tf_in_process(args, shape, plan, policy):
-    del plan
-    import keras  # pylint: disable=import-outside-toplevel
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
-
-    from albert_tf.export import serving  # pylint: disable=import-outside-toplevel
-    from albert_tf.export.saved_model import special_ids  # pylint: disable=import-outside-toplevel
-    from albert_tf.tokenization import SentencePieceTokenizer  # pylint: disable=import-outside-toplevel
-    from albert_tf.tokenization.layers import layer_for  # pylint: disable=import-outside-toplevel
-    tokenizer = SentencePieceTokenizer(spm_model())
-    keras.mixed_precision.set_global_policy(policy)  # only the model's layers take it
-    classifier = build_classifier(shape, os.path.join(args.scratch, "classifier.weights.h5"))
-    keras.mixed_precision.set_global_policy("float32")
-    server = serving.ClassifierServer(classifier, layer_for(tokenizer), special_ids(tokenizer), SEQ, ["0", "1"],
-                                      ("text_a",))
-    return (lambda texts: server.serve_text(tf.constant(texts))["label_id"].numpy(),
-            {"tensorflow": tf.__version__, "keras": keras.__version__})
 
 
 def _hf_model(shape):
@@ -229,10 +207,8 @@ def predictor_albert_tf_tflite(args, shape, plan):
 
 
 def make_predictor(name, args, shape, plan):
-    if name == "albert_tf_inproc":
-        return predictor_albert_tf_in_process(args, shape, plan, "float32")
     if name == "albert_tf_bf16":
-        return predictor_albert_tf_in_process(args, shape, plan, "mixed_bfloat16")
+        return predictor_albert_tf(args, shape, plan, export="sst2_bf16")
     if name in ("hf_chunked", "hf_chunked_bf16"):
         return predictor_hf_chunked(args, shape, plan, bf16=name.endswith("bf16"))
     return globals()[f"predictor_{name}"](args, shape, plan)
@@ -292,9 +268,9 @@ def headline(summaries):
     if summaries.get("albert_tf") and summaries.get("hf_pipeline"):
         rows.append(("albert_tf / HF pipeline default (hf_pipeline), sentences/s",
                      summaries["albert_tf"]["rate"] / summaries["hf_pipeline"]["rate"], None))
-    if summaries.get("albert_tf_bf16") and summaries.get("albert_tf_inproc"):
-        rows.append(("albert_tf_bf16 / albert_tf_inproc (bf16 vs fp32, same graph), sentences/s",
-                     summaries["albert_tf_bf16"]["rate"] / summaries["albert_tf_inproc"]["rate"], None))
+    if summaries.get("albert_tf_bf16") and summaries.get("albert_tf"):
+        rows.append(("albert_tf_bf16 / albert_tf (bf16 vs fp32 export of the same weights), sentences/s",
+                     summaries["albert_tf_bf16"]["rate"] / summaries["albert_tf"]["rate"], None))
     return rows
 
 
@@ -343,15 +319,13 @@ def render(results, ready, finals, args, plan, rounds):
         rss = finals.get(name, {}).get("peak_rss_mib")
         lines.append(f"| {label} | {precision} | {s['sentences']} | {s['rate']:.1f} | {s['cpu_s']:.2f} | "
                      f"{s['p50_ms']:.0f} | {s['p99_ms']:.0f} | {'?' if rss is None else f'{rss:.0f}'} | {vs} |")
-    agree = agreement(results, "albert_tf_inproc", "albert_tf_bf16")
+    agree = agreement(results, "albert_tf", "albert_tf_bf16")
     if agree:
         lines += ["", f"Labels of albert-tf bf16 vs float32 (same random weights): {agree[0]} / {agree[1]} agree "
                       f"({100 * agree[0] / agree[1]:.1f}%); random weights give near-tied logits, so this says "
                       "little about a trained model."]
     lines += ["", "Each time is taken in the worker around one call: strings in, label ids out (tokenization "
-              "included for every implementation). albert_tf_inproc and albert_tf_bf16 serve the export's graph "
-              "(`ClassifierServer`) built in the worker: the export writes float32 only, so the bf16 row is not "
-              "a SavedModel; albert_tf_inproc is its float32 twin for the bf16 vs float32 ratio."]
+              "included for every implementation)."]
     return "\n".join(lines) + "\n"
 
 
