@@ -5,7 +5,7 @@ float32-trained model as fp32 and bf16 with albert-export and compare their labe
 Data from ../shared/realdata (or $ALBERT_TF_REALDATA): the first --train_rows SST-2 training sentences and
 the 872 dev sentences. Results go to <workdir>/bf16_acceptance.json and stdout.
 
-  python tools/bf16_acceptance.py --workdir /tmp/bf16_acceptance --train_steps 400
+  python tools/bf16_acceptance.py --workdir /tmp/bf16_acceptance --train_steps 1000
 """
 
 import argparse
@@ -34,14 +34,14 @@ def prepare(workdir: Path, train_rows: int):
     (workdir / "albert_config.json").write_text(json.dumps(TINY))
 
 
-def fine_tune(workdir: Path, precision: str, steps: int) -> dict:
+def fine_tune(workdir: Path, precision: str, steps: int, learning_rate: float) -> dict:
     output = workdir / f"run_{precision}"
     start = time.perf_counter()
     subprocess.run([sys.executable, "run_classifier.py", "--task_name=SST-2", f"--data_dir={workdir / 'SST-2'}",
                     f"--albert_config_file={workdir / 'albert_config.json'}",
                     f"--vocab_file={REALDATA / 'assets' / 'albert_en_spm' / '30k-clean.model'}",
                     f"--output_dir={output}", "--do_train", "--do_eval", f"--train_steps={steps}",
-                    "--train_batch_size=32", "--learning_rate=1e-3", "--max_seq_length=64",
+                    "--train_batch_size=32", f"--learning_rate={learning_rate}", "--max_seq_length=64",
                     f"--mixed_precision={precision}", "--save_checkpoints_steps=0", "--log_every_steps=100"],
                    check=True, cwd=REPO)
     results = json.loads((output / "eval_results.json").read_text())
@@ -73,16 +73,18 @@ def export_and_serve(workdir: Path, precision: str, checkpoint: Path, texts) -> 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workdir", required=True)
-    parser.add_argument("--train_steps", type=int, default=400)
+    parser.add_argument("--train_steps", type=int, default=1000)
     parser.add_argument("--train_rows", type=int, default=20000)
+    parser.add_argument("--learning_rate", type=float, default=3e-4)
     args = parser.parse_args()
     if not (REALDATA / "glue" / "SST-2" / "dev.tsv").exists():
         raise SystemExit(f"SST-2 is not under {REALDATA}: set $ALBERT_TF_REALDATA")
     workdir = Path(args.workdir)
     prepare(workdir, args.train_rows)
-    report = {"train_steps": args.train_steps, "train_rows": args.train_rows, "config": TINY}
+    report = {"train_steps": args.train_steps, "train_rows": args.train_rows, "learning_rate": args.learning_rate,
+              "config": TINY}
     for precision in ("off", "bf16"):
-        report[f"fine_tuning_{precision}"] = fine_tune(workdir, precision, args.train_steps)
+        report[f"fine_tuning_{precision}"] = fine_tune(workdir, precision, args.train_steps, args.learning_rate)
     dev = (workdir / "SST-2" / "dev.tsv").read_text(encoding="utf-8").splitlines()[1:]
     texts = [line.split("\t")[0] for line in dev]
     gold = [int(line.split("\t")[1]) for line in dev]
