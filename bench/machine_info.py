@@ -4,6 +4,8 @@ flags that decide which kernels run (AVX2, AVX-512, bf16, VNNI, AMX), cores and 
 import os
 import platform
 
+from albert_tf.training import cpu_features
+
 # The flags that change which matmul kernels oneDNN, XLA and PyTorch pick: AVX2/FMA (the baseline),
 # AVX-512 (wider fp32), AVX-512 bf16 and VNNI (bf16 / int8 dot products), AMX (bf16 tile matmuls).
 FLAGS_THAT_MATTER = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_tile", "amx_bf16")
@@ -25,13 +27,13 @@ def cpu_model() -> str:
 
 
 def flags_from_cpuinfo(text: str) -> dict:
-    """{flag: present} for FLAGS_THAT_MATTER, from the first `flags` line of /proc/cpuinfo text
-    (None for every flag when the text has no such line, e.g. not Linux)."""
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            present = set(line.split(":", 1)[1].split())
-            return {flag: flag in present for flag in FLAGS_THAT_MATTER}
-    return {flag: None for flag in FLAGS_THAT_MATTER}
+    """{flag: present} for FLAGS_THAT_MATTER, read from /proc/cpuinfo text the way
+    `--mixed_precision=auto` reads it (`training.cpu_features`); None for every flag when the text
+    lists no flags (not Linux)."""
+    present = cpu_features.cpu_flags_from_text(text)
+    if not present:
+        return {flag: None for flag in FLAGS_THAT_MATTER}
+    return {flag: flag in present for flag in FLAGS_THAT_MATTER}
 
 
 def cpu_flags() -> dict:
