@@ -33,7 +33,7 @@ class AlbertEncoder(keras.Model):
 
     Example:
     >>> from albert_tf.config import AlbertConfig
-from albert_tf.model_inputs import INPUT_MASK, INPUT_NAMES, INPUT_TYPE_IDS, INPUT_WORD_IDS
+    >>> from albert_tf.modeling.encoder import AlbertEncoder
     >>> config = AlbertConfig(vocab_size=100, embedding_size=8, hidden_size=16, num_hidden_layers=2,
     ...                       num_attention_heads=2, intermediate_size=32)
     >>> encoder = AlbertEncoder(config)
