@@ -37,7 +37,9 @@ class AlbertEncoder(keras.Model):
     >>> config = AlbertConfig(vocab_size=100, embedding_size=8, hidden_size=16, num_hidden_layers=2,
     ...                       num_attention_heads=2, intermediate_size=32)
     >>> encoder = AlbertEncoder(config)
-    >>> out = encoder({"input_word_ids": [[2, 5, 3]], "input_mask": [[1, 1, 1]], "input_type_ids": [[0, 0, 0]]})
+    >>> import numpy as np
+    >>> ids = np.array([[2, 5, 3]], "int32")
+    >>> out = encoder({"input_word_ids": ids, "input_mask": np.ones_like(ids), "input_type_ids": np.zeros_like(ids)})
     >>> tuple(out["sequence_output"].shape)
     (1, 3, 16)
     """
