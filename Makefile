@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 .PHONY: venv test demo parity fixtures bench-tokenizers tokenizer-agreement bench-pretraining-data \
 	bench-pretraining-step pretrain-acceptance classifier-parity bench-finetuning squad-roundtrip bench-squad clean \
 	direct-use-acceptance ner-learning-acceptance keras-hub-round-trip \
-	flag-docs docs-check bench-serving fault-injection test-backends notebook-check hf-acceptance
+	flag-docs docs-check bench-serving bench-ner fault-injection test-backends notebook-check hf-acceptance
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -125,6 +125,12 @@ bench-squad: $(STAMP)
 # sort-and-chunk batching (fp32, bf16 autocast) and its pipeline (SST-2 dev).
 bench-serving: $(BENCH_STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) bench/bench_serving.py
+
+# NER interleaved: fine-tuning on the first 4,000 CoNLL-2003 train sentences (run_ner.py's windows and buckets vs
+# HF AlbertForTokenClassification with dynamic padding and with the same buckets), then raw-text serving of CoNLL
+# dev sentences (the NER export vs the HF token-classification pipeline and direct batched calls).
+bench-ner: $(BENCH_STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) bench/ner_speed.py --steps 40 --time_limit 360
 
 # notebooks/albert_tf_quickstart.ipynb in a Jupyter kernel (nbclient, ipykernel: the test extra), CPU, tiny
 # settings, no network. Not part of `make test`.

@@ -14,6 +14,7 @@ bench/peers/modelgarden_pretraining_step.py speaks the same protocol from its ow
 """
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -182,3 +183,32 @@ def close_all(workers):
     for worker in workers.values():
         worker.request_quit()
     return {name: worker.close() for name, worker in workers.items()}
+
+
+# ------------------------------------------------------------------ which steps to time
+
+def spread_order(n):
+    """0..n-1 in a low-discrepancy order (golden-ratio stride): every prefix samples the whole range, so a
+    run cut short by a time limit still times steps from all over the epoch."""
+    if n <= 1:
+        return list(range(n))
+    stride = max(1, round(n * 0.6180339887))
+    while math.gcd(stride, n) != 1:
+        stride += 1
+    return [(k * stride) % n for k in range(n)]
+
+
+def first_of_each_width(widths, order):
+    """Step numbers, in `order`, of the first step of every distinct width in `widths` (one per step): the
+    warm-up steps of an implementation that traces once per input shape."""
+    seen, steps = set(), []
+    for step in order:
+        if widths[step] not in seen:
+            seen.add(widths[step])
+            steps.append(step)
+    return steps
+
+
+def verdict(ratio, target):
+    """' (target >= 2.0x: met)' / ' (target >= 2.0x: NOT met)', or '' without a target."""
+    return "" if target is None else f" (target >= {target}x: {'met' if ratio >= target else 'NOT met'})"

@@ -161,3 +161,31 @@ def test_peer_chunks_are_the_export_chunks(rows):
     for index, width in bench_serving.sorted_chunks(lengths, serving.MAX_CHUNKS, serving.MIN_CHUNK_ROWS):
         ours[index] = width
     np.testing.assert_array_equal(ours, widths)
+
+
+def test_shared_spread_order_spans_the_epoch_from_its_first_steps():
+    order = interleave.spread_order(125)
+    assert sorted(order) == list(range(125))
+    assert len({step // 25 for step in order[:10]}) == 5
+    assert interleave.spread_order(1) == [0] and interleave.spread_order(0) == []
+
+
+def test_warmup_steps_cover_each_width_once_in_timing_order():
+    widths = [8, 16, 8, 32, 16]
+    assert interleave.first_of_each_width(widths, [4, 3, 2, 1, 0]) == [4, 3, 2]
+    assert interleave.first_of_each_width(widths, [0, 1, 2, 3, 4]) == [0, 1, 3]
+
+
+def test_verdict_says_met_only_at_or_over_the_target():
+    assert interleave.verdict(2.0, 2.0) == " (target >= 2.0x: met)"
+    assert interleave.verdict(1.99, 2.0) == " (target >= 2.0x: NOT met)"
+    assert interleave.verdict(0.5, None) == ""
+
+
+def test_ner_peer_groups_word_tags_into_strict_iob2_entities():
+    import ner_speed
+    tags = ["B-PER", "I-PER", "O", "I-LOC", "B-ORG", "I-PER", "B-LOC", "B-LOC", "I-LOC"]
+    spans = [(i * 10, i * 10 + 5) for i in range(len(tags))]
+    # I- after O or after another type starts nothing (seqeval strict IOB2); B- always starts a new entity.
+    assert ner_speed.strict_entities(tags, spans) == [("PER", 0, 15), ("ORG", 40, 45), ("LOC", 60, 65),
+                                                      ("LOC", 70, 85)]
