@@ -82,14 +82,7 @@ def spm_model():
     return os.path.join(REALDATA, "assets", "albert_en_spm", "30k-clean.model")
 
 
-def spread_order(n):
-    """0..n-1 in a low-discrepancy order (golden-ratio stride): every prefix samples the whole range."""
-    if n <= 1:
-        return list(range(n))
-    stride = max(1, round(n * 0.6180339887))
-    while np.gcd(stride, n) != 1:
-        stride += 1
-    return [(k * stride) % n for k in range(n)]
+spread_order = interleave.spread_order
 
 
 # ------------------------------------------------------------------ the batches (orchestrator)
@@ -125,13 +118,7 @@ def dynamic_batches(packed, labels, steps, seed=0):
 
 def first_of_each_width(batches, order):
     """Step numbers, in `order`, of the first batch of every distinct width: the warm-up steps."""
-    seen, steps = set(), []
-    for step in order:
-        width = batches[step]["ids"].shape[1]
-        if width not in seen:
-            seen.add(width)
-            steps.append(step)
-    return steps
+    return interleave.first_of_each_width([batch["ids"].shape[1] for batch in batches], order)
 
 
 def make_plan(args, directory):
@@ -345,8 +332,7 @@ def render(results, ready, finals, info, args, rounds):
     if ratios:
         lines += ["Headline (examples/s ratios over the same steps, same precision on both sides unless stated):", ""]
         for label, ratio, target in ratios:
-            verdict = "" if target is None else (f" (target >= {target}x: {'met' if ratio >= target else 'NOT met'})")
-            lines.append(f"- {label}: **{ratio:.2f}x**{verdict}")
+            lines.append(f"- {label}: **{ratio:.2f}x**{interleave.verdict(ratio, target)}")
         lines.append("")
     lines += ["| implementation | precision | batches | steps | examples/s | median s/step | CPU s/step "
               "| padded / real tokens | peak RSS MiB | vs albert-tf same precision |",

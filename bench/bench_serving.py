@@ -302,8 +302,7 @@ def render(results, ready, finals, args, plan, rounds):
     if rows:
         lines += ["Headline (same sentences, same precision on both sides):", ""]
         for label, ratio, target in rows:
-            verdict = "" if target is None else f" (target >= {target}x: {'met' if ratio >= target else 'NOT met'})"
-            lines.append(f"- {label}: **{ratio:.2f}x**{verdict}")
+            lines.append(f"- {label}: **{ratio:.2f}x**{interleave.verdict(ratio, target)}")
         lines.append("")
     lines += ["| implementation | precision | sentences | sentences/s | CPU s/batch | p50 ms | p99 ms | peak RSS MiB "
               "| albert-tf same precision vs this |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
