@@ -74,7 +74,8 @@ def test_cpu_flags_of_a_missing_file_are_empty(tmp_path):
 
 
 def test_resolve_precision_logs_the_choice_and_keeps_forced_ones(caplog):
-    with caplog.at_level(logging.INFO):
+    # absl's logger keeps its own level (an earlier test may have raised it): set it, not only the root's.
+    with caplog.at_level(logging.INFO, logger="absl"):
         assert runtime.resolve_precision("auto", machine=_machine(ZEN4)) == "bf16"
     assert "--mixed_precision=auto: CPU has avx512_bf16: computing in bfloat16" in caplog.text
     assert runtime.resolve_precision("off", machine=_machine(ZEN4)) == "off"
@@ -218,14 +219,14 @@ def test_albert_predict_checkpoint_mode_serves_in_bf16(tmp_path, float32_afterwa
 
 def test_bf16_with_xla_on_a_cpu_is_warned_about(monkeypatch, caplog, float32_afterwards):
     monkeypatch.setattr(runtime, "this_machine", lambda: _machine(ZEN4))
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.WARNING, logger="absl"):
         runtime.configure_runtime(0, "auto", jit_compile=False)
         assert "XLA" not in caplog.text
         runtime.configure_runtime(0, "auto", jit_compile=True)
     assert "--jit_compile with bf16 on a CPU" in caplog.text
     caplog.clear()
     monkeypatch.setattr(runtime, "this_machine", lambda: _machine(ZEN4, gpu_capabilities=((9, 0),)))
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.WARNING, logger="absl"):
         runtime.configure_runtime(0, "bf16", jit_compile=True)  # XLA is the fast path on a GPU
     assert "XLA" not in caplog.text
 
