@@ -264,20 +264,7 @@ def worker_main(args):
         bench = HfStep(precision, args.xla, shape, args.torch_threads)
     else:
         bench = KerasHubStep(precision, args.xla, shape, info["dynamic_texts"])
-    build_s = time.perf_counter() - started
-    warmup = []
-    for step in info["warmup"][plan]:
-        t0 = time.perf_counter()
-        bench.step(batch(step))
-        warmup.append(time.perf_counter() - t0)
-
-    def handle(argument):
-        step = int(argument)
-        t0 = time.perf_counter()
-        loss = bench.step(batch(step))
-        return {"step": step, "seconds": time.perf_counter() - t0, "loss": loss}
-
-    interleave.serve(handle, {"build_s": build_s, "warmup_s": warmup, "versions": bench.versions})
+    interleave.serve_training_steps(bench, batch, info["warmup"][plan], time.perf_counter() - started)
 
 
 # ------------------------------------------------------------------ report

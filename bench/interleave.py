@@ -63,6 +63,25 @@ def serve(handle, ready):
     emit({"event": "done", "peak_rss_mib": peak_rss_mib()})
 
 
+
+def serve_training_steps(trainer, batch, warmup_steps, build_s):
+    """A training worker's life after its model is built: one untimed step on each of `warmup_steps`,
+    then one timed `trainer.step(batch(step))` per request (the step index in; seconds and loss out)."""
+    warmup = []
+    for step in warmup_steps:
+        t0 = time.perf_counter()
+        trainer.step(batch(step))
+        warmup.append(time.perf_counter() - t0)
+
+    def handle(argument):
+        step = int(argument)
+        t0 = time.perf_counter()
+        loss = trainer.step(batch(step))
+        return {"step": step, "seconds": time.perf_counter() - t0, "loss": loss}
+
+    serve(handle, {"build_s": build_s, "warmup_s": warmup, "versions": trainer.versions})
+
+
 # ------------------------------------------------------------------ orchestrator side
 
 def log(message):

@@ -241,20 +241,7 @@ def train_worker(args, name, info):
 
     started = time.perf_counter()
     trainer = (AlbertTfTrainer if name == "albert_tf" else HfTrainer)(args, len(info["labels"]))
-    build_s = time.perf_counter() - started
-    warmup = []
-    for step in info["warmup"][plan]:
-        t0 = time.perf_counter()
-        trainer.step(batch(step))
-        warmup.append(time.perf_counter() - t0)
-
-    def handle(argument):
-        step = int(argument)
-        t0 = time.perf_counter()
-        loss = trainer.step(batch(step))
-        return {"step": step, "seconds": time.perf_counter() - t0, "loss": loss}
-
-    interleave.serve(handle, {"build_s": build_s, "warmup_s": warmup, "versions": trainer.versions})
+    interleave.serve_training_steps(trainer, batch, info["warmup"][plan], time.perf_counter() - started)
 
 
 # ------------------------------------------------------------------ serving workers
