@@ -74,14 +74,8 @@ SERVE_IMPLS = {
 }
 # ALBERT-base (vocab 30000, E 128, H 768, 12 layers sharing one block, 12 heads, I 3072), and a tiny shape
 # for checking the script itself (`--tiny`; its timings mean nothing).
-SHAPES = {"base": dict(embedding_size=128, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
-                       intermediate_size=3072),
-          "tiny": dict(embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                       intermediate_size=64)}
-
-
-def spm_model():
-    return os.path.join(REALDATA, "assets", "albert_en_spm", "30k-clean.model")
+# The same model shapes and SentencePiece model as the sequence-classification benchmark.
+from bench_finetuning import SHAPES, spm_model  # noqa: E402,F401  pylint: disable=wrong-import-position
 
 
 def conll_blocks(name):
