@@ -64,6 +64,21 @@ def test_classifier_pair_export_equals_python_pipeline(workspace, tmp_path):
                                          "tokenizer_config.json"]
     assert (extra / "labels.txt").read_text().split() == ["contradiction", "entailment", "neutral"]
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".tmp")]
+    # export.json is written after the fresh-process check and keeps its figures.
+    recorded = export.read_export_info(target)
+    assert recorded["max_abs_difference"] == info["max_abs_difference"]
+    assert recorded["tflite_max_abs_difference"] == info["tflite_max_abs_difference"]  # set during the check
+    check = recorded["reload_check"]
+    assert check["passed"] and {(r["model"], r["signature"]) for r in check["requests"]} == {
+        (".", "serving_default"), (".", "serving_ids"), (saved_model.IDS_EXPORT_DIR, "serving_default")}
+    assert all(r["rows"] == len(saved_model.SAMPLE_PAIRS) for r in check["requests"])
+    comparisons = check["comparisons"]
+    assert set(comparisons) >= {"serving_default", "serving_ids", f"{saved_model.IDS_EXPORT_DIR} serving_default",
+                                "model.tflite"}
+    assert max(c["max_abs_difference"] for c in comparisons.values() if c["atol"] < 1e-4) == \
+        recorded["max_abs_difference"]
+    rows = len(saved_model.SAMPLE_PAIRS)
+    assert comparisons["serving_default"]["rows_agreeing"]["label"] == [rows, rows]
 
     # Texts the export check never saw, loaded here independently.
     rng = np.random.default_rng(0)
@@ -118,6 +133,7 @@ def test_export_refused_when_served_tokenizer_differs(workspace, tmp_path, monke
     with pytest.raises(export.ExportCheckError, match="differs"):
         export.export_classifier(classifier, tokenizer, str(target), max_seq_length=32, labels=["0", "1"],
                                  check_texts=[("The Film Was GREAT", "Loud Words HERE")])
+    # Nothing published: no graph and no export.json (it is written only after a passing check).
     assert not target.exists() and not [p for p in os.listdir(tmp_path) if p.startswith(".tmp")]
 
 

@@ -356,7 +356,7 @@ def export_ner(tagger, tokenizer, export_dir: str, *, labels: Sequence[str], max
         for i, result in enumerate(results):
             want = result["logits"]
             worst = max(worst, self_check.compare({"logits": want}, {"logits": got["logits"][i, :len(want)]}, atol,
-                                                  f"serving_default logits of text {i}"))
+                                                  "serving_default logits (per text)"))
             for e in range(int(got["num_entities"][i])):  # offsets slice the text as sent
                 start, end = int(got["entity_start"][i, e]), int(got["entity_end"][i, e])
                 if texts[i][start:end] != str(got["entity_text"][i, e]):
@@ -366,11 +366,10 @@ def export_ner(tagger, tokenizer, export_dir: str, *, labels: Sequence[str], max
 
     info["max_abs_difference"] = saved_model._save_checked(  # pylint: disable=protected-access
         server, server.signatures(), export_dir,
-        lambda d: saved_model._write_extras(d, tokenizer, model.encoder.albert_config, info,  # pylint: disable=protected-access
-                                            labels),
+        lambda d: saved_model._write_extras(d, tokenizer, model.encoder.albert_config, labels),  # pylint: disable=protected-access
         run_check if check else None,
-        (lambda d: saved_model._write_extras(d, tokenizer, model.encoder.albert_config, None,  # pylint: disable=protected-access
-                                             labels)) if ids_export else None)
+        (lambda d: saved_model._write_extras(d, tokenizer, model.encoder.albert_config,  # pylint: disable=protected-access
+                                             labels)) if ids_export else None, info)
     return info
 
 

@@ -85,18 +85,36 @@ def detokenizer_for(tokenizer_layer):
     return detokenize
 
 
-# An export's compute precision -> the Keras dtype policy its serving copy is built under. Variables,
-# LayerNorm, the attention softmax and the outputs are float32 in both.
-EXPORT_PRECISIONS = {"fp32": "float32", "bf16": "mixed_bfloat16"}
+# The export precisions. fp32: float32 throughout. bf16: the serving copy stores its matrix weights (dense
+# kernels and biases, the embedding tables, the attention projections) as bfloat16 variables, rounded once when
+# the copy is made, so a call multiplies them as they are instead of casting float32 variables on every call
+# (what Keras' `mixed_bfloat16` does) and the SavedModel holds half the bytes. LayerNorm keeps its float32
+# parameters and computes its statistics in float32 (`mixed_bfloat16` for those layers: as in bf16 training);
+# the attention softmax is float32 by construction, and layers that declare float32 (the task heads, so the
+# logits) stay float32, as do the outputs.
+EXPORT_PRECISIONS = ("fp32", "bf16")
+
+# Layers that keep float32 parameters in a bf16 copy, by their path: the official checkpoint names `LayerNorm`,
+# `LayerNorm_1` (`_check_serving_dtypes` refuses a copy where another LayerNormalization slipped through).
+_FLOAT32_PARAMETER_LAYERS = r"(.*/)?LayerNorm(_\d+)?"
+
+
+def serving_dtype_policy(precision: str):
+    """The Keras dtype policy the serving copy of an export of `precision` is built under."""
+    if precision not in EXPORT_PRECISIONS:
+        raise ValueError(f"precision {precision!r}: must be one of {', '.join(EXPORT_PRECISIONS)}")
+    if precision == "fp32":
+        return keras.DTypePolicy("float32")
+    return keras.dtype_policies.DTypePolicyMap(
+        default_policy=keras.DTypePolicy("bfloat16"),
+        policy_map={_FLOAT32_PARAMETER_LAYERS: keras.DTypePolicy("mixed_bfloat16")})
 
 
 class _ServingPolicy:
     """Builds the serving copy under the export's policy whatever the training policy was."""
 
     def __init__(self, precision: str = "fp32"):
-        if precision not in EXPORT_PRECISIONS:
-            raise ValueError(f"precision {precision!r}: must be one of {', '.join(EXPORT_PRECISIONS)}")
-        self._policy = EXPORT_PRECISIONS[precision]
+        self._policy = serving_dtype_policy(precision)
 
     def __enter__(self):
         self._previous = keras.config.dtype_policy()
@@ -110,13 +128,32 @@ def _Float32Policy():  # pylint: disable=invalid-name  (the float32 serving poli
     return _ServingPolicy("fp32")
 
 
+def _check_serving_dtypes(model, precision: str):
+    """A bf16 copy: every LayerNormalization holds float32 parameters, every other layer holds bfloat16
+    weights unless it declares float32 (a task head). Refused otherwise: a layer renamed or added to the
+    model would otherwise be served in a precision nobody chose."""
+    if precision == "fp32":
+        return
+    for layer in model._flatten_layers(include_self=False):  # pylint: disable=protected-access
+        own = {w.dtype for w in layer._trainable_variables + layer._non_trainable_variables}  # pylint: disable=protected-access
+        if not own:
+            continue
+        if isinstance(layer, keras.layers.LayerNormalization):
+            want = {"float32"}
+        else:
+            want = {"float32" if layer.variable_dtype == "float32" else "bfloat16"}
+        if own != want:
+            raise ValueError(f"{precision} serving copy: layer {layer.path} ({type(layer).__name__}) holds "
+                             f"{'/'.join(sorted(own))} weights, expected {'/'.join(want)}")
+
+
 def _copy_weights(source, target):
     source_weights = source.get_weights()
     target_shapes = [w.shape for w in target.weights]
     if [tuple(w.shape) for w in source_weights] != [tuple(s) for s in target_shapes]:
         raise ValueError(f"cannot copy the weights of {source.name} into its serving copy: "
                          "the layer structure differs")
-    target.set_weights(source_weights)
+    target.set_weights(source_weights)  # float32 values rounded to the copy's bfloat16 variables where bf16
     return target
 
 
@@ -125,6 +162,7 @@ def serving_classifier(classifier: AlbertClassifier, precision: str = "fp32") ->
     with _ServingPolicy(precision):
         copy = AlbertClassifier(AlbertEncoder(classifier.encoder.albert_config), classifier.num_classes,
                                 dropout_rate=classifier.dropout_rate)
+    _check_serving_dtypes(copy, precision)
     return _copy_weights(classifier, copy)
 
 
@@ -147,19 +185,19 @@ def serving_squad_model(model, head: str, start_n_top: int, end_n_top: int):
 # --- writing -------------------------------------------------------------------------------
 
 
-def _write_extras(directory: str, tokenizer, config, info: Optional[Dict],
-                  labels: Optional[Sequence[str]] = None):
-    """The files next to the graph. The ids-only twin gets no `export.json` (`info=None`): it takes no
-    text, so it is not an export the text tools (`albert-predict`) can run; its vocabulary is what a
-    host tokenizes with."""
+def _write_extras(directory: str, tokenizer, config, labels: Optional[Sequence[str]] = None):
+    """The files next to the graph but `export.json` (written by `_save_checked` once the check has
+    passed). The ids-only twin gets none: it takes no text, so it is not an export the text tools
+    (`albert-predict`) can run; its vocabulary is what a host tokenizes with."""
     extra = filesystem.join(directory, EXTRA_DIR)
     save_tokenizer_assets(tokenizer, extra)
     config.to_json_file(filesystem.join(extra, "albert_config.json"))
     if labels:
         filesystem.write_text(filesystem.join(extra, "labels.txt"), "".join(f"{label}\n" for label in labels))
-    if info is None:
-        return
-    filesystem.write_text(filesystem.join(extra, EXPORT_INFO),
+
+
+def _write_export_info(directory: str, info: Dict):
+    filesystem.write_text(filesystem.join(directory, EXTRA_DIR, EXPORT_INFO),
                           json.dumps(info, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
@@ -195,11 +233,14 @@ def ids_requests(requests: List[Dict]) -> List[Dict]:
             for r in requests if r["signature"] == "serving_ids"]
 
 
-def _save_checked(server, signatures, export_dir: str, write_extras, check, write_ids_extras=None):
-    """save (+ the ids-only twin) -> extras -> fresh-process check -> rename.
+def _save_checked(server, signatures, export_dir: str, write_extras, check, write_ids_extras=None, info=None):
+    """save (+ the ids-only twin) -> extras -> fresh-process check -> `export.json` -> rename.
 
     `check(dir)` returns the max difference; `write_ids_extras(dir)`, when given, saves
-    `server.ids_only()` under `IDS_EXPORT_DIR` and writes its extras there.
+    `server.ids_only()` under `IDS_EXPORT_DIR` and writes its extras there. `info` becomes
+    `export.json`, written after the check has passed, with what the check ran and measured under
+    `reload_check` (`self_check.recording`; null when the check was skipped) and whatever `check` added
+    to `info` itself.
     """
     destination.check_export_dir(export_dir)
     temporary = _temporary_dir_for(export_dir)
@@ -211,7 +252,13 @@ def _save_checked(server, signatures, export_dir: str, write_extras, check, writ
             tf.saved_model.save(ids_server, ids_dir, signatures=ids_server.signatures())
             write_ids_extras(ids_dir)
         write_extras(temporary)
-        difference = check(temporary) if check else None
+        with self_check.recording() as record:
+            difference = check(temporary) if check else None
+        if info is not None:
+            info["max_abs_difference"] = difference
+            info["reload_check"] = None if check is None else {
+                "passed": True, "process": "fresh (tensorflow and tensorflow_text only)", **record}
+            _write_export_info(temporary, info)
         _replace_dir(temporary, export_dir)
     except BaseException:
         filesystem.remove(temporary)
@@ -338,11 +385,11 @@ def export_classifier(classifier, tokenizer, export_dir: str, *, max_seq_length:
     def extras(directory):
         if tflite:
             info["tflite_bytes"] = filesystem.size(write_tflite(directory))
-        _write_extras(directory, tokenizer, model.encoder.albert_config, info, labels)
+        _write_extras(directory, tokenizer, model.encoder.albert_config, labels)
 
     info["max_abs_difference"] = _save_checked(
         server, server.signatures(), export_dir, extras, run_check if check else None,
-        (lambda d: _write_extras(d, tokenizer, model.encoder.albert_config, None, labels)) if ids_export else None)
+        (lambda d: _write_extras(d, tokenizer, model.encoder.albert_config, labels)) if ids_export else None, info)
     return info
 
 
@@ -427,9 +474,9 @@ def export_squad(squad_model, tokenizer, export_dir: str, *, max_seq_length: int
 
     info["max_abs_difference"] = _save_checked(
         server, server.signatures(), export_dir,
-        lambda d: _write_extras(d, tokenizer, model.encoder.albert_config, info),
+        lambda d: _write_extras(d, tokenizer, model.encoder.albert_config),
         run_check if check else None,
-        (lambda d: _write_extras(d, tokenizer, model.encoder.albert_config, None)) if ids_export else None)
+        (lambda d: _write_extras(d, tokenizer, model.encoder.albert_config)) if ids_export else None, info)
     return info
 
 
@@ -503,10 +550,10 @@ def export_encoder(model, tokenizer, export_dir: str, *, max_seq_length: int = 1
     try:
         info["max_abs_difference"] = _save_checked(
             encoder_server, {**encoder_server.signatures(), **direct.signatures()}, os.path.join(temporary, "encoder"),
-            lambda d: _write_extras(d, tokenizer, config, info), run_check if check else None,
-            (lambda d: _write_extras(d, tokenizer, config, None)) if ids_export else None)
+            lambda d: _write_extras(d, tokenizer, config), run_check if check else None,
+            (lambda d: _write_extras(d, tokenizer, config)) if ids_export else None, info)
         _save_checked(preprocessor, None, os.path.join(temporary, "preprocessor"),
-                      lambda d: _write_extras(d, tokenizer, config, {**info, "kind": "preprocessor"}), None)
+                      lambda d: _write_extras(d, tokenizer, config), None, info={**info, "kind": "preprocessor"})
         _replace_dir(temporary, export_dir)
     except BaseException:
         filesystem.remove(temporary)

@@ -3,9 +3,14 @@
 What a serving host does is what is checked: no albert_tf, no Keras custom objects, only the
 custom ops tensorflow_text registers (`SentencepieceOp`, ...). The export is refused when any
 output differs from the in-memory Python pipeline (tokenizer + Keras model) beyond `atol`.
+
+`recording()` collects what a check did (each request: model, signature, rows; each comparison: its
+largest difference, tolerance and how many rows agree on the non-float outputs such as labels), so
+the export can keep the figures in its `export.json` once the check has passed.
 """
 
 import contextlib
+import contextvars
 import json
 import os
 import subprocess
@@ -59,6 +64,48 @@ class ExportCheckError(RuntimeError):
     """The reloaded SavedModel disagrees with the in-memory model (or could not be reloaded)."""
 
 
+# The record of the check running now (None outside `recording`): the checks of every export kind call
+# `reload_outputs` and `compare*` from their own closures, so the record is kept here, not threaded
+# through each of them.
+_RECORD = contextvars.ContextVar("albert_tf_export_check_record", default=None)
+
+
+@contextlib.contextmanager
+def recording():
+    """Yields the record of the checks run inside the block: `{"requests": [...], "comparisons": {where: ...}}`."""
+    record = {"requests": [], "comparisons": {}}
+    token = _RECORD.set(record)
+    try:
+        yield record
+    finally:
+        _RECORD.reset(token)
+
+
+def _note_requests(requests):
+    record = _RECORD.get()
+    if record is None:
+        return
+    for request in requests:
+        rows = len(next(iter(request["inputs"].values()), []))
+        record["requests"].append({"model": request.get("model", "."), "signature": request["signature"],
+                                   "rows": rows, **({"core_ops_only": True} if request.get("core_ops_only") else {})})
+
+
+def _note_comparison(where, worst, tolerance, agreement):
+    """One comparison's figures, merged with earlier ones of the same `where` (largest difference,
+    fewest agreeing rows)."""
+    record = _RECORD.get()
+    if record is None:
+        return
+    entry = record["comparisons"].setdefault(where or "outputs", {"max_abs_difference": 0.0, **tolerance})
+    entry["max_abs_difference"] = max(entry["max_abs_difference"], float(worst))
+    if agreement:
+        agree = entry.setdefault("rows_agreeing", {})
+        for name, (same, total) in agreement.items():
+            previous = agree.get(name, [0, 0])
+            agree[name] = [previous[0] + int(same), previous[1] + int(total)]
+
+
 @contextlib.contextmanager
 def _scratch_dir():
     # Local on purpose: the child process reads its requests here (the export itself is local too,
@@ -78,6 +125,7 @@ def reload_outputs(export_dir, requests, timeout=600):
 
     Returns one dict of numpy outputs per request.
     """
+    _note_requests(requests)
     # An owned scratch name: what a killed check leaves in the temp dir is cleaned by the next one.
     with _scratch_dir() as scratch:
         requests_path = os.path.join(scratch, "requests.json")
@@ -98,19 +146,26 @@ def reload_outputs(export_dir, requests, timeout=600):
     return results
 
 
+def _rows(array):
+    return len(array) if array.ndim else 1
+
+
 def compare(expected, actual, atol=1e-5, where=""):
     """Raises `ExportCheckError` naming the first output that differs; returns the max difference."""
     worst = 0.0
+    agreement = {}
     for name, want in expected.items():
         if name not in actual:
             raise ExportCheckError(f"{where}: output {name!r} missing from the reloaded model")
         got = actual[name]
         want = np.asarray(want)
         if want.dtype.kind in "SUO":
+            rows = _rows(want)
             want = np.asarray([w.decode("utf-8") if isinstance(w, bytes) else str(w) for w in want.ravel()])
             got = np.asarray([g.decode("utf-8") if isinstance(g, bytes) else str(g) for g in got.ravel()])
             if not np.array_equal(want, got):
                 raise ExportCheckError(f"{where}: output {name!r} differs: {want.tolist()} vs {got.tolist()}")
+            agreement[name] = (rows, rows)
             continue
         if want.shape != got.shape:
             raise ExportCheckError(f"{where}: output {name!r} has shape {got.shape}, expected {want.shape}")
@@ -120,6 +175,9 @@ def compare(expected, actual, atol=1e-5, where=""):
         worst = max(worst, difference)
         if difference > atol:
             raise ExportCheckError(f"{where}: output {name!r} differs by {difference:.3g} (> {atol:g})")
+        if want.dtype.kind in "iub" and atol < 1:  # ids and flags: within atol < 1 is equal
+            agreement[name] = (_rows(want), _rows(want))
+    _note_comparison(where, worst, {"atol": atol}, agreement)
     return worst
 
 
@@ -134,6 +192,7 @@ def compare_reduced_precision(expected_fp32, actual, where="", atol=BF16_ATOL, r
     the other outputs (label ids, label strings) equal on the rows `decided` marks (all when None): rows
     whose float32 decision is clear of the bf16 tolerance. Returns the max float difference."""
     worst = 0.0
+    agreement = {}
     for name, want in expected_fp32.items():
         if name not in actual:
             raise ExportCheckError(f"{where}: output {name!r} missing from the reloaded model")
@@ -152,11 +211,13 @@ def compare_reduced_precision(expected_fp32, actual, where="", atol=BF16_ATOL, r
             continue
         rows = np.ones(len(want), bool) if decided is None else np.asarray(decided, bool)
         same = compare_rows(want, got)
+        agreement[name] = (int(same.sum()), len(same))
         if (rows & ~same).any():
             row = int(np.flatnonzero(rows & ~same)[0])
             raise ExportCheckError(f"{where}: output {name!r} disagrees with float32 on row {row} "
                                    f"({got.ravel()[row]!r} vs {want.ravel()[row]!r}) although float32's decision there "
                                    "is clear of the bf16 tolerance")
+    _note_comparison(where, worst, {"atol": atol, "rtol": rtol}, agreement)
     return worst
 
 
