@@ -132,36 +132,86 @@ def test_reduced_precision_comparison_allows_the_tolerance_not_more():
         self_check.compare_reduced_precision(want, {**close, "label_id": np.asarray([1, 1])}, "x", decided=decided)
 
 
-def test_bf16_export_passes_its_check_and_agrees_with_float32(tmp_path, float32_afterwards):
+@pytest.fixture(scope="module")
+def bf16_export(tmp_path_factory):
+    """A tiny classifier trained a little on a toy task (odd or even word count), so that most calls are
+    clear (a random model's two logits are nearly equal for every text), and its checked bf16 export."""
+    tmp_path = tmp_path_factory.mktemp("bf16_export")
     tokenizer = SentencePieceTokenizer(str(testlib.build_spm_model(tmp_path)))
     texts = testlib.corpus_lines(200, seed=1)
     packed = tokenizer.pack_batch(texts, max_seq_length=32)
     inputs = {"input_word_ids": packed.input_ids, "input_mask": packed.input_mask,
               "input_type_ids": packed.segment_ids}
-    # Trained a little on a toy task (odd or even word count), so that most calls are clear: a random
-    # model's two logits are nearly equal for every text.
     keras.utils.set_random_seed(5)
     classifier = AlbertClassifier(AlbertEncoder(_tiny_config(tokenizer.vocab_size)), 2, dropout_rate=0.0)
     classifier.compile(optimizer=keras.optimizers.Adam(3e-3),
                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     classifier.fit(inputs, np.asarray([len(t.split()) % 2 for t in texts], np.int32), batch_size=32, epochs=10,
                    verbose=0)
-
     target = tmp_path / "bf16"
     info = export.export_classifier(classifier, tokenizer, str(target), max_seq_length=32, labels=["even", "odd"],
                                     text_fields=("text_a",), precision="bf16", check_texts=[(t,) for t in texts[:8]],
                                     ids_export=False)  # the ids twin is checked by the same comparison
+    return {"classifier": classifier, "texts": texts, "inputs": inputs, "dir": target, "info": info}
+
+
+def test_bf16_export_passes_its_check_and_agrees_with_float32(bf16_export):
+    target, info, classifier, texts = (bf16_export[k] for k in ("dir", "info", "classifier", "texts"))
     assert info["precision"] == "bf16" and 0 < info["max_abs_difference"] <= 0.1
     assert info["labels_agreeing_with_fp32"] >= 0.9
     assert json.loads((target / export.EXTRA_DIR / "export.json").read_text())["precision"] == "bf16"
 
     served = tf.saved_model.load(str(target)).signatures["serving_default"](text_a=tf.constant(texts))
     assert served["logits"].dtype == tf.float32 and served["probabilities"].dtype == tf.float32
-    want = np.asarray(classifier(inputs, training=False))
+    want = np.asarray(classifier(bf16_export["inputs"], training=False))
     clear = self_check.clear_decisions(want)
     assert clear.mean() >= 0.5
     np.testing.assert_array_equal(served["label_id"].numpy()[clear], want.argmax(-1)[clear])
     np.testing.assert_allclose(served["logits"].numpy(), want, atol=0.05, rtol=0.05)
+
+
+def _variable_reads_cast_to_bfloat16(saved_model_dir):
+    """Cast-to-bfloat16 ops that take a variable read directly, over every function of the SavedModel."""
+    from tensorflow.core.protobuf import saved_model_pb2
+    saved = saved_model_pb2.SavedModel()
+    saved.ParseFromString((saved_model_dir / "saved_model.pb").read_bytes())
+    casts = []
+    for function in saved.meta_graphs[0].graph_def.library.function:
+        nodes = {node.name: node for node in function.node_def}
+        for node in function.node_def:
+            source = nodes.get(node.input[0].split(":")[0]) if node.input else None
+            if (node.op == "Cast" and node.attr["DstT"].type == tf.bfloat16.as_datatype_enum and
+                    source is not None and source.op == "ReadVariableOp"):
+                casts.append(node.name)
+    return casts
+
+
+def test_bf16_export_stores_its_matrix_weights_in_bfloat16(bf16_export):
+    """Rounded once at export: the graph casts no weight per call, and the variables take half the bytes;
+    LayerNorm's parameters and the classifier head (the logits) stay float32."""
+    target, classifier = bf16_export["dir"], bf16_export["classifier"]
+    reader = tf.train.load_checkpoint(str(target / "variables" / "variables"))
+    dtypes = {name: dtype for name, dtype in reader.get_variable_to_dtype_map().items() if name.startswith("model/")}
+    assert dtypes and all(dtype == (tf.float32 if "layer_norm/" in name or name.startswith("model/head/") else
+                                    tf.bfloat16) for name, dtype in dtypes.items()), dtypes
+    assert sum("layer_norm/" in name for name in dtypes) == 6  # gamma and beta of the embedding and block norms
+    assert _variable_reads_cast_to_bfloat16(target) == []
+    shapes = reader.get_variable_to_shape_map()
+    stored_bytes = sum(int(np.prod(shapes[name])) * dtype.size for name, dtype in dtypes.items())
+    assert stored_bytes < 0.55 * sum(4 * int(np.prod(w.shape)) for w in classifier.weights)
+
+
+def test_a_bf16_serving_copy_refuses_a_layer_norm_it_does_not_keep_in_float32(float32_afterwards):
+    from albert_tf.export import saved_model
+    assert saved_model.serving_classifier(AlbertClassifier(AlbertEncoder(_tiny_config()), 2), "bf16")  # passes
+    with saved_model._ServingPolicy("bf16"):  # pylint: disable=protected-access
+        inputs = keras.Input((4,))
+        model = keras.Model(inputs, keras.layers.LayerNormalization(name="norm")(keras.layers.Dense(4)(inputs)))
+    with pytest.raises(ValueError, match=r"bf16 serving copy: layer norm \(LayerNormalization\) holds bfloat16 "
+                                         "weights, expected float32"):
+        saved_model._check_serving_dtypes(model, "bf16")  # pylint: disable=protected-access
+    with pytest.raises(ValueError, match="precision 'fp16': must be one of fp32, bf16"):
+        saved_model.serving_dtype_policy("fp16")
 
 
 def test_export_precision_flag_choices(monkeypatch):
