@@ -9,7 +9,8 @@ PYTEST_ARGS ?=
 .PHONY: venv test demo parity fixtures bench-tokenizers tokenizer-agreement bench-pretraining-data \
 	bench-pretraining-step pretrain-acceptance classifier-parity bench-finetuning squad-roundtrip bench-squad clean \
 	direct-use-acceptance ner-learning-acceptance keras-hub-round-trip \
-	flag-docs docs-check bench-serving bench-ner fault-injection test-backends notebook-check hf-acceptance
+	flag-docs docs-check bench-serving bench-ner fault-injection test-backends notebook-check hf-acceptance \
+	bf16-acceptance
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -92,6 +93,14 @@ direct-use-acceptance: $(STAMP)
 # train-lexicon baseline (about 20 minutes on 2 CPU cores; --pretrain_steps=N pretrains new models first).
 ner-learning-acceptance: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/ner_learning_acceptance.py --random_init
+
+# bf16 against float32 on SST-2, paired over seeds: a tiny random-init ALBERT fine-tuned 1,000 steps in each
+# precision with the same seed, dev accuracy per seed, mean and spread, the mean paired difference against the
+# 0.5-point target; then the bf16 export's labels against the fp32 export's (about 25 minutes on 2 CPU cores;
+# report in /tmp/albert_tf_bf16_acceptance/bf16_acceptance.json). Not part of `make test`.
+BF16_SEEDS ?= 8
+bf16-acceptance: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/bf16_acceptance.py --workdir /tmp/albert_tf_bf16_acceptance --seeds $(BF16_SEEDS)
 
 tokenizer-agreement: $(ORACLE_STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) bench/tokenizer_agreement.py --oracle
