@@ -3,7 +3,9 @@
 Training batches are grouped into length buckets and padded to the bucket's length (few distinct
 shapes, little padding) unless `static_shapes`, which pads every row to `max_seq_length` (TPU).
 Evaluation keeps the file order and pads the last batch up to the full batch size with weight-0
-rows, so every example is predicted exactly once and batch shapes stay static.
+rows, so every example is predicted exactly once and batch shapes stay static. Its batches are cut to
+their longest row, or, for a model compiled with XLA (which compiles once per distinct shape), padded
+up to the training bucket lengths, so evaluation compiles at most once per bucket too.
 """
 
 from typing import Dict, List, Optional
@@ -104,13 +106,31 @@ def _pad_batch(batch_size: int):
     return pad
 
 
-def eval_dataset(meta: Dict, batch_size: int, max_seq_length: int, static_shapes: bool = False) -> tf.data.Dataset:
-    """Every example once, in file order; the last batch is topped up with weight-0 rows."""
+def _pad_to_bucket(max_seq_length: int):
+    """Pads a batch's sequence dimension up to the smallest bucket length that holds its longest row."""
+    lengths = tf.constant(bucket_lengths(max_seq_length))
+
+    def pad(inputs, label, weight):
+        width = tf.shape(inputs[INPUT_WORD_IDS])[1]
+        missing = tf.reduce_min(tf.boolean_mask(lengths, lengths >= width)) - width
+        return {k: tf.pad(v, [[0, 0], [0, missing]]) for k, v in inputs.items()}, label, weight
+    return pad
+
+
+def eval_dataset(meta: Dict, batch_size: int, max_seq_length: int, static_shapes: bool = False,
+                 bucket_widths: bool = False) -> tf.data.Dataset:
+    """Every example once, in file order; the last batch is topped up with weight-0 rows.
+
+    Each batch is cut to its longest row; `bucket_widths` pads it further, up to a training bucket length
+    (for XLA, which compiles a program per distinct width: at most one per bucket instead of one per
+    longest-row length)."""
     dataset = tf.data.TFRecordDataset(meta["records"]).map(_parser(meta, max_seq_length),
                                                            num_parallel_calls=tf.data.AUTOTUNE)
     length = max_seq_length if static_shapes or meta["multiple_choice"] else None
     dataset = dataset.padded_batch(batch_size, _padded_shapes(meta, length))
     dataset = dataset.map(_pad_batch(batch_size))
+    if bucket_widths and length is None:
+        dataset = dataset.map(_pad_to_bucket(max_seq_length))
     if length is not None:
         # Static batch dimension too (TPU): every batch is full after padding.
         shapes = _padded_shapes(meta, length)

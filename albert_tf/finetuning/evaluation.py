@@ -27,7 +27,9 @@ class Split:
 
 def predict_outputs(model, split: Split, batch_size: int, max_seq_length: int, static_shapes: bool) -> np.ndarray:
     """Model outputs for every example of the split, in order (padding rows removed)."""
-    dataset = datasets.eval_dataset(split.meta, batch_size, max_seq_length, static_shapes)
+    # A model compiled with XLA compiles once per input shape: its batches come in the training bucket widths.
+    dataset = datasets.eval_dataset(split.meta, batch_size, max_seq_length, static_shapes,
+                                    bucket_widths=bool(getattr(model, "jit_compile", False)))
     outputs = np.asarray(model.predict(dataset, steps=datasets.num_eval_batches(split.meta, batch_size), verbose=0))
     count = len(split.examples)
     if outputs.shape[0] < count:
