@@ -19,6 +19,8 @@ albert-tf's SentencePiece ids are the ids HF's slow `AlbertTokenizer` gives on t
 Implementations (`--impls`), each a resident worker process (bench/interleave.py):
   * albert_tf: `finetuning.modeling.build_model` + `loss_for`, `create_optimizer("adamw")`, compiled as
     `run_classifier.py` compiles it (XLA per --xla), one `train_on_batch` per step, fp32;
+  * albert_tf_xla: the same with `--jit_compile` (XLA, one program per bucket width, compiled in the warm-up),
+    whatever --xla says: next to albert_tf, it measures what XLA gives fine-tuning in fp32;
   * albert_tf_bf16: the same under `--mixed_precision=bf16` (`runtime.configure_runtime`: Keras
     `mixed_bfloat16`, LayerNorm/softmax/logits/loss in float32);
   * hf_buckets, hf_buckets_bf16: `AlbertForSequenceClassification` (transformers' default SDPA attention) on the "buckets"
@@ -36,7 +38,7 @@ the rounds early. Examples/s = examples trained in the timed steps / the sum of 
 
 Usage:
   .venv/bin/python bench/bench_finetuning.py [--examples 4000] [--steps N] [--time_limit SECONDS]
-      [--impls albert_tf,albert_tf_bf16,hf_buckets,hf_buckets_bf16,hf_dynamic] [--xla]
+      [--impls albert_tf,albert_tf_bf16,hf_buckets,hf_buckets_bf16,hf_dynamic,albert_tf_xla] [--xla]
       [--out bench/results/finetuning.md]
 """
 
@@ -64,6 +66,7 @@ BATCH, SEQ, LR = 32, 128, 2e-5
 # name: (implementation, batches, precision, label)
 IMPLS = {
     "albert_tf": ("albert_tf", "buckets", "fp32", "albert-tf (`run_classifier.py` model, loss, AdamW), its buckets"),
+    "albert_tf_xla": ("albert_tf", "buckets", "fp32", "albert-tf, `--jit_compile` (XLA), its buckets"),
     "albert_tf_bf16": ("albert_tf", "buckets", "bf16", "albert-tf, `--mixed_precision=bf16`, its buckets"),
     "hf_buckets": ("hf", "buckets", "fp32", "HF AlbertForSequenceClassification, same buckets"),
     "hf_buckets_bf16": ("hf", "buckets", "bf16", "HF AlbertForSequenceClassification, same buckets, autocast bf16"),
@@ -71,6 +74,7 @@ IMPLS = {
     "keras_hub": ("keras_hub", "dynamic", "fp32", "keras-hub AlbertTextClassifier + preprocessor (static 128)"),
 }
 DEFAULT_IMPLS = "albert_tf,albert_tf_bf16,hf_buckets,hf_buckets_bf16,hf_dynamic"
+ALWAYS_XLA = {"albert_tf_xla"}
 # ALBERT-base, and a tiny shape for checking the script itself (`--tiny`; its timings mean nothing).
 SHAPES = {"base": dict(embedding_size=128, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
                        intermediate_size=3072),
@@ -259,7 +263,7 @@ def worker_main(args):
     shape = SHAPES["tiny" if args.tiny else "base"]
     started = time.perf_counter()
     if kind == "albert_tf":
-        bench = AlbertTfStep(precision, args.xla, shape)
+        bench = AlbertTfStep(precision, args.xla or args.worker in ALWAYS_XLA, shape)
     elif kind == "hf":
         bench = HfStep(precision, args.xla, shape, args.torch_threads)
     else:
@@ -282,7 +286,7 @@ def summarize(name, entry, info):
             "padding": sum(tokens["padded"][s] for s in steps) / sum(tokens["real"][s] for s in steps)}
 
 
-def headline_ratios(summaries):
+def headline_ratios(summaries, xla=False):
     """[(label, ratio, target)]: albert-tf against the best-configured peer at its precision, against HF's
     default, and bf16 against its own fp32."""
     rows = []
@@ -296,6 +300,9 @@ def headline_ratios(summaries):
     if summaries.get("albert_tf") and summaries.get("hf_dynamic"):
         rows.append(("albert-tf fp32 / HF default dynamic padding fp32 (hf_dynamic)",
                      summaries["albert_tf"]["rate"] / summaries["hf_dynamic"]["rate"], 2.0))
+    if summaries.get("albert_tf") and summaries.get("albert_tf_xla"):
+        rows.append(("albert-tf fp32 with XLA / albert-tf fp32" + (" (both XLA: --xla)" if xla else " without XLA"),
+                     summaries["albert_tf_xla"]["rate"] / summaries["albert_tf"]["rate"], None))
     if summaries.get("albert_tf") and summaries.get("albert_tf_bf16"):
         rows.append(("albert-tf bf16 / albert-tf fp32", summaries["albert_tf_bf16"]["rate"] /
                      summaries["albert_tf"]["rate"], None))
@@ -305,7 +312,7 @@ def headline_ratios(summaries):
 def render(results, ready, finals, info, args, rounds):
     lines = ["# Fine-tuning throughput (CPU), interleaved", "",
              f"Workload: {args.examples} SST-2 training sentences ({info['epoch_steps']} batches of {BATCH}), seq {SEQ}, "
-             f"ALBERT-{'TINY (a check of the script, timings mean nothing)' if args.tiny else 'base'} shape, random init, AdamW 2e-5, clip 1.0; XLA {'on' if args.xla else 'off'}. Timed: "
+             f"ALBERT-{'TINY (a check of the script, timings mean nothing)' if args.tiny else 'base'} shape, random init, AdamW 2e-5, clip 1.0; XLA {'on' if args.xla else 'off'}{' (albert_tf_xla: on)' if 'albert_tf_xla' in results else ''}. Timed: "
              f"{rounds} rounds of one step per implementation, the steps spread over the epoch "
              f"(low-discrepancy order), each step handed to every implementation in turn, order rotated per round. "
              "Command: `.venv/bin/python bench/bench_finetuning.py " + " ".join(sys.argv[1:]) + "`.", "",
@@ -315,7 +322,7 @@ def render(results, ready, finals, info, args, rounds):
              f"1-min load average at start -> end: {args.load_start:.1f} -> {os.getloadavg()[0]:.1f}; wall time "
              f"{(time.time() - args.started_at) / 60:.1f} min.", ""]
     summaries = {name: summarize(name, entry, info) for name, entry in results.items()}
-    ratios = headline_ratios(summaries)
+    ratios = headline_ratios(summaries, args.xla)
     if ratios:
         lines += ["Headline (examples/s ratios over the same steps, same precision on both sides unless stated):", ""]
         for label, ratio, target in ratios:
