@@ -5,17 +5,26 @@ random weights, 2 classes.
   * step: one fine-tuning step (forward, loss, backward, AdamW) through Keras `train_on_batch`, the
     runner's path, on a fixed batch of `--batch` x `--seq` tokens; per precision without and with XLA
     (`--xla`); seconds per step after `--warmup` steps, median of `--steps`.
-  * serve: the classifier exported by `export_classifier(precision=...)` (fresh-process self-check included),
-    loaded with `tf.saved_model.load`, all SST-2 dev sentences through `serving_default` in batches of
-    `--batch`: sentences/s after a warm-up pass, and the share of labels bf16 and float32 agree on.
+  * serve: one random classifier exported by `export_classifier` as fp32 and as bf16 (fresh-process
+    self-check included), and with `--with_mixed` also as the former bf16 export (`bf16_mixed`: float32
+    variables under Keras' `mixed_bfloat16`, every call casting the weights to bfloat16), all loaded with
+    `tf.saved_model.load` in this one process and timed interleaved: the 872 SST-2 dev sentences in file
+    order, in batches of `--batch` through `serving_default`, each batch handed to every export in turn
+    (order rotated per batch), `--rounds` times: sentences/s of each. Then single-sentence latency over
+    the first `--latency_n` dev sentences, each sentence to every export in turn: p50 and p90 of
+    `serving_default` (raw text: in-graph tokenizer + model) and of `serving_ids` (the same sentence's ids,
+    packed on the host: the model alone), so the tokenizer's share shows. Labels agreeing with fp32's.
 
-Each (mode, precision, XLA) cell runs in its own process, one after another; the CPU flags are recorded.
+The step cells each run in their own process, one after another; the CPU flags and the load average
+before and after are recorded.
 Usage:
   .venv/bin/python bench/precision_speed.py step [--batch 32] [--seq 128] [--xla both]
-  .venv/bin/python bench/precision_speed.py serve [--batch 32]
+  flock /tmp/albert_heavy.lock .venv/bin/python bench/precision_speed.py serve [--batch 32] [--rounds 2] \
+      [--latency_n 50] [--with_mixed]
 """
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -30,6 +39,7 @@ sys.path.insert(0, REPO)
 REALDATA = os.environ.get("ALBERT_TF_REALDATA", os.path.join(os.path.dirname(REPO), "shared", "realdata"))
 BASE = dict(vocab_size=30000, embedding_size=128, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
             intermediate_size=3072, max_position_embeddings=512)
+TINY = dict(BASE, hidden_size=128, num_hidden_layers=4, num_attention_heads=2, intermediate_size=512)
 
 
 def sst2_dev():
@@ -65,8 +75,31 @@ def step_cell(args):
             "logits_dtype": str(model(inputs, training=False).dtype)}
 
 
-def serve_cell(args):
-    """Exports fp32 and bf16 of one random model; sentences/s of each and their label agreement."""
+SERVE_VARIANTS = ("fp32", "bf16", "bf16_mixed")
+
+
+@contextlib.contextmanager
+def former_mixed_bf16():
+    """The bf16 export as it was built before its weights were stored in bfloat16: float32 variables under
+    `mixed_bfloat16`, cast to bfloat16 on every call. Only for comparison here."""
+    import keras
+    from albert_tf.export import saved_model
+    current = saved_model.serving_dtype_policy
+    saved_model.serving_dtype_policy = lambda precision: keras.DTypePolicy(
+        "float32" if precision == "fp32" else "mixed_bfloat16")
+    try:
+        yield
+    finally:
+        saved_model.serving_dtype_policy = current
+
+
+def _percentiles(seconds):
+    import numpy as np
+    return {"p50_ms": 1000 * float(np.percentile(seconds, 50)), "p90_ms": 1000 * float(np.percentile(seconds, 90))}
+
+
+def serve_interleaved(args):
+    """Exports the variants of one random model, then times them interleaved in this process."""
     import keras
     import numpy as np
     import tensorflow as tf
@@ -75,31 +108,83 @@ def serve_cell(args):
     from albert_tf.modeling import AlbertClassifier, AlbertEncoder
     from albert_tf.tokenization import SentencePieceTokenizer
 
+    variants = [v for v in SERVE_VARIANTS if v != "bf16_mixed" or args.with_mixed]
     keras.utils.set_random_seed(0)
-    model = AlbertClassifier(AlbertEncoder(AlbertConfig(**BASE)), 2)
+    model = AlbertClassifier(AlbertEncoder(AlbertConfig(**(TINY if args.tiny else BASE))), 2)
     tokenizer = SentencePieceTokenizer(os.path.join(REALDATA, "assets", "albert_en_spm", "30k-clean.model"))
     texts = sst2_dev()
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # sort-and-chunk, as served
-    results, labels = {}, {}
+    record = {"variants": {}}
     with tempfile.TemporaryDirectory() as scratch:
-        for precision in ("fp32", "bf16"):
-            directory = os.path.join(scratch, precision)
-            info = export_classifier(model, tokenizer, directory, max_seq_length=128, labels=["0", "1"],
-                                     text_fields=("text_a",), precision=precision, ids_export=False)
-            serve = tf.saved_model.load(directory).signatures["serving_default"]
-            for start in range(0, 3 * args.batch, args.batch):
-                serve(text_a=tf.constant([texts[i] for i in order[start:start + args.batch]]))
-            got = np.zeros(len(texts), np.int64)
+        served = {}
+        for variant in variants:
+            directory = os.path.join(scratch, variant)
             begin = time.perf_counter()
-            for start in range(0, len(texts), args.batch):
-                rows = order[start:start + args.batch]
-                got[rows] = serve(text_a=tf.constant([texts[i] for i in rows]))["label_id"].numpy()
-            seconds = time.perf_counter() - begin
-            labels[precision] = got
-            results[precision] = {"sentences_per_second": len(texts) / seconds,
-                                  "self_check_max_abs_difference": info["max_abs_difference"]}
-    results["label_agreement"] = float(np.mean(labels["fp32"] == labels["bf16"]))
-    return results
+            with former_mixed_bf16() if variant == "bf16_mixed" else contextlib.nullcontext():
+                info = export_classifier(model, tokenizer, directory, max_seq_length=128, labels=["0", "1"],
+                                         text_fields=("text_a",), precision="fp32" if variant == "fp32" else "bf16",
+                                         ids_export=False)
+            data = sum(os.path.getsize(os.path.join(directory, "variables", name))
+                       for name in os.listdir(os.path.join(directory, "variables")) if ".data-" in name)
+            record["variants"][variant] = {"export_seconds": time.perf_counter() - begin,
+                                           "self_check_max_abs_difference": info["max_abs_difference"],
+                                           "variables_bytes": data}
+            served[variant] = tf.saved_model.load(directory).signatures
+
+        def by_text(variant, rows):
+            return served[variant]["serving_default"](text_a=tf.constant(rows))
+
+        def by_ids(variant, ids):
+            return served[variant]["serving_ids"](**ids)
+
+        batches = [texts[i:i + args.batch] for i in range(0, len(texts), args.batch)]
+        for variant in variants:  # warm-up: the first batches, a single sentence, its ids
+            for rows in batches[:3]:
+                by_text(variant, rows)
+        seconds = {v: 0.0 for v in variants}
+        labels = {v: np.zeros(len(texts), np.int64) for v in variants}
+        load_before = os.getloadavg()
+        for round_index in range(args.rounds):
+            for b, rows in enumerate(batches):
+                shift = (b + round_index) % len(variants)
+                for variant in variants[shift:] + variants[:shift]:
+                    begin = time.perf_counter()
+                    got = by_text(variant, rows)["label_id"].numpy()
+                    seconds[variant] += time.perf_counter() - begin
+                    labels[variant][b * args.batch:b * args.batch + len(rows)] = got
+        for variant in variants:
+            record["variants"][variant]["sentences_per_second"] = args.rounds * len(texts) / seconds[variant]
+            record["variants"][variant]["labels_agreeing_with_fp32"] = float(np.mean(labels[variant] == labels["fp32"]))
+
+        latency = {v: {"text": [], "ids": []} for v in variants}
+        for i, text in enumerate(texts[:args.latency_n] if args.latency_n else []):
+            packed = tokenizer.pack_batch([text], max_seq_length=128)
+            width = int(packed.input_mask.sum())
+            ids = {"input_word_ids": tf.constant(packed.input_ids[:, :width]),
+                   "input_mask": tf.constant(packed.input_mask[:, :width]),
+                   "input_type_ids": tf.constant(packed.segment_ids[:, :width])}
+            if i == 0:
+                for variant in variants:
+                    by_text(variant, [text]), by_ids(variant, ids)
+            shift = i % len(variants)
+            for variant in variants[shift:] + variants[:shift]:
+                begin = time.perf_counter()
+                by_text(variant, [text])
+                latency[variant]["text"].append(time.perf_counter() - begin)
+                begin = time.perf_counter()
+                by_ids(variant, ids)
+                latency[variant]["ids"].append(time.perf_counter() - begin)
+        record["load_average_1m"] = [load_before[0], os.getloadavg()[0]]
+        for variant in variants:
+            if latency[variant]["text"]:
+                record["variants"][variant]["latency_serving_default"] = _percentiles(latency[variant]["text"])
+                record["variants"][variant]["latency_serving_ids"] = _percentiles(latency[variant]["ids"])
+    fp32 = record["variants"]["fp32"]
+    record["ratios"] = {f"{v} / fp32 sentences/s": record["variants"][v]["sentences_per_second"] /
+                        fp32["sentences_per_second"] for v in variants if v != "fp32"}
+    if args.with_mixed:
+        record["ratios"]["bf16 / bf16_mixed sentences/s"] = (record["variants"]["bf16"]["sentences_per_second"] /
+                                                             record["variants"]["bf16_mixed"]["sentences_per_second"])
+    return record
 
 
 def main():
@@ -110,19 +195,30 @@ def main():
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--xla", choices=["off", "on", "both"], default="both")
+    parser.add_argument("--rounds", type=int, default=2, help="serve: passes over the dev sentences")
+    parser.add_argument("--latency_n", type=int, default=50, help="serve: single sentences timed")
+    parser.add_argument("--with_mixed", action="store_true",
+                        help="serve: also the former bf16 export (float32 weights cast on every call)")
+    parser.add_argument("--tiny", action="store_true", help="serve: H 128, 4 layers instead of the base shape")
     parser.add_argument("--cell", help=argparse.SUPPRESS)  # a worker: precision,xla
     args = parser.parse_args()
     if args.cell:
         args.precision, xla = args.cell.split(",")
         args.xla = xla == "on"
-        print(json.dumps(step_cell(args) if args.mode == "step" else serve_cell(args)))
+        print(json.dumps(step_cell(args)))
         return
     from albert_tf.training import cpu_features
     record = {"cpu_flags": cpu_features.describe_cpu(cpu_features.cpu_flags()), "mode": args.mode,
-              "batch": args.batch, "seq": args.seq, "cells": {}}
-    cells = ([("off", "off"), ("bf16", "off"), ("off", "on"), ("bf16", "on")] if args.mode == "step" else
-             [("bf16", "off")])
-    if args.mode == "step" and args.xla != "both":
+              "batch": args.batch, "cells": {}}
+    if args.mode == "serve":
+        record.update(serve_interleaved(args), rounds=args.rounds, latency_n=args.latency_n,
+                      shape="tiny" if args.tiny else "base")
+        del record["cells"]
+        print(json.dumps(record, indent=2))
+        return
+    record["seq"] = args.seq
+    cells = [("off", "off"), ("bf16", "off"), ("off", "on"), ("bf16", "on")]
+    if args.xla != "both":
         cells = [c for c in cells if c[1] == args.xla]
     for precision, xla in cells:
         command = [sys.executable, os.path.abspath(__file__), args.mode, "--cell", f"{precision},{xla}",
