@@ -96,6 +96,10 @@ def synthetic_batch(batch_size, seq_length=SEQ_LENGTH, max_predictions=MAX_PREDI
 
 class AlbertTfBench:
     def __init__(self, batch, jit):
+        # What run_pretraining.py does on import (albert_tf.cli): cap glibc's malloc arenas before TensorFlow's
+        # threads allocate, so each step's scratch memory is not unmapped and faulted in again.
+        from albert_tf.malloc_arenas import limit_malloc_arenas  # pylint: disable=import-outside-toplevel
+        limit_malloc_arenas()
         import tensorflow as tf  # pylint: disable=import-outside-toplevel
         import keras  # pylint: disable=import-outside-toplevel
         from albert_tf.config import preset  # pylint: disable=import-outside-toplevel
