@@ -54,3 +54,24 @@ def test_training_rate_leaves_out_the_first_progress_line():
     ])
     assert acceptance.training_examples_per_second(log) == pytest.approx(650.0)
     assert acceptance.training_examples_per_second("step 100/1000  loss 0.69  57.1 examples/s") is None
+
+
+def _run(seed, precision, accuracy, histogram):
+    return {"seed": seed, "precision": precision, "dev_accuracy": accuracy, "prediction_histogram": histogram}
+
+
+def test_a_run_that_predicts_one_class_is_summarized_apart():
+    runs = [_run(1, "off", 0.80, {"0": 400, "1": 472}), _run(1, "bf16", 0.79, {"0": 410, "1": 462}),
+            _run(2, "off", 0.509, {"1": 872}), _run(2, "bf16", 0.74, {"0": 439, "1": 433}),
+            _run(3, "off", 0.81, {"0": 420, "1": 452}), _run(3, "bf16", 0.80, {"0": 0, "1": 872}),
+            _run(4, "off", 0.78, {"0": 430, "1": 442}), _run(4, "bf16", 0.78, {"0": 431, "1": 441})]
+    summaries = acceptance.accuracy_summaries(runs, [1, 2, 3, 4])
+    assert summaries["collapsed_seeds"] == {2: ["off"], 3: ["bf16"]}
+    assert summaries["accuracy"]["bf16_minus_fp32"]["seeds"] == 4
+    kept = summaries["accuracy_without_collapsed"]["bf16_minus_fp32"]
+    assert kept["seeds"] == 2 and kept["differences_points"] == pytest.approx([-1.0, 0.0])
+
+
+def test_no_collapse_no_second_summary():
+    runs = [_run(1, "off", 0.80, {"0": 400, "1": 472}), _run(1, "bf16", 0.79, {"0": 410, "1": 462})]
+    assert set(acceptance.accuracy_summaries(runs, [1])) == {"accuracy"}

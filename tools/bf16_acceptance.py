@@ -4,8 +4,9 @@ For each seed, run_classifier.py fine-tunes twice, with --mixed_precision=off (f
 --seed: the same initialization, data order and dropout masks, so the two runs differ only in precision (which
 of the two goes first alternates from seed to seed, so a change in the machine's load hits both alike). The
 report gives each seed's dev accuracy, the mean and sample standard deviation per precision, the paired
-differences bf16 - float32 in points with their mean, standard deviation and 95% t interval, and a verdict
-against the target "bf16 within 0.5 points of float32"; also each run's wall time, its training examples/s
+differences bf16 - float32 in points with their mean, median, standard deviation and 95% t interval, and a
+verdict against the target "bf16 within 0.5 points of float32" (again without the seeds where a run predicted
+one class for every sentence, a failed training rather than a precision effect); also each run's wall time, its training examples/s
 (median of the progress lines after the first, which includes tracing) and the load average around it. The
 first seed's float32 model is then exported as fp32 and bf16 with albert-export and the two exports' labels
 compared on every dev sentence.
@@ -65,7 +66,8 @@ def paired_summary(accuracies: dict, target_points: float = TARGET_POINTS) -> di
     summary = {p: {"accuracy_points": points[p], "mean": statistics.fmean(points[p]), "std": spread(points[p])}
                for p in PRECISIONS}
     mean = statistics.fmean(differences)
-    paired = {"differences_points": differences, "mean": mean, "std": spread(differences), "seeds": n}
+    paired = {"differences_points": differences, "mean": mean, "median": statistics.median(differences),
+              "std": spread(differences), "seeds": n}
     if n > 1:
         from scipy import stats  # pylint: disable=import-outside-toplevel
         half = stats.t.ppf(0.975, n - 1) * paired["std"] / math.sqrt(n)
@@ -90,6 +92,29 @@ def verdict(mean: float, ci95, target_points: float, seeds: int) -> str:
     side = "within" if mean >= -target_points else "more than"
     return (f"not resolved by {seeds} seeds: mean bf16 - float32 {mean:+.2f} points ({side} {target_points}), "
             f"but the 95% interval [{low:+.2f}, {high:+.2f}] reaches across -{target_points}")
+
+
+def collapsed(run: dict) -> bool:
+    """Whether a run predicts one class for every dev sentence (training failed; not a precision effect)."""
+    histogram = run.get("prediction_histogram") or {}
+    return sum(1 for count in histogram.values() if count) == 1
+
+
+def accuracy_summaries(runs, seeds) -> dict:
+    """paired_summary over all seeds, and, when a run collapsed to one class, again over the seeds where
+    neither precision did (one failed run would otherwise decide the mean difference)."""
+    def of(seed, precision):
+        return next(r for r in runs if r["seed"] == seed and r["precision"] == precision)
+
+    summaries = {"accuracy": paired_summary({p: [of(s, p)["dev_accuracy"] for s in seeds] for p in PRECISIONS})}
+    failed = [s for s in seeds if any(collapsed(of(s, p)) for p in PRECISIONS)]
+    kept = [s for s in seeds if s not in failed]
+    if failed:
+        summaries["collapsed_seeds"] = {s: [p for p in PRECISIONS if collapsed(of(s, p))] for s in failed}
+        if kept:
+            summaries["accuracy_without_collapsed"] = paired_summary(
+                {p: [of(s, p)["dev_accuracy"] for s in kept] for p in PRECISIONS})
+    return summaries
 
 
 def training_examples_per_second(log: str):
@@ -221,12 +246,10 @@ def main():
     for index, seed in enumerate(seeds):
         for precision in (PRECISIONS if index % 2 == 0 else PRECISIONS[::-1]):
             runs.append(fine_tune(workdir, seed, precision, settings))
-    accuracies = {p: [next(r["dev_accuracy"] for r in runs if r["seed"] == s and r["precision"] == p) for s in seeds]
-                  for p in PRECISIONS}
     report = {"machine": machine_info.describe(), **settings, "seeds": seeds,
               "model": "pretrained: " + args.init_checkpoint if args.init_checkpoint else "random init",
               "config": None if args.init_checkpoint else TINY,
-              "accuracy": paired_summary(accuracies), "speed": speed_summary(runs),
+              **accuracy_summaries(runs, seeds), "speed": speed_summary(runs),
               "runs": [{k: v for k, v in run.items() if k != "settings"} for run in runs]}
     if not args.skip_export:
         dev = filesystem.read_text(filesystem.join(workdir, "SST-2", "dev.tsv")).splitlines()[1:]
