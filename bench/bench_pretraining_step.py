@@ -1,4 +1,4 @@
-"""Pretraining train step (MLM + SOP): albert-tf vs keras-hub vs TF Model Garden, fp32 on CPU.
+"""Pretraining train step (MLM + SOP): albert-tf vs keras-hub vs TF Model Garden, fp32 (or bf16) on CPU.
 
 Identical shapes for every implementation: ALBERT-base (vocab 30000, embedding 128, hidden 768,
 12 layers sharing one weight set, 12 heads, intermediate 3072, gelu, dropout 0), sequence
@@ -33,12 +33,13 @@ rate of a chain of dependent 4096x4096 fp32 matmuls, run both as TF ops (oneDNN)
 
 Usage:
   .venv/bin/python bench/bench_pretraining_step.py [--batches 8,32] [--steps 10] [--warmup 3]
-      [--chunk 1] [--xla both|off|on] [--impls albert_tf,keras_hub,modelgarden]
+      [--chunk 1] [--xla both|off|on] [--precision fp32|bf16] [--impls albert_tf,keras_hub,modelgarden]
       [--peer-python .venv-modelgarden/bin/python] [--out bench/results/pretraining_step.md]
 `--steps` and `--warmup` take one number or per-batch values, e.g. `--steps 8:6,32:3`.
 `--json F` also saves the raw results; `--reuse-json F --rerun 32:off` reruns only the listed
 (batch, XLA) groups on top of them, `--reuse-json F --render-only` only rewrites the report, and
-`--note TEXT` adds a line to it.
+`--note TEXT` adds a line to it. `--precision bf16` builds albert-tf and keras-hub under Keras'
+mixed_bfloat16 policy (what `--mixed_precision=bf16` sets); the peak probe and so the MFU column stay fp32.
 """
 
 import argparse
@@ -94,12 +95,21 @@ def synthetic_batch(batch_size, seq_length=SEQ_LENGTH, max_predictions=MAX_PREDI
 
 # ============================================================== workers (run in subprocesses)
 
+def set_precision(precision):
+    """bf16: Keras' mixed_bfloat16 policy for everything built after (variables, LayerNorm, softmax and losses
+    stay float32 in both implementations); the same policy albert-tf's `--mixed_precision=bf16` sets."""
+    if precision == "bf16":
+        import keras  # pylint: disable=import-outside-toplevel
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+
+
 class AlbertTfBench:
-    def __init__(self, batch, jit):
+    def __init__(self, batch, jit, precision="fp32"):
         # What run_pretraining.py does on import (albert_tf.cli): cap glibc's malloc arenas before TensorFlow's
         # threads allocate, so each step's scratch memory is not unmapped and faulted in again.
         from albert_tf.malloc_arenas import limit_malloc_arenas  # pylint: disable=import-outside-toplevel
         limit_malloc_arenas()
+        set_precision(precision)
         import tensorflow as tf  # pylint: disable=import-outside-toplevel
         import keras  # pylint: disable=import-outside-toplevel
         from albert_tf.config import preset  # pylint: disable=import-outside-toplevel
@@ -136,13 +146,14 @@ class AlbertTfBench:
 
 
 class KerasHubBench:
-    def __init__(self, batch, jit):
+    def __init__(self, batch, jit, precision="fp32"):
         import keras  # pylint: disable=import-outside-toplevel
         import keras_hub  # pylint: disable=import-outside-toplevel
         import tensorflow as tf  # pylint: disable=import-outside-toplevel
         from keras_hub.src.utils.keras_utils import gelu_approximate  # pylint: disable=import-outside-toplevel
 
         t0 = time.perf_counter()
+        set_precision(precision)
         keras.utils.set_random_seed(12345)
         backbone = keras_hub.models.AlbertBackbone(
             vocabulary_size=VOCAB, num_layers=12, num_heads=12, num_groups=1, num_inner_repetitions=1,
@@ -193,7 +204,8 @@ class PeakBench:
 
     N, CHAIN = 4096, 2
 
-    def __init__(self, batch=None, jit=False):
+    def __init__(self, batch=None, jit=False, precision="fp32"):
+        del precision  # the probe measures the float32 rate
         import tensorflow as tf  # pylint: disable=import-outside-toplevel
         t0 = time.perf_counter()
         n = self.N
@@ -232,7 +244,7 @@ def worker_main(args):
     if args.data:
         with np.load(args.data) as f:
             batch = {k: f[k] for k in f.files}
-    bench = WORKERS[args.worker](batch, args.jit)
+    bench = WORKERS[args.worker](batch, args.jit, args.precision)
     warmup = []
     for _ in range(args.warmup):
         warmup.append(bench.run(1)[0])
@@ -257,27 +269,30 @@ def per_batch(spec, batches, name):
     return values
 
 
-def worker_cmd(impl, jit, data, warmup, peer_python):
+def worker_cmd(impl, jit, data, warmup, peer_python, precision="fp32"):
     if impl == "modelgarden":
         cmd = [peer_python, str(PEER_SCRIPT), "--serve", "--data", data, "--warmup", str(warmup)]
     else:
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", impl, "--warmup", str(warmup)]
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", impl, "--warmup", str(warmup),
+               "--precision", precision]
         if data:
             cmd += ["--data", data]
     return cmd + (["--jit"] if jit else [])
 
 
-def run_group(batch_size, jit, impls, steps, warmup, chunk, data, peer_python, tmp, results, peaks):
+def run_group(batch_size, jit, impls, steps, warmup, chunk, data, peer_python, tmp, results, peaks,
+              precision="fp32"):
     """Build + warm up each implementation in turn, then time them interleaved (bench/interleave.py),
     with one peak-FLOP/s probe per round."""
     group_dir = os.path.join(tmp, f"b{batch_size}_xla{int(jit)}")
     os.makedirs(group_dir, exist_ok=True)
     log(f"batch {batch_size} xla={jit}: {warmup} warmup step(s) each, the first compiles")
-    workers, ready = start_in_turn({impl: worker_cmd(impl, jit, data, warmup, peer_python) for impl in impls},
+    workers, ready = start_in_turn({impl: worker_cmd(impl, jit, data, warmup, peer_python, precision)
+                                    for impl in impls},
                                    group_dir, cwd=ROOT)
     for impl in impls:
         entry = results.setdefault((impl, batch_size, jit), {"impl": impl, "batch": batch_size, "jit": jit,
-                                                             "chunks": [], "losses": []})
+                                                             "precision": precision, "chunks": [], "losses": []})
         if "error" in ready[impl]:
             entry["error"] = ready[impl]["error"]
             continue
@@ -344,7 +359,9 @@ def render(results, peaks, runs, chunk, notes=()):
     for entry in results.values():
         if entry.get("versions"):
             versions.setdefault(entry["impl"], entry["versions"])
-    lines = ["# Pretraining train step (MLM + SOP), fp32 CPU", ""]
+    precisions = sorted({e.get("precision", "fp32") for e in results.values()})
+    title = " and ".join("bf16 (mixed_bfloat16)" if p == "bf16" else p for p in precisions) or "fp32"
+    lines = [f"# Pretraining train step (MLM + SOP), {title} CPU", ""]
     loads = ", ".join(f"{r['load_before']:.1f} -> {r['load_after']:.1f}" for r in runs)
     lines.append(f"- machine: {os.cpu_count()} CPU cores (nproc), {cpu_model()}, {describe_flags(cpu_flags())}, "
                  f"{mem_total_gib():.0f} GiB RAM; "
@@ -480,6 +497,8 @@ def main():
     parser.add_argument("--warmup", default="3", help="untimed steps after building (the first compiles)")
     parser.add_argument("--chunk", type=int, default=1, help="steps per worker per round")
     parser.add_argument("--xla", choices=("both", "off", "on"), default="both")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                        help="bf16: both sides under Keras' mixed_bfloat16 policy (Model Garden is fp32 only)")
     parser.add_argument("--impls", default="albert_tf,keras_hub,modelgarden")
     parser.add_argument("--peer-python", default=str(ROOT / ".venv-modelgarden" / "bin" / "python"))
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "pretraining_step.md"))
@@ -526,6 +545,12 @@ def main():
     unknown = [i for i in impls if i not in LABELS]
     if unknown:
         raise SystemExit(f"unknown --impls {unknown}; known: {sorted(LABELS)}")
+    if args.precision != "fp32" and "modelgarden" in impls:
+        raise SystemExit(f"--precision {args.precision}: the Model Garden peer runs in fp32 only; leave it out "
+                         "of --impls")
+    mixed = sorted({e.get("precision", "fp32") for e in results.values()} - {args.precision})
+    if mixed and not args.render_only:
+        raise SystemExit(f"--reuse-json holds {mixed} results; rerun them with the same --precision")
     if "modelgarden" in impls:
         check = subprocess.run([args.peer_python, "-c", "import official, tf_keras"], capture_output=True,
                                text=True, check=False) if os.path.exists(args.peer_python) else None
@@ -544,7 +569,7 @@ def main():
             if not os.path.exists(data):
                 np.savez(data, **synthetic_batch(batch))
             run_group(batch, jit, impls, steps[batch], warmup[batch], args.chunk, data, args.peer_python, tmp,
-                      results, peaks)
+                      results, peaks, args.precision)
     runs.append({"command": " ".join([Path(sys.executable).name] + sys.argv), "start": time.strftime(
         "%Y-%m-%d %H:%M", time.localtime(started)), "minutes": (time.time() - started) / 60,
                  "load_before": load_before[0], "load_after": os.getloadavg()[0],
