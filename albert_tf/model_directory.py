@@ -100,6 +100,10 @@ def check_task(task: Dict, source: str = TASK_FILE) -> Dict:
           "labels", f"is {labels!r}; expected a list of label strings in id order")
     if kind in LABELLED_KINDS:
         _need(bool(labels), source, "labels", f"is required (non-empty) for kind {kind}")
+    if kind == TOKEN_CLASSIFICATION:  # the window stride serving uses too (absent: half a window)
+        stride = task.get("doc_stride")
+        _need(stride is None or (isinstance(stride, int) and not isinstance(stride, bool) and stride > 0), source,
+              "doc_stride", f"is {stride!r}; expected a positive integer")
     if kind == SQUAD:
         for field, kind_of in SQUAD_FIELDS.items():
             _need(isinstance(task.get(field), kind_of), source, field,

@@ -51,10 +51,11 @@ flags.DEFINE_bool("regression", False, "classifier with --labels unset: one regr
 flags.DEFINE_integer("max_seq_length", 128, "classifier and encoder: the packing length the model was "
                      "trained with (a model directory: read from its task.json).")
 flags.DEFINE_bool("self_check", True, "Reload the export in a fresh process and compare outputs.")
-flags.DEFINE_enum("precision", "fp32", ["fp32", "bf16", "auto"], "classifier: the served model's compute precision. "
-                  "bf16: matrix products in bfloat16 for CPUs with AMX (amx_bf16) or AVX-512 BF16 (avx512_bf16), "
-                  "about 2x (AVX-512 BF16) to 3-4x (AMX) float32's throughput; outputs stay float32 and the reload "
-                  "check compares them with the float32 model within the bf16 tolerance, labels included. auto: bf16 "
+flags.DEFINE_enum("precision", "fp32", ["fp32", "bf16", "auto"], "classifier and squad: the served model's compute "
+                  "precision. bf16: matrix weights stored and multiplied in bfloat16 for CPUs with AMX (amx_bf16) or "
+                  "AVX-512 BF16 (avx512_bf16); LayerNorm, softmax, heads and outputs stay float32 and the reload "
+                  "check compares the outputs with the float32 model within the bf16 tolerance, classifier labels "
+                  "included. auto: bf16 "
                   "when this machine's CPU has those instructions (export on the kind of machine that serves).")
 flags.DEFINE_bool("tflite", False, "classifier: also write model.tflite of the serving_ids signature (int32 ids in; "
                   "tokenize on the host), checked like the SavedModel.")
@@ -92,7 +93,7 @@ def export_checkpoint(kind, checkpoint, export_dir, *, albert_config_file=None, 
                                                                            regression, max_seq_length)
         if kind == "squad":
             _check_precision_for(kind, precision)
-            return _export_squad(saved, export_dir, vocab_file, do_lower_case, check, keep_accents)
+            return _export_squad(saved, export_dir, vocab_file, do_lower_case, check, keep_accents, precision)
     elif kind == "squad":
         raise FileNotFoundError(f"{checkpoint} is not a model directory: --checkpoint must be run_squad.py's "
                                 f"<output_dir>/squad_model directory for --kind=squad")
@@ -156,10 +157,14 @@ def export_precision(precision: str, tflite: bool = False) -> str:
     return chosen
 
 
+# The exports with a bf16 variant (`export.saved_model.serving_dtype_policy`).
+_KINDS_WITH_BF16 = ("classifier", "squad")
+
+
 def _check_precision_for(kind, precision):
-    if precision != "fp32" and kind != "classifier":
-        raise ValueError(f"--precision={precision}: only classifier exports have a bf16 variant ({kind} exports are "
-                         "float32); leave --precision out")
+    if precision != "fp32" and kind not in _KINDS_WITH_BF16:
+        raise ValueError(f"--precision={precision}: only classifier and SQuAD exports have a bf16 variant ({kind} "
+                         "exports are float32); leave --precision out")
 
 
 _KIND_OF_TASK = {"classification": "classifier", "regression": "classifier", "squad": "squad",
@@ -198,7 +203,7 @@ def _settings_of(saved, kind, task_name, labels, regression, max_seq_length):
     return kind, task_name, labels, regression, max_seq_length
 
 
-def _export_squad(saved, export_dir, vocab_file, do_lower_case, check, keep_accents=None):
+def _export_squad(saved, export_dir, vocab_file, do_lower_case, check, keep_accents=None, precision="fp32"):
     from albert_tf import export
     from albert_tf.export import sources
     from albert_tf.squad import modeling
@@ -213,7 +218,8 @@ def _export_squad(saved, export_dir, vocab_file, do_lower_case, check, keep_acce
         return export.export_squad(model, tokenizer, export_dir, max_seq_length=head["max_seq_length"],
                                    max_query_length=head["max_query_length"], head=head["head"],
                                    version=head["version"], null_threshold=head.get("null_threshold"),
-                                   start_n_top=head["start_n_top"], end_n_top=head["end_n_top"], check=check)
+                                   start_n_top=head["start_n_top"], end_n_top=head["end_n_top"], check=check,
+                                   precision=precision)
 
 
 def _export_ner(saved, export_dir, vocab_file, do_lower_case, check, keep_accents=None):
@@ -228,8 +234,8 @@ def _export_ner(saved, export_dir, vocab_file, do_lower_case, check, keep_accent
     model_directory.load_model_weights(model, saved)
     with output_errors.writing(export_dir):
         return ner_serving.export_ner(model, tokenizer, export_dir, labels=saved.labels,
-                                      max_seq_length=saved.max_seq_length, task_name=saved.task.get("task_name"),
-                                      check=check)
+                                      max_seq_length=saved.max_seq_length, doc_stride=saved.task.get("doc_stride"),
+                                      task_name=saved.task.get("task_name"), check=check)
 
 
 def main(argv):

@@ -1,7 +1,9 @@
 """albert-predict: batch prediction over a TSV or JSON-lines file with an exported model or a checkpoint.
 
-`--model` is an albert-export / `--export_dir` SavedModel (classifier or SQuAD), or a fine-tuned
-classifier checkpoint with `--task_name` (it is then served from memory through the same code).
+`--model` is an albert-export / `--export_dir` SavedModel (classifier, SQuAD or NER), a fine-tuned
+classifier checkpoint with `--task_name`, or a model directory of a classifier or of run_ner.py
+(`ner_model/`: entities, the same records as over its export); a checkpoint is served from memory
+through the same code as its export.
 Every output row carries the input row's id (`--id`, the task file's own id, else its line number)
 so predictions can be joined back to the input. A model exported for a known task reads that task's
 files as they are published (e.g. GLUE MRPC test.tsv) unless `--inputs` says otherwise. Rows are read and checked before the model is loaded; the output
@@ -12,6 +14,7 @@ Examples:
   albert-predict --model=exports/sst2 --input_file=reviews.jsonl --inputs=text --output_file=out.tsv
   albert-predict --model=exports/squad --input_file=questions.jsonl --output_file=answers.jsonl
   albert-predict --model=exports/conll --input_file=texts.jsonl --output_file=entities.jsonl   (NER: entities)
+  albert-predict --model=runs/conll/ner_model --input_file=texts.jsonl --output_file=entities.jsonl
   albert-predict --task=fill-mask --model=albert_base --input_file=masked.tsv --output_file=filled.jsonl
   albert-predict --task=embed --pooling=mean --model=albert_base --input_file=s.jsonl --output_file=vectors.jsonl
 
@@ -34,8 +37,9 @@ from albert_tf.training import cpu_features  # noqa: E402
 FLAGS = flags.FLAGS
 tf_logs.define_flag()
 
-flags.DEFINE_string("model", None, "Exported SavedModel directory, or a classifier checkpoint (with --task_name); "
-                    "with --task: a pretrained model directory / checkpoint or an encoder export.")
+flags.DEFINE_string("model", None, "Exported SavedModel directory, a classifier checkpoint (with --task_name), or "
+                    "a classifier / NER model directory; with --task: a pretrained model directory / checkpoint "
+                    "or an encoder export.")
 flags.DEFINE_string("input_file", None, "Rows to predict: .tsv (tab-separated) or .jsonl (one json object a line).")
 flags.DEFINE_string("output_file", None, "Predictions: .jsonl (all outputs) or .tsv (id and label/score/answer).")
 flags.DEFINE_list("inputs", None, "Columns (tsv: header names or 0-based indexes) or fields (jsonl) holding the "
@@ -149,6 +153,14 @@ def _is_export(model):
     return filesystem.isdir(model) and filesystem.exists(filesystem.join(model, "saved_model.pb"))
 
 
+# Model directory kinds served from memory (`model_directory` kinds).
+SERVED_KINDS = ("classification", "regression", "token_classification")
+
+
+def _is_ner(saved) -> bool:
+    return saved is not None and saved.kind == "token_classification"
+
+
 def saved_model(model, task_name=None, max_seq_length=None):
     """(the model directory `model` names or None, task name, packing length): a model directory's
     task.json supplies the task and the length; a flag that contradicts it is refused."""
@@ -158,9 +170,9 @@ def saved_model(model, task_name=None, max_seq_length=None):
         return None, task_name, 128 if max_seq_length is None else max_seq_length
     saved = model_directory.read_model_directory(found)
     where = f"{found}/{model_directory.TASK_FILE}"
-    if saved.kind not in (model_directory.CLASSIFICATION, model_directory.REGRESSION):
-        raise InputError(f"--model={model} holds a {saved.kind} model: checkpoint mode serves classification and "
-                         f"regression models; export it first (albert-export --checkpoint={found})")
+    if saved.kind not in SERVED_KINDS:
+        raise InputError(f"--model={model} holds a {saved.kind} model: checkpoint mode serves classification, "
+                         f"regression and NER models; export it first (albert-export --checkpoint={found})")
     for flag, given, recorded in (("task_name", task_name, saved.task.get("task_name")),
                                   ("max_seq_length", max_seq_length, saved.max_seq_length)):
         if given is not None and given != recorded:
@@ -171,10 +183,15 @@ def saved_model(model, task_name=None, max_seq_length=None):
 def text_input_names(model, task_name=None):
     """(the model's text inputs, its task name or None), read without loading it (bad rows fail fast)."""
     from albert_tf.export import read_export_info
+    from albert_tf.export.ner_serving import KIND as NER, TEXT_INPUTS
     if _is_export(model):
         info = read_export_info(model)
+        if info.get("kind") == NER:  # raw text, one field: no task file format to read
+            return info["signatures"]["serving_default"], None
         return info["signatures"]["serving_default"], task_name or info.get("task")
-    task_name = saved_model(model, task_name)[1]
+    saved, task_name, _ = saved_model(model, task_name)
+    if _is_ner(saved):
+        return list(TEXT_INPUTS), None
     if not task_name:
         raise InputError(f"--model={model} is not an exported SavedModel; for a checkpoint give --task_name")
     from albert_tf.export.sources import task_labels_and_fields
@@ -199,6 +216,8 @@ def load_predictor(model, task_name=None, max_seq_length=None, precision="fp32")
         names = info["signatures"]["serving_default"]
         return (lambda texts: signature(**{n: tf.constant(t) for n, t in zip(names, texts)})), names, info
     saved, task_name, max_seq_length = saved_model(model, task_name, max_seq_length)
+    if _is_ner(saved):
+        return _ner_predictor(saved, precision)
     if not task_name:
         raise InputError(f"--model={model} is not an exported SavedModel; for a checkpoint give --task_name")
     from albert_tf import model_directory
@@ -224,6 +243,26 @@ def load_predictor(model, task_name=None, max_seq_length=None, precision="fp32")
     info = {"kind": "classifier", "labels": list(labels), "signatures": {"serving_default": list(names)},
             "precision": precision}
     return (lambda texts: server.serve_text(*[tf.constant(t) for t in texts])), list(names), info
+
+
+def _ner_predictor(saved, precision):
+    """A `ner_model/` directory served from memory by the NER export's own server (same records)."""
+    import tensorflow as tf
+    from albert_tf import model_directory
+    from albert_tf.export import ner_serving
+    from albert_tf.export.sources import tokenizer_for
+    chosen, reason = cpu_features.serving_precision(precision, cpu_features.cpu_flags())
+    if chosen != "fp32":
+        raise InputError(f"--precision={precision}: NER models are served in float32 ({reason}); leave "
+                         "--precision out")
+    tagger = model_directory.build_model(saved.config, saved.task)
+    model_directory.load_model_weights(tagger, saved)
+    server, _ = ner_serving.ner_server(tagger, tokenizer_for(saved.path, None), labels=saved.labels,
+                                       max_seq_length=saved.max_seq_length, doc_stride=saved.task.get("doc_stride"))
+    names = list(ner_serving.TEXT_INPUTS)
+    info = {"kind": ner_serving.KIND, "labels": saved.labels, "max_seq_length": saved.max_seq_length,
+            "doc_stride": server.doc_stride, "signatures": {"serving_default": names}, "precision": "fp32"}
+    return (lambda texts: server.serve_text(tf.constant(texts[0]))), names, info
 
 
 def _record(row_id, outputs, i, kind=None):

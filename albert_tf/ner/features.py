@@ -141,7 +141,6 @@ def make_windows(sentences: Sequence, tokenizer, labels: Sequence[str], max_seq_
     labels = tuple(labels)
     label_ids = {label: i for i, label in enumerate(labels)}
     cls_id, sep_id, pad_id = tokenizer.cls_id, tokenizer.sep_id, tokenizer.pad_id
-    max_pieces = max_seq_length - 2
     windows = WindowList()
     stats = {"sentences": len(sentences), "words": 0, "pieces": 0, "split_sentences": 0,
              "inside_words": 0, "empty_words": 0, "pieces_across_words": 0, "empty_word_examples": []}
@@ -170,8 +169,7 @@ def make_windows(sentences: Sequence, tokenizer, labels: Sequence[str], max_seq_
             if len(stats["empty_word_examples"]) < _EXAMPLES_KEPT:
                 stats["empty_word_examples"].append(f"{sentence.source}: word {w} {sentence.words[w]!r}")
         piece_first_of = {k: w for w, k in first_piece.items()}
-        spans = doc_windows(len(encoding.ids), max_pieces, stride)
-        best = max_context_owner(len(encoding.ids), spans)
+        spans, best = piece_windows(len(encoding.ids), max_seq_length, stride)
         stats["split_sentences"] += len(spans) > 1
         for number, (start, length) in enumerate(spans):
             ids = [cls_id] + encoding.ids[start:start + length] + [sep_id]
@@ -194,6 +192,15 @@ def make_windows(sentences: Sequence, tokenizer, labels: Sequence[str], max_seq_
                 inside_words=tuple(inside)))
     windows.stats = stats
     return windows
+
+
+def piece_windows(num_pieces: int, max_seq_length: int, stride: int):
+    """(windows, owner): the `(start, length)` windows over a sentence's pieces, `stride` pieces apart
+    (`max_seq_length - 2` pieces each, the last one shorter), and for each piece the window where it has
+    the most context (ties: the earlier window). The one rule of training, evaluation and serving
+    (`export.ner_serving` computes it in the graph too)."""
+    windows = doc_windows(num_pieces, max_seq_length - 2, stride)
+    return windows, max_context_owner(num_pieces, windows)[:num_pieces]
 
 
 def _pieceless_words(sentence, offsets, first_piece) -> Tuple[List[int], List[int]]:
