@@ -214,6 +214,25 @@ def test_a_bf16_serving_copy_refuses_a_layer_norm_it_does_not_keep_in_float32(fl
         saved_model.serving_dtype_policy("fp16")
 
 
+def test_bf16_squad_export_passes_its_check_against_float32(tmp_path, float32_afterwards):
+    from albert_tf.squad.modeling import build_squad_model
+    tokenizer = SentencePieceTokenizer(str(testlib.build_spm_model(tmp_path)))
+    keras.utils.set_random_seed(3)
+    model = build_squad_model(_tiny_config(tokenizer.vocab_size), "cls_null")
+    target = tmp_path / "squad_bf16"
+    info = export.export_squad(model, tokenizer, str(target), max_seq_length=64, max_query_length=16,
+                               head="cls_null", version="2.0", null_threshold=0.0, precision="bf16", ids_export=False)
+    # Logits checked against the float32 model within the bf16 tolerance: they moved, but not by much.
+    assert info["precision"] == "bf16" and 0 < info["max_abs_difference"] <= 0.1
+    dtypes = tf.train.load_checkpoint(str(target / "variables" / "variables")).get_variable_to_dtype_map()
+    encoder = {dtype for name, dtype in dtypes.items() if name.startswith("model/encoder/") and "layer_norm" not in name}
+    heads = {dtype for name, dtype in dtypes.items() if name.startswith("model/") and "encoder" not in name}
+    assert encoder == {tf.bfloat16} and heads == {tf.float32}
+    out = tf.saved_model.load(str(target)).signatures["serving_default"](
+        question=tf.constant(["where is the river"]), context=tf.constant(["The city sits on the river"]))
+    assert out["start_logits"].dtype == tf.float32 and out["answer"].dtype == tf.string
+
+
 def test_export_precision_flag_choices(monkeypatch):
     export_cli = cli_testlib.command("export")
     monkeypatch.setattr(cpu_features, "cpu_flags", lambda path=None: cpu_features.cpu_flags_from_text(ZEN4))
@@ -228,10 +247,13 @@ def test_export_precision_flag_choices(monkeypatch):
 def test_bf16_refused_for_exports_without_a_bf16_variant(tmp_path):
     export_cli = cli_testlib.command("export")
     checkpoint = tmp_path / "model.ckpt"  # refused before it is read
-    with pytest.raises(ValueError, match="--precision=bf16: only classifier exports have a bf16 variant "
+    with pytest.raises(ValueError, match="--precision=bf16: only classifier and SQuAD exports have a bf16 variant "
                                          r"\(encoder exports are float32\)"):
         export_cli.export_checkpoint("encoder", str(checkpoint), str(tmp_path / "out"), precision="bf16")
     assert not Path(tmp_path / "out").exists()
+    with pytest.raises(ValueError, match=r"\(ner exports are float32\)"):
+        export_cli._check_precision_for("ner", "bf16")  # pylint: disable=protected-access
+    export_cli._check_precision_for("squad", "bf16")  # pylint: disable=protected-access
     with pytest.raises(Exception) as raised:  # a classifier gets past the precision check, to the missing file
         export_cli.export_checkpoint("classifier", str(checkpoint), str(tmp_path / "out"), labels=["a", "b"],
                                      precision="bf16")

@@ -176,9 +176,11 @@ def serving_pretrainer(model) -> AlbertPretrainer:
     return copy
 
 
-def serving_squad_model(model, head: str, start_n_top: int, end_n_top: int):
-    with _Float32Policy():
+def serving_squad_model(model, head: str, start_n_top: int, end_n_top: int, precision: str = "fp32"):
+    """A dynamic-length copy computing in `precision`; the SQuAD heads declare float32 and stay so."""
+    with _ServingPolicy(precision):
         copy = build_squad_model(model.encoder.albert_config, head, None, start_n_top, end_n_top)
+    _check_serving_dtypes(copy, precision)
     return _copy_weights(model, copy)
 
 
@@ -433,20 +435,25 @@ def _expected_answers(tokenizer, pairs, text_outputs, id_outputs, max_query_leng
 def export_squad(squad_model, tokenizer, export_dir: str, *, max_seq_length: int, max_query_length: int,
                  head: str, version: str = "1.1", max_answer_length: int = 30, null_threshold=None,
                  start_n_top: int = 5, end_n_top: int = 5, check: bool = True, atol: float = 1e-5,
-                 ids_export: bool = True) -> Dict:
+                 ids_export: bool = True, precision: str = "fp32") -> Dict:
     """Writes a raw-text SQuAD SavedModel (question, context -> logits and best answer).
 
     The ids-only twin (`ids_export`) returns every output but `answer` (its text needs the
     tokenizer's ops): the host cuts the answer at `answer_start`..`answer_end` with its own offsets.
+    `precision="bf16"`: the encoder's matrix weights in bfloat16 (as `export_classifier`'s), the heads and
+    outputs float32; its logits are checked against the float32 model within the bf16 tolerance, its
+    answers against its own spans.
     """
-    model = serving_squad_model(squad_model, head, start_n_top, end_n_top)
+    model = serving_squad_model(squad_model, head, start_n_top, end_n_top, precision)
+    # What the check compares the logits with: the float32 model.
+    reference = model if precision == "fp32" else serving_squad_model(squad_model, head, start_n_top, end_n_top)
     layer = layer_for(tokenizer)
     server = serving.SquadServer(model, layer, detokenizer_for(layer), special_ids(tokenizer), max_seq_length,
                                  max_query_length=max_query_length, max_answer_length=max_answer_length,
                                  version=version, null_threshold=null_threshold)
     info = {"kind": "squad", "head": head, "version": version, "max_seq_length": int(max_seq_length),
             "max_query_length": int(max_query_length), "max_answer_length": int(max_answer_length),
-            "null_threshold": null_threshold,
+            "null_threshold": null_threshold, "precision": precision,
             "signatures": {"serving_default": ["question", "context"],
                            "serving_ids": [*serving.ID_NAMES, P_MASK]}}
     if ids_export:
@@ -454,15 +461,20 @@ def export_squad(squad_model, tokenizer, export_dir: str, *, max_seq_length: int
                                                                      "serving_ids": [*serving.ID_NAMES, P_MASK]}}
 
     def run_check(directory):
-        expected, inputs = _squad_expected(model, tokenizer, SQUAD_SAMPLES, max_seq_length, max_query_length)
+        expected, inputs = _squad_expected(reference, tokenizer, SQUAD_SAMPLES, max_seq_length, max_query_length)
         texts = {"question": [q for q, _ in SQUAD_SAMPLES], "context": [c for _, c in SQUAD_SAMPLES]}
         requests = [{"signature": "serving_default", "inputs": texts},
                     {"signature": "serving_ids", "inputs": {k: v.tolist() for k, v in inputs.items()}}]
         got_text, got_ids, *got_core = self_check.reload_outputs(
             directory, requests + (ids_requests(requests) if ids_export else []))
-        worst = max(self_check.compare({**expected, INPUT_WORD_IDS: inputs[INPUT_WORD_IDS]}, got_text, atol,
-                                       "serving_default"),
-                    self_check.compare(expected, got_ids, atol, "serving_ids"))
+        if precision == "fp32":
+            worst = max(self_check.compare({**expected, INPUT_WORD_IDS: inputs[INPUT_WORD_IDS]}, got_text, atol,
+                                           "serving_default"),
+                        self_check.compare(expected, got_ids, atol, "serving_ids"))
+        else:  # the logits within the bf16 tolerance of float32's; the packed ids exactly
+            worst = max(self_check.compare_reduced_precision({**expected, INPUT_WORD_IDS: inputs[INPUT_WORD_IDS]},
+                                                             got_text, f"serving_default ({precision})"),
+                        self_check.compare_reduced_precision(expected, got_ids, f"serving_ids ({precision})"))
         for got in got_core:  # every output of serving_ids but the detokenized answer, exactly
             same = {name: value for name, value in got_ids.items() if name != "answer"}
             if sorted(got) != sorted(same):
