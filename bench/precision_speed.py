@@ -112,8 +112,8 @@ def serve_interleaved(args):
     keras.utils.set_random_seed(0)
     model = AlbertClassifier(AlbertEncoder(AlbertConfig(**(TINY if args.tiny else BASE))), 2)
     tokenizer = SentencePieceTokenizer(os.path.join(REALDATA, "assets", "albert_en_spm", "30k-clean.model"))
-    texts = sst2_dev()
-    record = {"variants": {}}
+    texts = sst2_dev()[:args.examples or None]
+    record = {"variants": {}, "sentences": len(texts)}
     with tempfile.TemporaryDirectory() as scratch:
         served = {}
         for variant in variants:
@@ -122,7 +122,7 @@ def serve_interleaved(args):
             with former_mixed_bf16() if variant == "bf16_mixed" else contextlib.nullcontext():
                 info = export_classifier(model, tokenizer, directory, max_seq_length=128, labels=["0", "1"],
                                          text_fields=("text_a",), precision="fp32" if variant == "fp32" else "bf16",
-                                         ids_export=False)
+                                         ids_export=False, check=not args.skip_self_check)
             data = sum(os.path.getsize(os.path.join(directory, "variables", name))
                        for name in os.listdir(os.path.join(directory, "variables")) if ".data-" in name)
             record["variants"][variant] = {"export_seconds": time.perf_counter() - begin,
@@ -199,6 +199,8 @@ def main():
     parser.add_argument("--latency_n", type=int, default=50, help="serve: single sentences timed")
     parser.add_argument("--with_mixed", action="store_true",
                         help="serve: also the former bf16 export (float32 weights cast on every call)")
+    parser.add_argument("--examples", type=int, default=0, help="serve: the first N dev sentences (0: all)")
+    parser.add_argument("--skip_self_check", action="store_true", help="serve: export without the reload check")
     parser.add_argument("--tiny", action="store_true", help="serve: H 128, 4 layers instead of the base shape")
     parser.add_argument("--cell", help=argparse.SUPPRESS)  # a worker: precision,xla
     args = parser.parse_args()
