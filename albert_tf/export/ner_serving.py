@@ -256,8 +256,9 @@ class NerServer(serving._TextServer):  # pylint: disable=protected-access
         # alone. Looked up in one flat array of the batch's characters: per-piece copies of the text
         # would cost pieces x text length for long texts.
         rows = ids.value_rowids()
-        chars = tf.strings.unicode_split(texts, "UTF-8")
-        char_bytes = tf.strings.unicode_decode_with_offsets(texts, "UTF-8")[1]
+        codepoints, char_bytes = tf.strings.unicode_decode_with_offsets(texts, "UTF-8")
+        # One past the end: where an empty piece at the end of the last text points.
+        padded = tf.concat([codepoints.flat_values, [0]], axis=0)
         byte_base = tf.cumsum(tf.cast(tf.strings.length(texts), tf.int64), exclusive=True)
         char_at = tf.cast(char_bytes.flat_values, tf.int64) + tf.gather(byte_base, char_bytes.value_rowids())
         char_base = tf.gather(char_bytes.row_starts(), rows)
@@ -268,10 +269,12 @@ class NerServer(serving._TextServer):  # pylint: disable=protected-access
             return flat, tf.cast(flat - char_base, tf.int32)
         begin_at, begin = char_index(begins)
         end_at, end = char_index(ends)
-        standalone = tf.concat([self._is_standalone(chars.flat_values), [False]], axis=0)
         filled = end > begin
-        first_standalone = filled & tf.gather(standalone, begin_at)
-        last_standalone = filled & tf.gather(standalone, tf.maximum(end_at - 1, 0))
+
+        def standalone_at(at):
+            return self._is_standalone(tf.strings.unicode_encode(tf.gather(padded, at)[:, tf.newaxis], "UTF-8"))
+        first_standalone = filled & standalone_at(begin_at)
+        last_standalone = filled & standalone_at(tf.maximum(end_at - 1, 0))
         # The rule of `words_of_pieces`: separates[j] says whether piece j starts a word after piece j - 1.
         count = tf.size(begin, out_type=tf.int64)
         index = tf.range(count)
@@ -316,7 +319,7 @@ class NerServer(serving._TextServer):  # pylint: disable=protected-access
         first, last = tf.boolean_mask(run_first, is_entity), tf.boolean_mask(run_last, is_entity)
         entity_row = tf.gather(word_row, first)
         entity_begin, entity_end = tf.gather(word_begin, first), tf.gather(word_end, last)
-        entity_base = tf.gather(chars.row_starts(), entity_row)
+        entity_base = tf.gather(codepoints.row_starts(), entity_row)
         entity_chars = tf.ragged.range(entity_base + tf.cast(entity_begin, tf.int64),
                                        entity_base + tf.cast(entity_end, tf.int64))
         batch = tf.shape(texts, out_type=tf.int64)[0]
@@ -328,7 +331,8 @@ class NerServer(serving._TextServer):  # pylint: disable=protected-access
         pieces = ids.with_flat_values
         return {
             "entity_type": per_row(tf.gather(type_names, tf.gather(kind, first)), ""),
-            "entity_text": per_row(tf.strings.reduce_join(tf.gather(chars.flat_values, entity_chars), axis=-1), ""),
+            "entity_text": per_row(tf.strings.unicode_encode(tf.gather(codepoints.flat_values, entity_chars), "UTF-8"),
+                                   ""),
             "entity_start": per_row(entity_begin, -1),
             "entity_end": per_row(entity_end, -1),
             "entity_score": per_row(tf.boolean_mask(run_score, is_entity), 0.0),
