@@ -211,17 +211,18 @@ def test_albert_predict_serves_a_ner_model_directory_as_its_export(english, tmp_
     model_dir = _ner_model_dir(english, tmp_path / "ner_model")
     rows = tmp_path / "texts.jsonl"
     rows.write_text("".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in TEXTS), encoding="utf-8")
-    out = tmp_path / "entities.jsonl"
-    done = subprocess.run([sys.executable, "-m", "albert_tf.cli.predict", f"--model={model_dir}",
-                           f"--input_file={rows}", f"--output_file={out}", "--batch_size=3"],
-                          capture_output=True, text=True, timeout=600, cwd=REPO)
-    assert done.returncode == 0, done.stderr[-3000:]
-    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    assert [r["id"] for r in records] == list(range(1, len(TEXTS) + 1))  # line numbers
-    served = _serve(english["dir"], TEXTS)
+    written = {}
+    for name, model in (("directory", model_dir), ("export", english["dir"])):  # without --id: line numbers
+        out = tmp_path / f"{name}.jsonl"
+        done = subprocess.run([sys.executable, "-m", "albert_tf.cli.predict", f"--model={model}",
+                               f"--input_file={rows}", f"--output_file={out}", "--batch_size=3"],
+                              capture_output=True, text=True, timeout=600, cwd=REPO)
+        assert done.returncode == 0, done.stderr[-3000:]
+        written[name] = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    records = written["directory"]
+    assert [r["id"] for r in records] == [r["id"] for r in written["export"]] == list(range(1, len(TEXTS) + 1))
     found = 0
-    for i, record in enumerate(records):
-        want = ner_serving.entity_record(served, i)
+    for record, want in zip(records, written["export"]):
         assert record["piece_tags"] == want["piece_tags"]
         assert [(e["type"], e["start"], e["end"], e["text"]) for e in record["entities"]] == [
             (e["type"], e["start"], e["end"], e["text"]) for e in want["entities"]]
