@@ -170,8 +170,9 @@ def test_bf16_export_passes_its_check_and_agrees_with_float32(bf16_export):
     np.testing.assert_allclose(served["logits"].numpy(), want, atol=0.05, rtol=0.05)
 
 
-def _variable_reads_cast_to_bfloat16(saved_model_dir):
-    """Cast-to-bfloat16 ops that take a variable read directly, over every function of the SavedModel."""
+def _ops_on_variable_reads(saved_model_dir, op_type, dtype=None):
+    """The `op_type` ops (with `dtype=`: casts to it) that take a variable read directly, over every function
+    of the SavedModel."""
     from tensorflow.core.protobuf import saved_model_pb2
     saved = saved_model_pb2.SavedModel()
     saved.ParseFromString((saved_model_dir / "saved_model.pb").read_bytes())
@@ -180,7 +181,7 @@ def _variable_reads_cast_to_bfloat16(saved_model_dir):
         nodes = {node.name: node for node in function.node_def}
         for node in function.node_def:
             source = nodes.get(node.input[0].split(":")[0]) if node.input else None
-            if (node.op == "Cast" and node.attr["DstT"].type == tf.bfloat16.as_datatype_enum and
+            if (node.op == op_type and (dtype is None or node.attr["DstT"].type == dtype.as_datatype_enum) and
                     source is not None and source.op == "ReadVariableOp"):
                 casts.append(node.name)
     return casts
@@ -195,10 +196,25 @@ def test_bf16_export_stores_its_matrix_weights_in_bfloat16(bf16_export):
     assert dtypes and all(dtype == (tf.float32 if "layer_norm/" in name or name.startswith("model/head/") else
                                     tf.bfloat16) for name, dtype in dtypes.items()), dtypes
     assert sum("layer_norm/" in name for name in dtypes) == 6  # gamma and beta of the embedding and block norms
-    assert _variable_reads_cast_to_bfloat16(target) == []
+    assert _ops_on_variable_reads(target, "Cast", tf.bfloat16) == []
+    assert _ops_on_variable_reads(target, "ConcatV2") == []  # q, k, v kernels are not joined per call either
     shapes = reader.get_variable_to_shape_map()
     stored_bytes = sum(int(np.prod(shapes[name])) * dtype.size for name, dtype in dtypes.items())
     assert stored_bytes < 0.55 * sum(4 * int(np.prod(w.shape)) for w in classifier.weights)
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_attention_projects_the_same_in_training_and_inference(policy, float32_afterwards):
+    """Training joins the q, k, v kernels into one product; inference takes the three as stored."""
+    from albert_tf.modeling.transformer import AlbertSelfAttention, attention_bias_from_mask
+    keras.mixed_precision.set_global_policy(policy)
+    keras.utils.set_random_seed(2)
+    attention = AlbertSelfAttention(32, 2, dropout_rate=0.0)
+    x = tf.constant(np.random.default_rng(0).normal(size=(3, 7, 32)).astype(np.float32))
+    bias = attention_bias_from_mask(np.asarray([[1] * 7, [1] * 4 + [0] * 3, [1] * 2 + [0] * 5]))
+    trained = tf.cast(attention(x, bias, training=True), tf.float32).numpy()
+    served = tf.cast(attention(x, bias, training=False), tf.float32).numpy()
+    np.testing.assert_allclose(served, trained, atol=1e-6 if policy == "float32" else 2e-2)
 
 
 def test_a_bf16_serving_copy_refuses_a_layer_norm_it_does_not_keep_in_float32(float32_afterwards):

@@ -51,23 +51,30 @@ class AlbertSelfAttention(keras.layers.Layer):
         x = ops.reshape(x, (batch, length, self.num_attention_heads, self.head_size))
         return ops.transpose(x, (0, 2, 1, 3))  # [B, N, S, D]
 
-    def _project_qkv(self, x):
-        """q, k and v from one [H, 3H] matmul rather than three [H, H] ones.
+    def _project_qkv(self, x, training=False):
+        """q, k and v: in training from one [H, 3H] matmul rather than three [H, H] ones.
 
         The three Dense layers keep their own weights (the checkpoint layout); only the product
         is taken once. One wider matmul runs faster on CPU than three narrow ones, and in the
         backward pass the input gradient becomes one matmul instead of three plus their sum.
         Each output column is the same dot product as before, so results change at most by the
         order of float additions inside the matmul.
+
+        Inference has no backward pass to save, and joining the kernels copies all three on every
+        call: there the three products are taken as stored (measured, ALBERT-base on a 2-core
+        AVX-512 CPU: one 16-token sentence 16-21% faster in float32 and bf16, a batch of
+        32 x 24 tokens 2-3%).
         """
         layers = (self.query, self.key, self.value)
+        if not training:
+            return [layer(x) for layer in layers]
         kernel = ops.concatenate([ops.cast(layer.kernel, x.dtype) for layer in layers], axis=1)
         bias = ops.concatenate([ops.cast(layer.bias, x.dtype) for layer in layers], axis=0)
         return ops.split(ops.matmul(x, kernel) + bias, 3, axis=-1)
 
     def call(self, x, attention_bias, training=False):
         """`attention_bias`: float32 [B, 1, 1, S], 0 for real keys and -10000 for padding."""
-        q, k, v = (self._split_heads(t) for t in self._project_qkv(x))
+        q, k, v = (self._split_heads(t) for t in self._project_qkv(x, training))
         scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2)))
         # Keras autocasts the bias to the compute dtype; the sum and softmax run in float32.
         scale = 1.0 / math.sqrt(self.head_size)
