@@ -189,3 +189,13 @@ def test_ner_peer_groups_word_tags_into_strict_iob2_entities():
     # I- after O or after another type starts nothing (seqeval strict IOB2); B- always starts a new entity.
     assert ner_speed.strict_entities(tags, spans) == [("PER", 0, 15), ("ORG", 40, 45), ("LOC", 60, 65),
                                                       ("LOC", 70, 85)]
+
+
+def test_fine_tuning_xla_worker_is_compared_with_albert_tf_not_with_the_peers():
+    summary = {"albert_tf": {"rate": 20.0}, "albert_tf_xla": {"rate": 25.0}, "hf_buckets": {"rate": 10.0}}
+    rows = {label: ratio for label, ratio, _ in bench_finetuning.headline_ratios(summary)}
+    assert rows["albert-tf fp32 with XLA / albert-tf fp32 without XLA"] == pytest.approx(1.25)
+    # The XLA worker is albert-tf itself: never the best-configured peer.
+    assert rows["albert-tf fp32 / best-configured peer at fp32 (hf_buckets)"] == pytest.approx(2.0)
+    assert bench_finetuning.IMPLS["albert_tf_xla"][:3] == ("albert_tf", "buckets", "fp32")
+    assert "albert_tf_xla" in bench_finetuning.ALWAYS_XLA
