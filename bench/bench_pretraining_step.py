@@ -105,10 +105,10 @@ def set_precision(precision):
 
 class AlbertTfBench:
     def __init__(self, batch, jit, precision="fp32"):
-        # What run_pretraining.py does on import (albert_tf.cli): cap glibc's malloc arenas before TensorFlow's
-        # threads allocate, so each step's scratch memory is not unmapped and faulted in again.
-        from albert_tf.malloc_arenas import limit_malloc_arenas  # pylint: disable=import-outside-toplevel
-        limit_malloc_arenas()
+        # What run_pretraining.py does on import (albert_tf.cli): glibc's malloc settings made before TensorFlow's
+        # threads allocate, so each step's scratch memory is reused, not unmapped and faulted in again.
+        from albert_tf.malloc_settings import apply_malloc_settings  # pylint: disable=import-outside-toplevel
+        apply_malloc_settings()
         set_precision(precision)
         import tensorflow as tf  # pylint: disable=import-outside-toplevel
         import keras  # pylint: disable=import-outside-toplevel

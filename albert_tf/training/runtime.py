@@ -7,7 +7,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from albert_tf.malloc_arenas import limit_malloc_arenas
+from albert_tf.malloc_settings import apply_malloc_settings
 from albert_tf.training import cpu_features
 
 MIXED_PRECISION_POLICIES = {"bf16": "mixed_bfloat16", "fp16": "mixed_float16", "off": "float32"}
@@ -16,10 +16,10 @@ MIXED_PRECISION_POLICIES = {"bf16": "mixed_bfloat16", "fp16": "mixed_float16", "
 def configure_devices(cpu_devices: int = 0):
     """Split the CPU into logical devices (to try mirrored strategies on one machine).
 
-    Must run before TensorFlow initializes its devices; a second call after that is ignored. Also caps glibc's
-    malloc arenas (`albert_tf.malloc_arenas`) for jobs started from Python rather than from a command.
+    Must run before TensorFlow initializes its devices; a second call after that is ignored. Also applies the
+    glibc malloc settings (`albert_tf.malloc_settings`) for jobs started from Python rather than from a command.
     """
-    limit_malloc_arenas()
+    apply_malloc_settings()
     if not cpu_devices:
         return
     cpu = tf.config.list_physical_devices("CPU")[0]
