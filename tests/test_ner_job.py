@@ -158,6 +158,7 @@ def test_cluener_run_writes_span_scores_and_the_submission(workspace, tmp_path):
     # pipeline's, offsets slicing the texts as sent) on these sentences and the samples.
     info = read_export_info(str(tmp_path / "export"))
     assert info["labels"] == model_directory.read_model_directory(str(out / job.MODEL_DIR)).labels
+    assert info["doc_stride"] == 8  # the run's own stride, not the export's half-window default (15)
     assert result["export_dir"] == str(tmp_path / "export")
     served = tf.saved_model.load(str(tmp_path / "export")).signatures["serving_default"](
         text=tf.constant(texts[:4] + ["我们 在 北京。"]))

@@ -293,7 +293,8 @@ class NerFamily(runner.TaskFamily):
         """Raw-text SavedModel of the (best) tagger, checked by a fresh-process reload on sample sentences."""
         texts = [sentence.text for data in self.splits.values() for sentence in data.sentences][:16]
         info = ner_serving.export_ner(run.weights_model, self.tokenizer, export_dir, labels=self.labels,
-                                      max_seq_length=self.s.max_seq_length, check_texts=texts)
+                                      max_seq_length=self.s.max_seq_length, doc_stride=self.s.doc_stride,
+                                      check_texts=texts)
         logging.info("exported the model to %s (reload check: max |diff| %.2e on %d sentences + samples)",
                      export_dir, info["max_abs_difference"], len(texts))
 
